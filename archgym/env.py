@@ -1,0 +1,282 @@
+"""The environment base class every archgym problem derives from.
+
+A :class:`DesignEnv` subclass declares *what* a problem is — its design space, its metrics with
+units, its objective, and optionally a fidelity — and implements one method,
+:meth:`DesignEnv.evaluate`, which turns a design into metrics. The base class turns that into
+Gymnasium semantics shared by every problem:
+
+* one ``step(action)`` = one evaluation of one design; an episode of ``episode_length``
+  evaluations (1 by default) ends with ``terminated=True``;
+* the reward is computed from the metrics by the declared objective (higher is better, always);
+* ``info`` carries ``design``, ``metrics``, ``feasible``, ``eval_time_s``, ``backend`` (and
+  ``fidelity`` where the env has one, ``error`` on failure);
+* a design outside the space is a ``ValueError`` naming the parameter and its legal values; any
+  exception raised by :meth:`evaluate` becomes an infeasible evaluation with the declared
+  penalty reward, so a crashing simulator never ends a run.
+
+Example:
+    >>> class Sphere(DesignEnv):
+    ...     def __init__(self):
+    ...         super().__init__(
+    ...             design_space=DesignSpace([Real("x", -1, 1)]),
+    ...             metrics={"f": "1"},
+    ...             objective=Objectives([Objective("f", "min")], penalty=-10.0),
+    ...         )
+    ...     def evaluate(self, design, context):
+    ...         return {"f": design["x"] ** 2}
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from archgym.objectives import ObjectiveSpec, Reward
+from archgym.spaces import Design, DesignSpace
+
+Backend = Literal["simulator", "proxy", "table"]
+
+__all__ = ["Backend", "DesignEnv", "EvalContext", "Fidelity", "InfeasibleDesign"]
+
+
+class InfeasibleDesign(Exception):
+    """Raised by :meth:`DesignEnv.evaluate` for an evaluation that ran but is not a valid result
+    (non-convergence, a violated physical limit). ``metrics`` keeps what was measured."""
+
+    def __init__(self, message: str, metrics: Mapping[str, float] | None = None) -> None:
+        super().__init__(message)
+        self.metrics = dict(metrics or {})
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """A per-evaluation fidelity knob (training epochs, simulation steps, …).
+
+    Chosen through ``env.reset(options={"fidelity": value})``; recorded with every evaluation.
+    ``cost`` of an evaluation at fidelity ``v`` is ``v / high`` full evaluations.
+    """
+
+    name: str
+    low: float
+    high: float
+    default: float
+    integer: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.default <= self.high:
+            raise ValueError(f"Fidelity {self.name!r}: need low <= default <= high")
+
+    def validate(self, value: Any) -> float | int:
+        ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        if ok and self.integer:
+            ok = float(value).is_integer()
+        if not ok or not self.low <= value <= self.high:
+            kind = "integer" if self.integer else "real"
+            raise ValueError(
+                f"fidelity {self.name!r}: {value!r} is not legal; legal values: {kind} in "
+                f"[{self.low}, {self.high}]"
+            )
+        return int(value) if self.integer else float(value)
+
+    def cost(self, value: float) -> float:
+        return float(value) / float(self.high)
+
+
+class EvalContext:
+    """What :meth:`DesignEnv.evaluate` gets besides the design.
+
+    ``workdir`` is a fresh private directory, created on first access and deleted after the
+    evaluation, so simulators that write files never share mutable state across parallel runs.
+    """
+
+    def __init__(self, *, fidelity: float | int | None, rng: np.random.Generator, step: int):
+        self.fidelity = fidelity
+        self.rng = rng
+        self.step = step
+        self._workdir: Path | None = None
+
+    @property
+    def workdir(self) -> Path:
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="archgym-eval-"))
+        return self._workdir
+
+    def cleanup(self) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+
+class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
+    """Base class of archgym problems; subclasses implement :meth:`evaluate`.
+
+    Args:
+        design_space: the parameters an agent chooses.
+        metrics: metric name → unit, in the order the observation carries them.
+        objective: how metrics become the reward (and the infeasible penalty).
+        fidelity: the env's fidelity knob, if it has one.
+        episode_length: evaluations per episode (1: one-shot design problems; more for
+            sequence problems an RL agent solves step by step).
+        backend: ``"simulator"``, ``"proxy"`` or ``"table"``; reported in ``info``.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - Gymnasium's convention
+    optimal_reward: float | None = None
+    """Best achievable reward where it is known (analytic problems): lets reports show regret."""
+    reference_point: np.ndarray | None = None
+    """Hypervolume reference point in reward units (multi-objective envs)."""
+
+    def __init__(
+        self,
+        *,
+        design_space: DesignSpace,
+        metrics: Mapping[str, str],
+        objective: ObjectiveSpec,
+        fidelity: Fidelity | None = None,
+        episode_length: int = 1,
+        backend: Backend = "simulator",
+    ) -> None:
+        missing = [m for m in objective.metrics if m not in metrics]
+        if missing:
+            raise ValueError(f"objective uses undeclared metric(s) {missing}; declared: {list(metrics)}")
+        if episode_length < 1:
+            raise ValueError(f"episode_length must be >= 1, got {episode_length}")
+        self.design_space = design_space
+        self.metric_units = dict(metrics)
+        self.objective = objective
+        self.fidelity = fidelity
+        self.episode_length = episode_length
+        self.backend: Backend = backend
+        self.action_space = design_space.action_space()
+        self.observation_space = spaces.Box(
+            -np.inf, np.inf, shape=(len(self.metric_units),), dtype=np.float64
+        )
+        self.reward_space = objective.reward_space
+        self._fidelity_value = fidelity.default if fidelity is not None else None
+        self._steps = 0
+        self._last_metrics: dict[str, float] = {}
+
+    # --- to implement ----------------------------------------------------------------------
+    def evaluate(self, design: Design, context: EvalContext) -> Mapping[str, float]:
+        """Evaluate one validated design and return its metrics (raw units).
+
+        Raise :class:`InfeasibleDesign` (or any exception) for a failed evaluation.
+        """
+        raise NotImplementedError
+
+    def pareto_front(self, n_points: int) -> np.ndarray | None:
+        """``n_points`` points of the true Pareto front in reward units, where it is known."""
+        return None
+
+    def versions(self) -> dict[str, str]:
+        """Versions of the simulators/solvers behind this env, recorded with every run."""
+        return {}
+
+    # --- Gymnasium API -----------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode; ``options={"fidelity": v}`` sets the fidelity for its evaluations."""
+        super().reset(seed=seed)
+        options = dict(options or {})
+        fidelity_value = options.pop("fidelity", None)
+        if options:
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; legal options: ['fidelity']")
+        if fidelity_value is not None and self.fidelity is None:
+            raise ValueError(f"{type(self).__name__} has no fidelity; reset option 'fidelity' is not legal")
+        if self.fidelity is not None:
+            self._fidelity_value = (
+                self.fidelity.default if fidelity_value is None else self.fidelity.validate(fidelity_value)
+            )
+        self._steps = 0
+        self._last_metrics = {}
+        return self.observe(), {}
+
+    def step(
+        self, action: dict[str, Any]
+    ) -> tuple[np.ndarray, Reward, bool, bool, dict[str, Any]]:
+        # Values outside the action space raise ValueError naming the parameter. A forbidden
+        # combination is a legal action (a product space can't exclude it) but not a legal
+        # design: it is an infeasible evaluation, so RL agents can learn to avoid it.
+        design = self.design_space.from_action(action, check=False)
+        context = EvalContext(fidelity=self._fidelity_value, rng=self.np_random, step=self._steps)
+        error: str | None = None
+        start = time.perf_counter()
+        try:
+            violated = self.design_space.violated(design)
+            if violated:
+                raise InfeasibleDesign(
+                    "forbidden combination: violates "
+                    + "; ".join(repr(c.description) for c in violated)
+                )
+            metrics = dict(self.evaluate(design, context))
+        except InfeasibleDesign as exc:
+            metrics, error = exc.metrics, str(exc) or "infeasible"
+        except Exception as exc:  # a failing simulator is a recorded, infeasible evaluation
+            metrics, error = {}, f"{type(exc).__name__}: {exc}"
+        finally:
+            context.cleanup()
+        eval_time = time.perf_counter() - start
+        undeclared = set(metrics) - set(self.metric_units)
+        if undeclared:
+            raise RuntimeError(
+                f"{type(self).__name__}.evaluate returned undeclared metric(s) {sorted(undeclared)}; "
+                f"declared: {list(self.metric_units)}"
+            )
+        metrics = {m: float(metrics.get(m, math.nan)) for m in self.metric_units}
+        reward: Reward
+        if error is None:
+            reward = self.objective.reward(metrics)
+            if not np.all(np.isfinite(reward)):
+                error = f"non-finite objective value {reward!r}"
+        if error is not None:
+            reward = self._penalty()
+        self._steps += 1
+        self._last_metrics = metrics
+        info: dict[str, Any] = {
+            "design": dict(design),
+            "metrics": dict(metrics),
+            "feasible": error is None,
+            "eval_time_s": eval_time,
+            "backend": self.backend,
+        }
+        if self.fidelity is not None:
+            info["fidelity"] = self._fidelity_value
+        if error is not None:
+            info["error"] = error
+        terminated = self._steps >= self.episode_length
+        return self.observe(), reward, terminated, False, info
+
+    # --- helpers -----------------------------------------------------------------------------
+    def observe(self) -> np.ndarray:
+        """The observation: the last evaluation's metrics (0 before the first / where missing).
+
+        Sequence envs override this to add the next instance's context.
+        """
+        values = [self._last_metrics.get(m, 0.0) for m in self.metric_units]
+        obs = np.array(values, dtype=np.float64)
+        return np.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def _penalty(self) -> Reward:
+        penalty = self.objective.penalty
+        return penalty.copy() if isinstance(penalty, np.ndarray) else float(penalty)
+
+    @property
+    def n_objectives(self) -> int:
+        return self.objective.n_objectives
+
+    def fidelity_cost(self, value: float | None) -> float:
+        """Cost of one evaluation at ``value``, in full-fidelity evaluations."""
+        if self.fidelity is None or value is None:
+            return 1.0
+        return self.fidelity.cost(value)
