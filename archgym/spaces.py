@@ -125,6 +125,10 @@ class _IndexedParameter(Parameter):
     def index(self, value: Any) -> int:
         raise NotImplementedError
 
+    def value_at(self, index: int) -> Any:
+        """The value with index ``index`` (``0 <= index < n_values``)."""
+        return self.values_list()[index]
+
     @property
     def n_values(self) -> int:
         return len(self.values_list())
@@ -135,7 +139,7 @@ class _IndexedParameter(Parameter):
 
     def from_unit(self, u: float) -> Any:
         i = min(int(np.clip(u, 0.0, 1.0) * self.n_values), self.n_values - 1)
-        return self.values_list()[i]
+        return self.value_at(i)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,6 +176,9 @@ class Integer(_IntegerFields, _IndexedParameter):
 
     def values_list(self) -> list[int]:
         return list(range(self.low, self.high + 1))
+
+    def value_at(self, index: int) -> int:
+        return self.low + index  # no list: integer ranges can be huge
 
     @property
     def n_values(self) -> int:
@@ -589,7 +596,10 @@ class DesignSpace:
                 raise ValueError(f"parameter {p.name!r} is missing; legal values: {p.legal_values()}")
             raw = action[p.name]
             if isinstance(p, Real):
-                arr = np.asarray(raw, dtype=np.float64).reshape(-1)
+                try:
+                    arr = np.asarray(raw, dtype=np.float64).reshape(-1)
+                except (TypeError, ValueError):
+                    raise p._error(raw) from None
                 if arr.size != 1:
                     raise ValueError(f"parameter {p.name!r}: expected one value, got {raw!r}")
                 design[p.name] = p.validate(float(arr[0]))
@@ -623,18 +633,33 @@ class DesignSpace:
 
     def from_flat(self, action: np.ndarray, *, check: bool = True) -> Design:
         action = np.asarray(action)
-        if self.is_discrete:
-            x = (action.astype(np.float64) + 0.5) / [p.n_values for p in self.parameters]
-        else:
+        if action.shape != (len(self.parameters),):
+            raise ValueError(f"expected a vector of length {len(self.parameters)}, got {action.shape}")
+        if not self.is_discrete:
             x = (np.clip(action.astype(np.float64), -1.0, 1.0) + 1.0) / 2.0
-        return self.from_unit(x, check=check)
+            return self.from_unit(x, check=check)
+        # MultiDiscrete entries are indices into each parameter's values (not unit bins, which a
+        # log-scaled integer does not map to one-to-one).
+        design: Design = {}
+        for p, i in zip(self.parameters, action, strict=True):
+            if p.condition is None or p.condition.holds(design):
+                index = int(np.clip(int(i), 0, p.n_values - 1))
+                design[p.name] = p.value_at(index)  # type: ignore[attr-defined]
+        if check:
+            self._check_constraints(design)
+        return design
 
     def to_flat(self, design: Mapping[str, Any]) -> np.ndarray:
-        x = self.to_unit(design)
-        if self.is_discrete:
-            n = np.array([p.n_values for p in self.parameters])
-            return np.minimum((x * n).astype(np.int64), n - 1)
-        return (x * 2.0 - 1.0).astype(np.float32)
+        if not self.is_discrete:
+            return (self.to_unit(design) * 2.0 - 1.0).astype(np.float32)
+        design = self.validate(design)
+        return np.array(
+            [
+                p.index(design.get(p.name, p.default_value()))  # type: ignore[attr-defined]
+                for p in self.parameters
+            ],
+            dtype=np.int64,
+        )
 
 
 def _scalar(raw: Any) -> Any:

@@ -1,0 +1,25 @@
+"""Uniform random search: the baseline every other agent must beat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archgym.agent import Agent, EvalResult, Problem
+from archgym.spaces import Design
+
+
+class RandomSearch(Agent):
+    """Samples the design space uniformly (conditions and constraints respected)."""
+
+    single_objective = True
+    multi_objective = True
+
+    def __init__(self, problem: Problem, *, seed: int, batch_size: int = 8, **hyperparameters: Any) -> None:
+        super().__init__(problem, seed=seed, batch_size=batch_size, **hyperparameters)
+        self.batch_size = batch_size
+
+    def _ask(self, n: int) -> list[Design]:
+        return [self.space.sample(self.rng) for _ in range(n)]
+
+    def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
+        """Random search learns nothing."""

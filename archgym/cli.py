@@ -1,0 +1,170 @@
+"""The ``archgym`` command line: list envs and agents, run an agent on an env."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """``k=v`` with ``v`` read as JSON where it parses (numbers, true/false, lists), else a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archgym", description="Design and hyperparameter problems as Gymnasium envs, driven by one loop."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    envs = sub.add_parser("envs", help="list registered envs (and broken plugins)",
+                          description="List every registered archgym env with its parameters, "
+                          "objectives and fidelity, and any plugin that failed to load.")
+    envs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    agents = sub.add_parser("agents", help="list agents and their hyperparameters",
+                            description="List every registered agent with its hyperparameters "
+                            "(type, default, legal range).")
+    agents.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    run = sub.add_parser(
+        "run", help="run an agent on an env for a budget of evaluations",
+        description="Run AGENT on ENV for BUDGET evaluations. Writes OUT/evaluations.parquet (one row "
+        "per evaluation), OUT/summary.json (best reward and design, provenance) and a crash-safe "
+        "OUT/journal.jsonl; a killed run continues with --resume OUT.",
+    )
+    run.add_argument("--env", help="env id, e.g. archgym/Branin-v0 (see `archgym envs`); "
+                     "'module:id' imports module first")
+    run.add_argument("--agent", help="agent name (see `archgym agents`)")
+    run.add_argument("--budget", type=int, help="number of evaluations")
+    run.add_argument("--seed", type=int, default=0, help="seeds the agent and every evaluation (default 0)")
+    run.add_argument("--out", help="output directory (must not hold a run already)")
+    run.add_argument("--env-kwarg", action="append", type=_key_value, default=[], metavar="K=V",
+                     help="keyword argument for the env constructor (repeatable); V is read as JSON "
+                     "where possible")
+    run.add_argument("--agent-param", action="append", type=_key_value, default=[], metavar="K=V",
+                     help="agent hyperparameter (repeatable), validated against `archgym agents`")
+    run.add_argument("--workers", type=int, default=1,
+                     help="worker processes evaluating each batch in parallel (default 1: in-process). "
+                     "Results don't depend on it")
+    run.add_argument("--timeout", type=float, default=None, metavar="S",
+                     help="per-evaluation limit in seconds; a slower evaluation is killed and recorded as "
+                     "infeasible (runs evaluations in worker processes)")
+    run.add_argument("--scalarize", default=None, metavar="METHOD:W1,W2,…",
+                     help="turn a multi-objective env into a single-objective one for single-objective "
+                     "agents: weighted:W1,W2,… or chebyshev:W1,W2,…")
+    run.add_argument("--cost-budget", type=float, default=None, metavar="C",
+                     help="also stop once the evaluations' cost reaches C full-fidelity evaluations "
+                     "(multi-fidelity agents)")
+    run.add_argument("--resume", metavar="DIR", default=None,
+                     help="continue the killed run in DIR from its journal (other options are taken "
+                     "from DIR/run.json); finished evaluations are not repeated")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "envs":
+            return _envs(args)
+        if args.command == "agents":
+            return _agents(args)
+        return _run(args)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        print(f"archgym: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from archgym import loop
+
+    progress = False if args.no_progress else None
+    if args.resume is not None:
+        summary = loop.resume(args.resume, progress=progress)
+    else:
+        missing = [opt for opt, value in (("--env", args.env), ("--agent", args.agent),
+                                          ("--budget", args.budget), ("--out", args.out)) if value is None]
+        if missing:
+            raise ValueError(f"run needs {', '.join(missing)} (or --resume DIR)")
+        summary = loop.run(
+            env=args.env, agent=args.agent, budget=args.budget, seed=args.seed, out=args.out,
+            env_kwargs=dict(args.env_kwarg), agent_params=dict(args.agent_param), workers=args.workers,
+            timeout=args.timeout, scalarize=args.scalarize, cost_budget=args.cost_budget, progress=progress,
+        )
+    keys = ("env_id", "agent", "n_evaluations", "n_feasible", "best_reward", "best_design", "hypervolume")
+    print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2, default=str))
+    return 0
+
+
+def _envs(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    from archgym import get_registry
+    from archgym.loop import problem_of
+
+    registry = get_registry()
+    rows = []
+    for env_id, plugin in sorted(registry.env_plugins.items()):
+        row: dict[str, Any] = {"id": env_id, "plugin": plugin}
+        try:
+            env = gym.make(env_id)
+            problem = problem_of(env, env_id)
+            row["parameters"] = [f"{p.name}:{type(p).__name__.lower()}" for p in problem.design_space]
+            inner = env.unwrapped
+            row["objectives"] = inner.objective.describe() if hasattr(inner, "objective") else "reward"
+            row["fidelity"] = None if problem.fidelity is None else problem.fidelity.name
+            env.close()
+        except Exception as exc:  # an env that can't be built is shown, not fatal
+            row["error"] = f"{type(exc).__name__}: {exc}"
+        rows.append(row)
+    if args.json:
+        print(json.dumps({"envs": rows, "broken_plugins": registry.broken}, indent=2))
+        return 0
+    for row in rows:
+        if "error" in row:
+            print(f"{row['id']}  [{row['plugin']}]  ERROR {row['error']}")
+            continue
+        fidelity = f"  fidelity: {row['fidelity']}" if row["fidelity"] else ""
+        print(f"{row['id']}  [{row['plugin']}]  objectives: {row['objectives']}{fidelity}")
+        print(f"    parameters: {', '.join(row['parameters'])}")
+    for name, reason in registry.broken.items():
+        print(f"BROKEN plugin {name}: {reason}")
+    return 0
+
+
+def _agents(args: argparse.Namespace) -> int:
+    from archgym import get_registry
+
+    registry = get_registry()
+    rows = []
+    for name, spec in sorted(registry.agents.items()):
+        params = [
+            {"name": p.name, "type": type(p).__name__.lower(), "default": p.default_value(),
+             "legal": p.legal_values()}
+            for p in spec.hyperparameters
+        ]
+        rows.append({"name": name, "description": spec.description, "hyperparameters": params})
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    for row in rows:
+        print(f"{row['name']}: {row['description']}")
+        for p in row["hyperparameters"]:
+            print(f"    {p['name']} ({p['type']}, default {p['default']!r}): {p['legal']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""Evaluation records: an append-only journal while running, Parquet at the end.
+
+One row per evaluation. Per-evaluation fields go to ``journal.jsonl`` (one JSON line each,
+flushed as each evaluation completes, so a killed run loses at most the evaluations in flight;
+a torn last line is ignored). Run-constant provenance lives once in ``run.json``.
+:func:`consolidate` joins both into ``evaluations.parquet`` with the documented schema — the
+same schema as an exported proxy-cost dataset:
+
+=================  =====================================================================
+column             meaning
+=================  =====================================================================
+run_id             unique per run
+env_id, env_version, env_kwargs (JSON)
+agent, agent_params (JSON), seed
+step               evaluation index in the run (0-based); ``batch``, ``slot`` its ask/tell batch
+eval_seed          the seed the env was reset with
+fidelity, backend, feasible, error, eval_time_s, timestamp (UTC)
+reward             scalar reward (single-objective or scalarized envs)
+reward.<name>      one column per objective (multi-objective envs)
+param.<name>       one column per design parameter (null where inactive)
+metric.<name>      one column per metric, raw units
+versions (JSON)    package, plugin and simulator versions
+=================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archgym.agent import EvalResult
+from archgym.spaces import Categorical, DesignSpace, Integer, Ordinal, Real
+
+__all__ = ["JOURNAL", "PARQUET", "RUN_META", "Journal", "RecordLayout", "consolidate", "read_journal"]
+
+JOURNAL = "journal.jsonl"
+RUN_META = "run.json"
+PARQUET = "evaluations.parquet"
+
+PARAM, METRIC, REWARD = "param.", "metric.", "reward."
+
+
+@dataclass(frozen=True)
+class RecordLayout:
+    """Column names and types of a run's records, from its design space, metrics, objectives."""
+
+    design_space: DesignSpace
+    metric_names: tuple[str, ...]
+    objective_names: tuple[str, ...] | None  # None: scalar reward
+
+    def row(self, *, step: int, batch: int, slot: int, eval_seed: int | None, result: EvalResult,
+            timestamp: float) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "step": step, "batch": batch, "slot": slot, "eval_seed": eval_seed,
+            "fidelity": result.fidelity, "backend": result.backend, "feasible": result.feasible,
+            "error": result.error, "eval_time_s": result.eval_time_s, "timestamp": timestamp,
+        }
+        reward = result.reward
+        if self.objective_names is None:
+            row["reward"] = _finite_or_none(float(reward))
+        else:
+            for name, value in zip(self.objective_names, np.asarray(reward).reshape(-1), strict=True):
+                row[REWARD + name] = _finite_or_none(float(value))
+        for name, value in result.design.items():
+            row[PARAM + name] = value
+        for name in self.metric_names:
+            row[METRIC + name] = _finite_or_none(result.metrics.get(name, math.nan))
+        return row
+
+    def arrow_schema(self, extra: Mapping[str, Any]) -> Any:
+        import pyarrow as pa
+
+        fields = [
+            ("run_id", pa.string()), ("env_id", pa.string()), ("env_version", pa.int64()),
+            ("env_kwargs", pa.string()), ("agent", pa.string()), ("agent_params", pa.string()),
+            ("seed", pa.int64()), ("step", pa.int64()), ("batch", pa.int64()), ("slot", pa.int64()),
+            ("eval_seed", pa.int64()), ("fidelity", pa.float64()), ("backend", pa.string()),
+            ("feasible", pa.bool_()), ("error", pa.string()), ("eval_time_s", pa.float64()),
+            ("timestamp", pa.timestamp("us", tz="UTC")),
+        ]
+        if self.objective_names is None:
+            fields.append(("reward", pa.float64()))
+        else:
+            fields += [(REWARD + n, pa.float64()) for n in self.objective_names]
+        fields += [(PARAM + p.name, _arrow_type(p)) for p in self.design_space]
+        fields += [(METRIC + m, pa.float64()) for m in self.metric_names]
+        fields.append(("versions", pa.string()))
+        assert set(extra) <= {name for name, _ in fields}
+        return pa.schema(fields)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _arrow_type(param: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(param, Integer):
+        return pa.int64()
+    if isinstance(param, Real):
+        return pa.float64()
+    assert isinstance(param, Categorical | Ordinal)
+    values = param.values_list()
+    kinds = {type(v) for v in values}
+    if kinds == {bool}:
+        return pa.bool_()
+    if kinds <= {int}:
+        return pa.int64()
+    if kinds <= {int, float}:
+        return pa.float64()
+    return pa.string()
+
+
+class Journal:
+    """Append-only JSON-lines journal; each :meth:`append` is flushed to the OS at once."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(directory) / JOURNAL
+        self._file = self.path.open("a", encoding="utf-8")
+
+    def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        self._file.write("".join(json.dumps(row, default=_json_default) + "\n" for row in rows))
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {value!r}")
+
+
+def read_journal(directory: Path) -> list[dict[str, Any]]:
+    """All complete rows of a run's journal (a torn last line from a kill is skipped)."""
+    return list(_iter_journal(Path(directory) / JOURNAL))
+
+
+def _iter_journal(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                return  # torn write from a killed run
+            yield json.loads(line)
+
+
+def consolidate(directory: Path) -> Path:
+    """Write ``evaluations.parquet`` from ``run.json`` and the journal; works on killed runs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory = Path(directory)
+    meta = json.loads((directory / RUN_META).read_text())
+    layout = layout_from_meta(meta)
+    constant = {
+        "run_id": meta["run_id"], "env_id": meta["env_id"], "env_version": meta["env_version"],
+        "env_kwargs": json.dumps(meta["env_kwargs"], sort_keys=True), "agent": meta["agent"],
+        "agent_params": json.dumps(meta["agent_params"], sort_keys=True), "seed": meta["seed"],
+        "versions": json.dumps(meta["versions"], sort_keys=True),
+    }
+    rows = sorted(read_journal(directory), key=lambda r: r["step"])
+    schema = layout.arrow_schema(constant)
+    for row in rows:
+        row.update(constant)
+        row["timestamp"] = int(row["timestamp"] * 1e6)
+    columns = {f.name: [row.get(f.name) for row in rows] for f in schema}
+    columns["timestamp"] = pa.array(columns["timestamp"], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    table = pa.table({f.name: pa.array(columns[f.name], f.type) if f.name != "timestamp"
+                      else columns[f.name] for f in schema}, schema=schema)
+    out = directory / PARQUET
+    tmp = out.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(out)
+    return out
+
+
+def layout_to_meta(layout: RecordLayout) -> dict[str, Any]:
+    """The layout, as stored in ``run.json`` (parameter definitions included, for dataset cards)."""
+    return {
+        "parameters": [_describe_param(p) for p in layout.design_space],
+        "metrics": list(layout.metric_names),
+        "objectives": None if layout.objective_names is None else list(layout.objective_names),
+    }
+
+
+def layout_from_meta(meta: Mapping[str, Any]) -> RecordLayout:
+    from archgym.spaces import Condition
+
+    params = []
+    for d in meta["layout"]["parameters"]:
+        cond = None if d["condition"] is None else Condition(d["condition"][0], d["condition"][1])
+        kind = d["type"]
+        if kind == "integer":
+            params.append(Integer(d["name"], d["low"], d["high"], log=d["log"], condition=cond))
+        elif kind == "real":
+            params.append(Real(d["name"], d["low"], d["high"], log=d["log"], condition=cond))
+        elif kind == "categorical":
+            params.append(Categorical(d["name"], d["values"], condition=cond))
+        else:
+            params.append(Ordinal(d["name"], d["values"], condition=cond))
+    objectives = meta["layout"]["objectives"]
+    return RecordLayout(
+        design_space=DesignSpace(params),
+        metric_names=tuple(meta["layout"]["metrics"]),
+        objective_names=None if objectives is None else tuple(objectives),
+    )
+
+
+def _describe_param(p: Any) -> dict[str, Any]:
+    cond = None if p.condition is None else [p.condition.parent, list(p.condition.values)]
+    if isinstance(p, Integer | Real):
+        kind = "integer" if isinstance(p, Integer) else "real"
+        return {"name": p.name, "type": kind, "low": p.low, "high": p.high, "log": p.log,
+                "condition": cond}
+    kind = "categorical" if isinstance(p, Categorical) else "ordinal"
+    return {"name": p.name, "type": kind, "values": p.values_list(), "condition": cond}

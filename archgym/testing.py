@@ -1,0 +1,78 @@
+"""Envs for testing and benchmarking the loop itself (and plugins' handling of failures).
+
+Importing this module registers them under the ``archgym-testing`` namespace, so they can be
+named on the command line with Gymnasium's ``module:id`` syntax::
+
+    archgym run --env archgym.testing:archgym-testing/Sleep-v0 --agent random --budget 10 --out r
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+
+from archgym.env import DesignEnv, EvalContext
+from archgym.objectives import Objective, Objectives
+from archgym.spaces import DesignSpace, Real
+
+__all__ = ["FaultyEnv", "NullEnv", "SleepEnv"]
+
+
+class NullEnv(DesignEnv):
+    """Does no work: measures the overhead of the loop, wrappers and records."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            design_space=DesignSpace([Real("x", 0.0, 1.0)]),
+            metrics={"value": "1"},
+            objective=Objectives([Objective("value", "max")], penalty=-1.0),
+        )
+
+    def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
+        return {"value": design["x"]}
+
+
+class SleepEnv(DesignEnv):
+    """Sleeps ``delay_s`` per evaluation: a stand-in for a slow simulator (parallel speedup)."""
+
+    def __init__(self, delay_s: float = 0.05) -> None:
+        self.delay_s = float(delay_s)
+        super().__init__(
+            design_space=DesignSpace([Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)]),
+            metrics={"value": "1"},
+            objective=Objectives([Objective("value", "min")], penalty=-10.0),
+        )
+
+    def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
+        time.sleep(self.delay_s)
+        return {"value": (design["x"] - 0.3) ** 2 + (design["y"] - 0.7) ** 2}
+
+
+class FaultyEnv(DesignEnv):
+    """Raises for ``x < fail_below`` and hangs for ``hang_s`` seconds for ``x > hang_above``:
+    a simulator that crashes or hangs on some designs. Penalty reward: -10."""
+
+    def __init__(self, fail_below: float = 0.2, hang_above: float = 0.8, hang_s: float = 30.0) -> None:
+        self.fail_below, self.hang_above, self.hang_s = fail_below, hang_above, hang_s
+        super().__init__(
+            design_space=DesignSpace([Real("x", 0.0, 1.0)]),
+            metrics={"value": "1"},
+            objective=Objectives([Objective("value", "max")], penalty=-10.0),
+        )
+
+    def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
+        x = design["x"]
+        if x < self.fail_below:
+            raise RuntimeError(f"simulated crash at x={x:.3f}")
+        if x > self.hang_above:
+            time.sleep(self.hang_s)
+        return {"value": x}
+
+
+for _name, _cls in (("Null", NullEnv), ("Sleep", SleepEnv), ("Faulty", FaultyEnv)):
+    _id = f"archgym-testing/{_name}-v0"
+    if _id not in gym.registry:
+        gym.register(id=_id, entry_point=f"archgym.testing:{_cls.__name__}")
