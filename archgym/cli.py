@@ -24,7 +24,8 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="archgym", description="Design and hyperparameter problems as Gymnasium envs, driven by one loop."
+        prog="archgym",
+        description="Design and hyperparameter problems as Gymnasium envs, driven by one loop.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

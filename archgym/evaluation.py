@@ -101,10 +101,7 @@ def evaluate_task(env: gym.Env[Any, Any], codec: ActionCodec, task: Task) -> Eva
     except Exception as exc:
         return failed_result(task, f"{type(exc).__name__}: {exc}", penalty_of(env),
                              time.perf_counter() - start)
-    if isinstance(reward, np.ndarray):
-        reward = reward.astype(np.float64, copy=True)
-    else:
-        reward = float(reward)
+    reward = reward.astype(np.float64, copy=True) if isinstance(reward, np.ndarray) else float(reward)
     return EvalResult(
         design=task.design,
         reward=reward,

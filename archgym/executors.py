@@ -9,6 +9,7 @@ killing the worker. A distributed executor (Dask) implements the same two method
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import sys
@@ -205,9 +206,7 @@ class ProcessExecutor(Executor):
     def close(self) -> None:
         for worker in self._workers:
             if worker.process.is_alive() and worker.task is None and worker.ready:
-                try:
+                with contextlib.suppress(OSError):
                     worker.conn.send(None)
-                except OSError:
-                    pass
                 worker.process.join(timeout=2)
             worker.kill()

@@ -11,6 +11,7 @@ CLI: ``archgym run --env archgym/Branin-v0 --agent random --budget 50 --seed 0 -
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
@@ -52,7 +53,7 @@ SUMMARY = "summary.json"
 AgentFactory = Callable[[Problem, int], Agent | InteractiveAgent]
 
 
-class BudgetExhausted(Exception):  # noqa: N818 - a signal, like StopIteration
+class BudgetExhausted(Exception):
     """Raised by the recording env when an interactive agent steps past the budget."""
 
 
@@ -160,7 +161,9 @@ def problem_of(env: gym.Env[Any, Any], env_id: str) -> Problem:
                    objective_names=names)
 
 
-def build_agent(name: str, params: Mapping[str, Any], problem: Problem, seed: int) -> Agent | InteractiveAgent:
+def build_agent(
+    name: str, params: Mapping[str, Any], problem: Problem, seed: int
+) -> Agent | InteractiveAgent:
     """Construct a registered agent with validated hyperparameters, or explain why it can't
     search this problem (naming the agents that can, or ``--scalarize``)."""
     registry = get_registry()
@@ -330,10 +333,8 @@ class _Run:
             self.bar.update(len(recorded))
         recording = _RecordingEnv(self.env, self, first_step=max(recorded, default=-1) + 1)
         remaining = self.config.budget - len(recorded)
-        try:
+        with contextlib.suppress(BudgetExhausted):
             self.agent.run(recording, remaining)
-        except BudgetExhausted:
-            pass
 
     # --- bookkeeping -----------------------------------------------------------------------
     def _task(self, index: int, proposal: Design | Proposal) -> Task:
@@ -439,6 +440,6 @@ def _progress_bar(total: int, enabled: bool | None) -> Any:
     from tqdm.auto import tqdm
 
     # None: shown on a terminal, hidden in logs and CI.
-    return tqdm(total=total, desc="evaluations", unit="eval", disable=None if enabled is None else not enabled,
-                dynamic_ncols=True)
+    disable = None if enabled is None else not enabled
+    return tqdm(total=total, desc="evaluations", unit="eval", disable=disable, dynamic_ncols=True)
 
