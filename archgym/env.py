@@ -237,7 +237,8 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         reward: Reward
         if error is None:
             reward = self.objective.reward(metrics)
-            if not np.all(np.isfinite(reward)):
+            finite = math.isfinite(reward) if isinstance(reward, float) else np.all(np.isfinite(reward))
+            if not finite:
                 error = f"non-finite objective value {reward!r}"
         if error is not None:
             reward = self._penalty()
@@ -263,9 +264,11 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
 
         Sequence envs override this to add the next instance's context.
         """
-        values = [self._last_metrics.get(m, 0.0) for m in self.metric_units]
-        obs = np.array(values, dtype=np.float64)
-        return np.nan_to_num(obs, nan=0.0, posinf=0.0, neginf=0.0)
+        last = self._last_metrics
+        return np.array(
+            [v if math.isfinite(v := last.get(m, 0.0)) else 0.0 for m in self.metric_units],
+            dtype=np.float64,
+        )
 
     def _penalty(self) -> Reward:
         penalty = self.objective.penalty

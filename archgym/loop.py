@@ -100,8 +100,9 @@ def run(
 ) -> dict[str, Any]:
     """Run ``agent`` on ``env`` for ``budget`` evaluations; write records and a summary to ``out``.
 
-    ``agent`` is a registered agent name, or a factory ``(problem, seed) -> Agent`` for agents
-    built in code (e.g. :class:`~archgym.agent.AskTellAdapter`). Returns the summary dict.
+    ``agent`` is a registered agent name, or a factory ``(problem, *, seed) -> Agent`` for agents
+    built in code: an Agent subclass itself, or e.g. ``lambda problem, seed: AskTellAdapter(...)``
+    (called as ``factory(problem, seed=seed)``). Returns the summary dict.
     """
     name = agent if isinstance(agent, str) else getattr(agent, "__name__", "custom")
     config = RunConfig(
@@ -193,7 +194,7 @@ class _Run:
         self.env = self.recipe.make()
         self.problem = problem_of(self.env, env_id)
         if factory is not None:
-            self.agent = factory(self.problem, config.seed)
+            self.agent = factory(self.problem, seed=config.seed)
         else:
             self.agent = build_agent(config.agent, config.agent_params, self.problem, config.seed)
         objective_names = None if self.problem.n_objectives == 1 else self.problem.objective_names
@@ -380,7 +381,7 @@ class _Run:
     def _write_summary(self, wall_time: float) -> dict[str, Any]:
         from archgym.summary import summarize
 
-        summary = summarize(self.out, self.env, self.problem)
+        summary = summarize(self.out, self.problem)
         summary.update({
             "run_id": self.meta["run_id"], "env_id": self.env_id, "env_kwargs": self.meta["env_kwargs"],
             "agent": self.config.agent, "agent_params": self.meta["agent_params"],

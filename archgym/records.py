@@ -25,6 +25,7 @@ versions (JSON)    package, plugin and simulator versions
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -74,7 +75,7 @@ class RecordLayout:
             row[METRIC + name] = _finite_or_none(result.metrics.get(name, math.nan))
         return row
 
-    def arrow_schema(self, extra: Mapping[str, Any]) -> Any:
+    def arrow_schema(self) -> Any:
         import pyarrow as pa
 
         fields = [
@@ -92,7 +93,6 @@ class RecordLayout:
         fields += [(PARAM + p.name, _arrow_type(p)) for p in self.design_space]
         fields += [(METRIC + m, pa.float64()) for m in self.metric_names]
         fields.append(("versions", pa.string()))
-        assert set(extra) <= {name for name, _ in fields}
         return pa.schema(fields)
 
 
@@ -108,11 +108,10 @@ def _arrow_type(param: Any) -> Any:
     if isinstance(param, Real):
         return pa.float64()
     assert isinstance(param, Categorical | Ordinal)
-    values = param.values_list()
-    kinds = {type(v) for v in values}
+    kinds = {type(v) for v in param.values_list()}  # one kind per parameter: see spaces
     if kinds == {bool}:
         return pa.bool_()
-    if kinds <= {int}:
+    if kinds == {int}:
         return pa.int64()
     if kinds <= {int, float}:
         return pa.float64()
@@ -120,18 +119,18 @@ def _arrow_type(param: Any) -> Any:
 
 
 class Journal:
-    """Append-only JSON-lines journal; each :meth:`append` is flushed to the OS at once."""
+    """Append-only JSON-lines journal. Each :meth:`append` is one unbuffered ``write`` to the
+    OS, so the rows survive the process being killed right after it."""
 
     def __init__(self, directory: Path) -> None:
         self.path = Path(directory) / JOURNAL
-        self._file = self.path.open("a", encoding="utf-8")
+        self._file = self.path.open("ab", buffering=0)
+        self._encode = json.JSONEncoder(default=_json_default).encode
 
     def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        self._file.write("".join(json.dumps(row, default=_json_default) + "\n" for row in rows))
-        self._file.flush()
+        self._file.write("".join(self._encode(row) + "\n" for row in rows).encode())
 
     def close(self) -> None:
-        self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
 
@@ -144,7 +143,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {value!r}")
 
 
-def read_journal(directory: Path) -> list[dict[str, Any]]:
+def read_journal(directory: Path) -> list[dict[str, Any]]:  # used to resume
     """All complete rows of a run's journal (a torn last line from a kill is skipped)."""
     return list(_iter_journal(Path(directory) / JOURNAL))
 
@@ -160,31 +159,48 @@ def _iter_journal(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def consolidate(directory: Path) -> Path:
-    """Write ``evaluations.parquet`` from ``run.json`` and the journal; works on killed runs."""
+    """Write ``evaluations.parquet`` from ``run.json`` and the journal; works on killed runs.
+
+    The journal is parsed by Arrow's JSON reader against the run's schema (a torn last line is
+    cut off first), sorted by step and joined with the run-constant columns.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pajson
     import pyarrow.parquet as pq
 
     directory = Path(directory)
     meta = json.loads((directory / RUN_META).read_text())
-    layout = layout_from_meta(meta)
     constant = {
         "run_id": meta["run_id"], "env_id": meta["env_id"], "env_version": meta["env_version"],
         "env_kwargs": json.dumps(meta["env_kwargs"], sort_keys=True), "agent": meta["agent"],
         "agent_params": json.dumps(meta["agent_params"], sort_keys=True), "seed": meta["seed"],
         "versions": json.dumps(meta["versions"], sort_keys=True),
     }
-    rows = sorted(read_journal(directory), key=lambda r: r["step"])
-    schema = layout.arrow_schema(constant)
-    for row in rows:
-        row.update(constant)
-        row["timestamp"] = int(row["timestamp"] * 1e6)
-    columns = {f.name: [row.get(f.name) for row in rows] for f in schema}
-    columns["timestamp"] = pa.array(columns["timestamp"], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-    table = pa.table({f.name: pa.array(columns[f.name], f.type) if f.name != "timestamp"
-                      else columns[f.name] for f in schema}, schema=schema)
+    schema = layout_from_meta(meta).arrow_schema()
+    per_row = pa.schema([
+        pa.field(f.name, pa.float64()) if f.name == "timestamp" else f
+        for f in schema if f.name not in constant
+    ])
+    path = directory / JOURNAL
+    data = path.read_bytes() if path.exists() else b""
+    data = data[: data.rfind(b"\n") + 1]  # drop a torn last line
+    if data:
+        options = pajson.ParseOptions(explicit_schema=per_row, unexpected_field_behavior="error")
+        table = pajson.read_json(io.BytesIO(data), parse_options=options).sort_by("step")
+    else:
+        table = per_row.empty_table()
+    n = table.num_rows
+    micros = pc.cast(pc.round(pc.multiply(table["timestamp"], 1e6)), pa.int64())
+    columns = {
+        f.name: pa.array([constant[f.name]] * n, f.type) if f.name in constant
+        else micros.cast(f.type) if f.name == "timestamp"
+        else table[f.name]
+        for f in schema
+    }
     out = directory / PARQUET
     tmp = out.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp)
+    pq.write_table(pa.table(columns, schema=schema), tmp)
     tmp.replace(out)
     return out
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from archgym.agent import Problem
@@ -14,37 +13,46 @@ from archgym.records import PARAM, PARQUET, REWARD
 __all__ = ["summarize"]
 
 
-def summarize(out: Path, env: gym.Env[Any, Any], problem: Problem) -> dict[str, Any]:
+def summarize(out: Path, problem: Problem) -> dict[str, Any]:
     """``best_reward``/``best_design`` (single objective: the best feasible evaluation;
     multi-objective: the per-objective best and the Pareto set, with the hypervolume against
     the env's reference point), ``n_evaluations`` and ``n_feasible``."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    rows = pq.read_table(Path(out) / PARQUET).to_pylist()
-    feasible = [r for r in rows if r["feasible"]]
-    summary: dict[str, Any] = {"n_evaluations": len(rows), "n_feasible": len(feasible)}
+    table = pq.read_table(Path(out) / PARQUET)
+    feasible = table.filter(table["feasible"])
+    summary: dict[str, Any] = {"n_evaluations": table.num_rows, "n_feasible": feasible.num_rows}
     if problem.n_objectives == 1:
-        scored = [r for r in feasible if r["reward"] is not None]
-        best = max(scored, key=lambda r: r["reward"], default=None)
-        summary["best_reward"] = None if best is None else best["reward"]
-        summary["best_design"] = None if best is None else _design(best)
-        summary["best_step"] = None if best is None else best["step"]
-        return summary
+        scored = feasible.filter(pc.is_valid(feasible["reward"]))
+        if scored.num_rows == 0:
+            return summary | {"best_reward": None, "best_design": None, "best_step": None}
+        at = pc.index(scored["reward"], pc.max(scored["reward"])).as_py()
+        best = scored.slice(at, 1).to_pylist()[0]
+        return summary | {"best_reward": best["reward"], "best_design": _design(best),
+                          "best_step": best["step"]}
     names = [REWARD + n for n in problem.objective_names]
-    scored = [r for r in feasible if all(r[n] is not None for n in names)]
-    summary.update(_pareto(scored, names, problem.reference_point))
-    return summary
+    points = np.column_stack([feasible[n].to_numpy(zero_copy_only=False) for n in names]).astype(np.float64)
+    keep = np.all(np.isfinite(points), axis=1)
+    rows = feasible.filter(keep).to_pylist() if not keep.all() else None
+    return summary | _pareto(feasible if rows is None else None, rows, points[keep], problem.reference_point)
 
 
-def _pareto(rows: list[dict[str, Any]], names: list[str], reference: np.ndarray | None) -> dict[str, Any]:
+def _pareto(table: Any, rows: list[dict[str, Any]] | None, points: np.ndarray,
+            reference: np.ndarray | None) -> dict[str, Any]:
     import moocore
 
-    if not rows:
+    if len(points) == 0:
         return {"best_reward": None, "best_design": None, "pareto_front": [], "hypervolume": None}
-    points = np.array([[r[n] for n in names] for r in rows], dtype=np.float64)
     mask = moocore.is_nondominated(points, maximise=True, keep_weakly=False)
-    front = [{"design": _design(r), "reward": points[i].tolist(), "step": r["step"]}
-             for i, r in enumerate(rows) if mask[i]]
+    if rows is None:
+        rows = table.filter(mask).to_pylist()
+        front_points = points[mask]
+    else:
+        rows = [r for r, m in zip(rows, mask, strict=True) if m]
+        front_points = points[mask]
+    front = [{"design": _design(r), "reward": p.tolist(), "step": r["step"]}
+             for r, p in zip(rows, front_points, strict=True)]
     hypervolume = None
     if reference is not None:
         inside = points[np.all(points > np.asarray(reference), axis=1)]
@@ -60,6 +68,3 @@ def _pareto(rows: list[dict[str, Any]], names: list[str], reference: np.ndarray 
 
 def _design(row: dict[str, Any]) -> dict[str, Any]:
     return {k[len(PARAM):]: v for k, v in row.items() if k.startswith(PARAM) and v is not None}
-
-
-

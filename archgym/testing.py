@@ -14,11 +14,12 @@ from typing import Any
 
 import gymnasium as gym
 
-from archgym.env import DesignEnv, EvalContext
+from archgym.agent import Agent, EvalResult, Problem
+from archgym.env import DesignEnv, EvalContext, Fidelity
 from archgym.objectives import Objective, Objectives
-from archgym.spaces import DesignSpace, Real
+from archgym.spaces import Design, DesignSpace, Real
 
-__all__ = ["FaultyEnv", "NullEnv", "SleepEnv"]
+__all__ = ["ConstantAgent", "FaultyEnv", "NullEnv", "SleepEnv"]
 
 
 class NullEnv(DesignEnv):
@@ -36,7 +37,10 @@ class NullEnv(DesignEnv):
 
 
 class SleepEnv(DesignEnv):
-    """Sleeps ``delay_s`` per evaluation: a stand-in for a slow simulator (parallel speedup)."""
+    """Sleeps ``delay_s`` per full-fidelity evaluation: a stand-in for a slow simulator.
+
+    Fidelity ``steps`` (1–10, default 10) scales the sleep, like training epochs would.
+    """
 
     def __init__(self, delay_s: float = 0.05) -> None:
         self.delay_s = float(delay_s)
@@ -44,10 +48,11 @@ class SleepEnv(DesignEnv):
             design_space=DesignSpace([Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)]),
             metrics={"value": "1"},
             objective=Objectives([Objective("value", "min")], penalty=-10.0),
+            fidelity=Fidelity("steps", 1, 10, default=10, integer=True),
         )
 
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
-        time.sleep(self.delay_s)
+        time.sleep(self.delay_s * float(context.fidelity or 10) / 10)
         return {"value": (design["x"] - 0.3) ** 2 + (design["y"] - 0.7) ** 2}
 
 
@@ -70,6 +75,23 @@ class FaultyEnv(DesignEnv):
         if x > self.hang_above:
             time.sleep(self.hang_s)
         return {"value": x}
+
+
+class ConstantAgent(Agent):
+    """Proposes the space's default design every time (single-objective only): isolates the
+    loop's own cost in benchmarks, and is a minimal agent for tests."""
+
+    def __init__(self, problem: Problem, *, seed: int, batch_size: int = 64) -> None:
+        super().__init__(problem, seed=seed)
+        self.batch_size = batch_size
+        self.design = problem.design_space.default()
+        self.told = 0
+
+    def _ask(self, n: int) -> list[Design]:
+        return [dict(self.design) for _ in range(n)]
+
+    def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
+        self.told += len(results)
 
 
 for _name, _cls in (("Null", NullEnv), ("Sleep", SleepEnv), ("Faulty", FaultyEnv)):

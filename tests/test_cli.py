@@ -1,0 +1,67 @@
+"""The `archgym` command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archgym.cli import main as cli
+
+
+def test_envs_lists_builtins_with_parameters_and_objectives(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["envs", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    by_id = {row["id"]: row for row in listing["envs"]}
+    assert {"archgym/Branin-v0", "archgym/DTLZ2-v0"} <= set(by_id)
+    assert by_id["archgym/Branin-v0"]["parameters"] == ["x1:real", "x2:real"]
+    assert by_id["archgym/DTLZ2-v0"]["objectives"] == "min f1, min f2"
+    assert by_id["archgym/Branin-v0"]["plugin"] == "analytic"
+    assert listing["broken_plugins"] == {}
+    assert cli(["envs"]) == 0
+    assert "archgym/MixedConditional-v0  [analytic]" in capsys.readouterr().out
+
+
+def test_agents_lists_hyperparameters(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["agents", "--json"]) == 0
+    agents = {a["name"]: a for a in json.loads(capsys.readouterr().out)}
+    assert agents["random"]["hyperparameters"] == [
+        {"name": "batch_size", "type": "integer", "default": 8, "legal": "integers in [1, 1024]"}
+    ]
+
+
+def test_every_run_option_is_explained_by_help() -> None:
+    out = subprocess.run([sys.executable, "-m", "archgym.cli", "run", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for option in ("--env", "--agent", "--budget", "--seed", "--out", "--env-kwarg", "--agent-param",
+                   "--workers", "--timeout", "--scalarize", "--cost-budget", "--resume", "--no-progress"):
+        assert option in out
+    assert out.count("\n") > 20  # options come with their explanations
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["run", "--env", "archgym/Nope-v0", "--agent", "random", "--budget", "2",
+                "--out", str(tmp_path / "a")]) == 2
+    assert "registered namespaced envs" in capsys.readouterr().err
+    assert cli(["run", "--env", "archgym/Branin-v0", "--agent", "random", "--budget", "2"]) == 2
+    assert "run needs --out" in capsys.readouterr().err
+    assert cli(["run", "--env", "archgym/DTLZ2-v0", "--agent", "random", "--budget", "2",
+                "--scalarize", "sum:1,1", "--out", str(tmp_path / "b")]) == 2
+    assert "--scalarize" in capsys.readouterr().err
+
+
+def test_env_kwargs_and_agent_params_reach_the_run(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    assert cli(["run", "--env", "archgym.testing:archgym-testing/Sleep-v0", "--env-kwarg", "delay_s=0",
+                "--agent", "random", "--agent-param", "batch_size=3", "--budget", "7", "--out", str(out),
+                "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["env_kwargs"] == {"delay_s": 0}
+    assert summary["agent_params"] == {"batch_size": 3}
+    import pyarrow.parquet as pq
+
+    batches = pq.read_table(out / "evaluations.parquet").column("batch").to_pylist()
+    assert batches == [0, 0, 0, 1, 1, 1, 2]  # batch_size=3 over 7 evaluations
