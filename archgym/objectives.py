@@ -124,8 +124,9 @@ class Objectives(ObjectiveSpec):
     def reward_space(self) -> spaces.Box | None:
         if len(self.objectives) == 1:
             return None
-        low = np.array([min(o.bounds[0], *np.atleast_1d(self.penalty)) for o in self.objectives])
-        high = np.array([o.bounds[1] for o in self.objectives])
+        # each objective's bounds, widened to hold that objective's penalty
+        low = np.minimum([o.bounds[0] for o in self.objectives], self.penalty)
+        high = np.maximum([o.bounds[1] for o in self.objectives], self.penalty)
         return spaces.Box(low, high, dtype=np.float64)
 
     def describe(self) -> str:

@@ -155,18 +155,22 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry) -> N
     try:
         module = ep.load()
         pm.register(module, name=name)
+        pm.check_pending()  # a misspelt hook name is an error, not a silently empty plugin
         env_items = _call(pm, "archgym_envs", name)
         agent_items = _call(pm, "archgym_agents", name)
         registrations = [_env_registration(item, dist) for item in env_items]
         agents = [_agent_spec(item) for item in agent_items]
+        seen: set[str] = set()
         for reg in registrations:
             owner = registry.env_plugins.get(reg["id"])
-            if owner is not None or _registered_elsewhere(reg):
+            if reg["id"] in seen or owner is not None or _registered_elsewhere(reg):
                 raise ValueError(f"env id {reg['id']!r} is already registered"
                                  + (f" by plugin {owner!r}" if owner else ""))
+            seen.add(reg["id"])
         for agent in agents:
-            if agent.name in registry.agents:
+            if agent.name in registry.agents or agent.name in seen:
                 raise ValueError(f"agent name {agent.name!r} is already registered")
+            seen.add(agent.name)
     except Exception as exc:
         if pm.get_plugin(name) is not None:
             pm.unregister(name=name)
@@ -210,7 +214,9 @@ def _env_registration(item: Any, dist: str) -> dict[str, Any]:
     env_id = item.get("id")
     if not isinstance(env_id, str) or "/" not in env_id:
         raise ValueError(f"env id must be a namespaced string '<namespace>/<Name>-v<N>', got {env_id!r}")
-    namespace, _, _ = gymnasium.envs.registration.parse_env_id(env_id)
+    namespace, _, env_version = gymnasium.envs.registration.parse_env_id(env_id)
+    if env_version is None:
+        raise ValueError(f"env id {env_id!r} needs a version: '<namespace>/<Name>-v<N>'")
     if (namespace == "archgym") != (dist == BUILTIN_DISTRIBUTION):
         raise ValueError(
             f"env id {env_id!r}: the 'archgym' namespace is for built-ins; "
@@ -238,4 +244,4 @@ def _registered_elsewhere(reg: Mapping[str, Any]) -> bool:
 def _broken(registry: Registry, name: str, reason: str) -> None:
     registry.broken[name] = reason
     warnings.warn(f"archgym plugin {name!r} is broken and was skipped: {reason}", PluginWarning,
-                  stacklevel=3)
+                  stacklevel=4)

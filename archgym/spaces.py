@@ -299,9 +299,13 @@ def _check_choices(kind: str, name: str, values: Sequence[Any]) -> tuple[Any, ..
         raise ValueError(f"{kind} {name!r}: needs at least one value")
     if len(set(values)) != len(values):
         raise ValueError(f"{kind} {name!r}: values must be distinct, got {values}")
-    for v in values:
-        if not isinstance(v, str | int | float | bool):
-            raise ValueError(f"{kind} {name!r}: values must be str, int, float or bool, got {v!r}")
+    kinds = {"str" if isinstance(v, str) else "bool" if isinstance(v, bool)
+             else "number" if isinstance(v, int | float) else "other" for v in values}
+    if len(kinds) != 1 or "other" in kinds:
+        raise ValueError(
+            f"{kind} {name!r}: values must be all strings, all numbers or all booleans "
+            f"(one column type in the records), got {values}"
+        )
     return values
 
 
