@@ -309,6 +309,37 @@ def _check_choices(kind: str, name: str, values: Sequence[Any]) -> tuple[Any, ..
     return values
 
 
+class _ChoiceParameter(_IndexedParameter):
+    """Categorical and ordinal parameters: a finite tuple of values of one kind."""
+
+    def _options(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def _init_choices(self, field_name: str, name: str, values: Sequence[Any], default: Any,
+                      condition: Condition | None) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, field_name, _check_choices(type(self).__name__, name, values))
+        object.__setattr__(self, "condition", condition)
+        object.__setattr__(self, "default", None if default is None else self.validate(default))
+
+    def values_list(self) -> list[Any]:
+        return list(self._options())
+
+    def legal_values(self) -> str:
+        return f"one of {list(self._options())}"
+
+    def validate(self, value: Any) -> Any:
+        if isinstance(value, np.generic):
+            value = value.item()
+        for option in self._options():  # 1 == 1.0 is the same number, but True is never 1
+            if value == option and isinstance(value, bool) == isinstance(option, bool):
+                return option
+        raise self._error(value)
+
+    def index(self, value: Any) -> int:
+        return self._options().index(self.validate(value))
+
+
 @dataclass(frozen=True, kw_only=True)
 class _ChoiceFields:
     choices: tuple[Any, ...]
@@ -316,41 +347,15 @@ class _ChoiceFields:
 
 
 @dataclass(frozen=True)
-class Categorical(_ChoiceFields, _IndexedParameter):
+class Categorical(_ChoiceFields, _ChoiceParameter):
     """An unordered choice; agents must not assume any distance between choices."""
 
-    def __init__(
-        self,
-        name: str,
-        choices: Sequence[Any],
-        *,
-        default: Any = None,
-        condition: Condition | None = None,
-    ) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "choices", _check_choices("Categorical", name, choices))
-        object.__setattr__(self, "condition", condition)
-        object.__setattr__(self, "default", None if default is None else self.validate(default))
+    def __init__(self, name: str, choices: Sequence[Any], *, default: Any = None,
+                 condition: Condition | None = None) -> None:
+        self._init_choices("choices", name, choices, default, condition)
 
-    def values_list(self) -> list[Any]:
-        return list(self.choices)
-
-    def legal_values(self) -> str:
-        return f"one of {list(self.choices)}"
-
-    def validate(self, value: Any) -> Any:
-        if isinstance(value, np.generic):
-            value = value.item()
-        for choice in self.choices:
-            if value == choice and type(value) is type(choice):
-                return choice
-        for choice in self.choices:  # 1 == 1.0, but True is never 1
-            if value == choice and not isinstance(value, bool) and not isinstance(choice, bool):
-                return choice
-        raise self._error(value)
-
-    def index(self, value: Any) -> int:
-        return self.choices.index(self.validate(value))
+    def _options(self) -> tuple[Any, ...]:
+        return self.choices
 
     def default_value(self) -> Any:
         return self.choices[0] if self.default is None else self.default
@@ -363,38 +368,15 @@ class _OrdinalFields:
 
 
 @dataclass(frozen=True)
-class Ordinal(_OrdinalFields, _IndexedParameter):
+class Ordinal(_OrdinalFields, _ChoiceParameter):
     """An ordered set of values, e.g. powers of two; neighbours in the list are 'close'."""
 
-    def __init__(
-        self,
-        name: str,
-        values: Sequence[Any],
-        *,
-        default: Any = None,
-        condition: Condition | None = None,
-    ) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "values", _check_choices("Ordinal", name, values))
-        object.__setattr__(self, "condition", condition)
-        object.__setattr__(self, "default", None if default is None else self.validate(default))
+    def __init__(self, name: str, values: Sequence[Any], *, default: Any = None,
+                 condition: Condition | None = None) -> None:
+        self._init_choices("values", name, values, default, condition)
 
-    def values_list(self) -> list[Any]:
-        return list(self.values)
-
-    def legal_values(self) -> str:
-        return f"one of {list(self.values)}"
-
-    def validate(self, value: Any) -> Any:
-        if isinstance(value, np.generic):
-            value = value.item()
-        for v in self.values:
-            if value == v and isinstance(value, bool) == isinstance(v, bool):
-                return v
-        raise self._error(value)
-
-    def index(self, value: Any) -> int:
-        return self.values.index(self.validate(value))
+    def _options(self) -> tuple[Any, ...]:
+        return self.values
 
     def default_value(self) -> Any:
         return self.values[len(self.values) // 2] if self.default is None else self.default
