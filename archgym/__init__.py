@@ -23,6 +23,7 @@ from archgym.spaces import (
     Ordinal,
     Parameter,
     Real,
+    Text,
 )
 from archgym.wrappers import FlatActions, ScalarizeReward
 
@@ -57,6 +58,7 @@ __all__ = [
     "ScalarizeReward",
     "Target",
     "TargetSpec",
+    "Text",
     "check_env",
     "codec_for",
     "derive_design_space",

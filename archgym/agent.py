@@ -13,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -146,8 +147,9 @@ class Agent(_AgentBase, ABC):
     @abstractmethod
     def _tell(self, designs: list[Design], results: list[EvalResult]) -> None: ...
 
-    def summary(self) -> dict[str, Any]:
-        """Agent-specific figures for ``summary.json`` (e.g. a QD score)."""
+    def finish(self, out: Path) -> dict[str, Any]:
+        """Called once when the run ends: may write artifacts into ``out`` (an archive, a
+        plot) and returns agent-specific figures for ``summary.json`` (e.g. a QD score)."""
         return {}
 
 
@@ -164,7 +166,8 @@ class InteractiveAgent(_AgentBase, ABC):
     @abstractmethod
     def run(self, env: gym.Env[Any, Any], budget: int) -> None: ...
 
-    def summary(self) -> dict[str, Any]:
+    def finish(self, out: Path) -> dict[str, Any]:
+        """As :meth:`Agent.finish`."""
         return {}
 
 

@@ -389,7 +389,7 @@ class _Run:
             "timeout": self.config.timeout, "scalarize": self.config.scalarize,
             "cost_budget": self.config.cost_budget, "cost": self.cost,
             "versions": self.meta["versions"], "wall_time_s": wall_time, "resumed": self.resumed,
-            "agent_summary": self.agent.summary(),
+            "agent_summary": self.agent.finish(self.out),
         })
         (self.out / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_safe))
         return summary

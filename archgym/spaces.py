@@ -46,6 +46,7 @@ __all__ = [
     "Ordinal",
     "Parameter",
     "Real",
+    "Text",
 ]
 
 
@@ -380,6 +381,41 @@ class Ordinal(_OrdinalFields, _ChoiceParameter):
 
     def default_value(self) -> Any:
         return self.values[len(self.values) // 2] if self.default is None else self.default
+
+
+@dataclass(frozen=True, kw_only=True)
+class _TextFields:
+    default: str = ""
+
+
+@dataclass(frozen=True)
+class Text(_TextFields, Parameter):
+    """A free-form string option, for agent hyperparameters such as ``measures="x1,x2"``.
+
+    It has no encoding, so it is never part of an env's design space.
+    """
+
+    def __init__(self, name: str, *, default: str = "", condition: Condition | None = None) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "condition", condition)
+        object.__setattr__(self, "default", self.validate(default))
+
+    def legal_values(self) -> str:
+        return "a string"
+
+    def validate(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self._error(value)
+        return value
+
+    def default_value(self) -> str:
+        return self.default
+
+    def to_unit(self, value: Any) -> float:
+        raise TypeError(f"Text parameter {self.name!r} has no numeric encoding")
+
+    def from_unit(self, u: float) -> str:
+        raise TypeError(f"Text parameter {self.name!r} has no numeric encoding")
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,14 @@
-"""Registers the built-in agents (specs only: listing them imports no agent library)."""
+"""Registers the built-in agents. Each agent module declares ``SPECS`` at its top and imports
+its search library (DEAP, pyribs, BoTorch, stable-baselines3) only inside the agent, so listing
+agents stays light."""
 
 import archgym
-from archgym import AgentSpec, Integer
+from archgym import AgentSpec
+from archgym_agents import aco, bo, evolutionary, grid, mapelites, random_search, rl
+
+_MODULES = (random_search, grid, evolutionary, aco, mapelites, bo, rl)
 
 
 @archgym.hookimpl
 def archgym_agents() -> list[AgentSpec]:
-    return [
-        AgentSpec(
-            name="random",
-            entry_point="archgym_agents.random_search:RandomSearch",
-            description="Uniform random search over the design space (the baseline).",
-            hyperparameters=(Integer("batch_size", 1, 1024, default=8),),
-        ),
-    ]
+    return [spec for module in _MODULES for spec in module.SPECS]

@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from archgym.agent import Agent, EvalResult, Problem
-from archgym.spaces import Design
+from archgym.registry import AgentSpec
+from archgym.spaces import Design, Integer
+
+SPECS = [
+    AgentSpec(
+        name="random",
+        entry_point="archgym_agents.random_search:RandomSearch",
+        description="Uniform random search over the design space (the baseline).",
+        hyperparameters=(Integer("batch_size", 1, 1024, default=8),),
+    ),
+]
 
 
 class RandomSearch(Agent):

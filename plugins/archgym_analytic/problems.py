@@ -74,12 +74,23 @@ class Hartmann6(DesignEnv):
 
     optimal_reward = 3.322368011391339
 
-    def __init__(self) -> None:
+    def __init__(self, levels: int | None = None) -> None:
+        """``levels``: make each x an ordinal on ``levels`` evenly spaced values in [0, 1] — the
+        discretised variant for agents that need discrete spaces (its optimum is then lower)."""
+        if levels is None:
+            params = [Real(f"x{i}", 0.0, 1.0) for i in range(1, 7)]
+        elif isinstance(levels, int) and levels >= 2:
+            grid = [round(v, 12) for v in np.linspace(0.0, 1.0, levels)]
+            params = [Ordinal(f"x{i}", grid) for i in range(1, 7)]
+        else:
+            raise ValueError(f"levels: {levels!r} is not legal; legal values: None or an integer >= 2")
         super().__init__(
-            design_space=DesignSpace([Real(f"x{i}", 0.0, 1.0) for i in range(1, 7)]),
+            design_space=DesignSpace(params),
             metrics={"value": "1"},
             objective=Objectives([Objective("value", "max")], penalty=0.0),
         )
+        if levels is not None:
+            self.optimal_reward = None
 
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
         x = np.array([design[f"x{i}"] for i in range(1, 7)])
