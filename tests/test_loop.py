@@ -18,7 +18,7 @@ import pytest
 
 import archgym
 import archgym.testing
-from archgym.agent import Agent, AskTellAdapter, EvalResult, InteractiveAgent, Proposal
+from archgym.agent import Agent, AskTellAdapter, EvalResult, InteractiveAgent, Problem, Proposal
 from archgym.cli import main as cli
 from archgym.loop import build_agent, resume, run
 from archgym.records import read_journal
@@ -269,3 +269,57 @@ def test_invalid_design_from_an_agent_is_an_error_naming_it(tmp_path: Path) -> N
 
     with pytest.raises(ValueError, match=r"proposed an invalid design: parameter 'x1'"):
         run(env="archgym/Branin-v0", agent=Broken, budget=2, seed=0, out=tmp_path / "b", progress=False)
+
+
+def _truncate_run(out: Path, keep: int) -> None:
+    """Make a finished run look killed after `keep` evaluations."""
+    lines = (out / "journal.jsonl").read_text().splitlines(keepends=True)
+    (out / "journal.jsonl").write_text("".join(lines[:keep]))
+    (out / "summary.json").unlink()
+    (out / "evaluations.parquet").unlink()
+
+
+class Forgetful(Agent):
+    """Not reproducible from its seed: each instance proposes a different sequence."""
+
+    instances = 0
+
+    def __init__(self, problem: Problem, *, seed: int) -> None:
+        super().__init__(problem, seed=seed)
+        Forgetful.instances += 1
+        self.rng = np.random.default_rng(1000 + Forgetful.instances)
+        self.batch_size = 3
+        self.told = 0
+
+    def _ask(self, n: int) -> list:
+        return [self.space.sample(self.rng) for _ in range(n)]
+
+    def _tell(self, designs: list, results: list[EvalResult]) -> None:
+        self.told += len(results)
+
+
+def test_resume_of_an_agent_that_does_not_replay_retells_and_completes(tmp_path: Path) -> None:
+    out = tmp_path / "f"
+    run(env="archgym/Branin-v0", agent=Forgetful, budget=10, seed=0, out=out, progress=False)
+    before = read_journal(out)[:5]
+    _truncate_run(out, keep=5)
+    with pytest.warns(UserWarning, match="did not replay its recorded designs exactly"):
+        summary = resume(out, progress=False, agent=Forgetful)
+    rows = records(out)
+    assert summary["n_evaluations"] == 10
+    assert sorted(r["step"] for r in rows) == list(range(10))
+    by_step = {r["step"]: r for r in rows}
+    for old in before:  # the recorded evaluations are kept as they were
+        assert by_step[old["step"]]["param.x1"] == old["param.x1"]
+
+
+def test_resume_replays_a_deterministic_agent_exactly(tmp_path: Path) -> None:
+    out, reference = tmp_path / "r", tmp_path / "ref"
+    run(env="archgym/MixedConditional-v0", agent="random", agent_params={"batch_size": 4}, budget=11,
+        seed=2, out=reference, progress=False)
+    run(env="archgym/MixedConditional-v0", agent="random", agent_params={"batch_size": 4}, budget=11,
+        seed=2, out=out, progress=False)
+    _truncate_run(out, keep=6)  # mid-batch: batch 1 has 2 of its 4 evaluations recorded
+    resume(out, progress=False)
+    keep = ("param.", "reward", "metric.")
+    assert columns(records(out), keep) == columns(records(reference), keep)
