@@ -71,6 +71,10 @@ class Problem:
     fidelity: Fidelity | None = None
     reference_point: np.ndarray | None = None
     metric_names: tuple[str, ...] = field(default_factory=tuple)
+    penalty: Reward | None = None
+    """Reward of an infeasible evaluation (None for plain envs, whose failures score NaN)."""
+    optimal_reward: float | None = None
+    """Best achievable reward where the env knows it (analytic problems)."""
 
 
 class _AgentBase:

@@ -11,11 +11,18 @@ from typing import Any
 __all__ = ["main"]
 
 
-def _key_value(text: str) -> tuple[str, Any]:
-    """``k=v`` with ``v`` read as JSON where it parses (numbers, true/false, lists), else a string."""
+def _key_text(text: str) -> tuple[str, str]:
+    """``k=v``, ``v`` kept as text: agent hyperparameters are parsed by their declared type."""
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, raw
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """``k=v`` with ``v`` read as JSON where it parses (numbers, true/false, lists), else a string:
+    env constructors declare no types the CLI could parse by."""
+    key, raw = _key_text(text)
     try:
         return key, json.loads(raw)
     except json.JSONDecodeError:
@@ -54,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--env-kwarg", action="append", type=_key_value, default=[], metavar="K=V",
                      help="keyword argument for the env constructor (repeatable); V is read as JSON "
                      "where possible")
-    run.add_argument("--agent-param", action="append", type=_key_value, default=[], metavar="K=V",
+    run.add_argument("--agent-param", action="append", type=_key_text, default=[], metavar="K=V",
                      help="agent hyperparameter (repeatable), validated against `archgym agents`")
     run.add_argument("--workers", type=int, default=1,
                      help="worker processes evaluating each batch in parallel (default 1: in-process). "

@@ -45,8 +45,9 @@ class Objective:
 
     @property
     def name(self) -> str:
-        """The reward component's name: ``-latency`` for a minimised ``latency``."""
-        return self.metric if self.direction == "max" else f"-{self.metric}"
+        """The reward component's name: its metric's (the component is the metric negated
+        where minimised, so every reward column stays higher-is-better)."""
+        return self.metric
 
     def reward(self, metrics: Mapping[str, float]) -> float:
         value = float(metrics[self.metric])

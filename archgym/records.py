@@ -16,7 +16,8 @@ step               evaluation index in the run (0-based); ``batch``, ``slot`` it
 eval_seed          the seed the env was reset with
 fidelity, backend, feasible, error, eval_time_s, timestamp (UTC)
 reward             scalar reward (single-objective or scalarized envs)
-reward.<name>      one column per objective (multi-objective envs)
+reward.<metric>    one column per objective (multi-objective envs), higher-is-better:
+                   the metric negated where it is minimised
 param.<name>       one column per design parameter (null where inactive)
 metric.<name>      one column per metric, raw units
 versions (JSON)    package, plugin and simulator versions

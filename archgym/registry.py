@@ -76,6 +76,9 @@ class AgentSpec:
             )
         merged = space.default() | dict(params)
         try:
+            for name, value in params.items():  # command-line values arrive as text
+                if isinstance(value, str):
+                    merged[name] = space[name].parse(value)
             return space.validate(merged)
         except ValueError as exc:
             raise ValueError(f"agent {self.name!r}: {exc}") from None

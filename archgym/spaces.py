@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -109,6 +110,13 @@ class Parameter:
 
     def from_unit(self, u: float) -> Any:
         raise NotImplementedError
+
+    def parse(self, text: str) -> Any:
+        """A value from its command-line spelling (``"8"``, ``"0.5"``, ``"rbf"``, ``"true"``)."""
+        try:
+            return self.validate(json.loads(text))
+        except (ValueError, TypeError):
+            return self.validate(text)
 
     def _error(self, value: Any) -> ValueError:
         return ValueError(
@@ -402,6 +410,9 @@ class Text(_TextFields, Parameter):
 
     def legal_values(self) -> str:
         return "a string"
+
+    def parse(self, text: str) -> str:
+        return text
 
     def validate(self, value: Any) -> str:
         if not isinstance(value, str):

@@ -26,7 +26,7 @@ def test_min_objective_negates_and_max_keeps_the_metric() -> None:
     assert Objective("latency", "min").reward(metrics) == -3.0
     assert Objective("throughput", "max").reward(metrics) == 7.5
     assert Objective("throughput").reward(metrics) == 7.5  # max by default
-    assert Objective("latency", "min").name == "-latency"
+    assert Objective("latency", "min").name == "latency"
     assert Objective("throughput", "max").name == "throughput"
 
 
@@ -57,7 +57,7 @@ def test_multi_objective_vector_reward_and_reward_space() -> None:
     assert isinstance(reward, np.ndarray)
     assert reward.tolist() == [-4.0, 2.0]
     assert spec.n_objectives == 2
-    assert spec.names == ["-latency", "throughput"]
+    assert spec.names == ["latency", "throughput"]
     space = spec.reward_space
     assert space is not None and space.shape == (2,)
     assert space.contains(spec.penalty)  # widened below the bounds to hold the penalty
