@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                      "Results don't depend on it")
     run.add_argument("--timeout", type=float, default=None, metavar="S",
                      help="per-evaluation limit in seconds; a slower evaluation is killed and recorded as "
-                     "infeasible (runs evaluations in worker processes)")
+                     "infeasible (runs evaluations in worker processes; ask/tell agents only: an agent "
+                     "that steps the env itself, such as rl, runs in-process)")
     run.add_argument("--scalarize", default=None, metavar="METHOD:W1,W2,…",
                      help="turn a multi-objective env into a single-objective one for single-objective "
                      "agents: weighted:W1,W2,… or chebyshev:W1,W2,…")
