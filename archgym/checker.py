@@ -25,7 +25,7 @@ import numpy as np
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 
 from archgym.derive import codec_for
-from archgym.env import DesignEnv
+from archgym.env import TIME_UNIT, DesignEnv
 from archgym.spaces import Design, DesignSpace, Integer, Real
 from archgym.wrappers import reward_space_of
 
@@ -42,7 +42,8 @@ _INFO_KEYS = {"design": dict, "metrics": dict, "feasible": bool, "eval_time_s": 
 
 
 class _MaskForCheck(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
-    """Masks what legitimately differs between identical evaluations (timing, NaN != NaN)."""
+    """Masks what legitimately differs between identical evaluations: ``eval_time_s``, metrics
+    in seconds (wall-clock times), and NaN (which never equals itself)."""
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
         gym.utils.RecordConstructorArgs.__init__(self)
@@ -50,12 +51,18 @@ class _MaskForCheck(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
+        inner = self.env.unwrapped
+        if isinstance(inner, DesignEnv) and any(
+            inner.metric_units.get(m) == TIME_UNIT for m in inner.objective.metrics
+        ):  # a wall-clock objective: the reward is a timing value too
+            reward = np.zeros_like(reward) if isinstance(reward, np.ndarray) else 0.0
         info = dict(info)
         if "eval_time_s" in info:
             info["eval_time_s"] = 0.0
         if isinstance(info.get("metrics"), dict):
+            units = getattr(self.env.unwrapped, "metric_units", {})
             info["metrics"] = {
-                k: (None if isinstance(v, float) and math.isnan(v) else v)
+                k: (None if (isinstance(v, float) and math.isnan(v)) or units.get(k) == TIME_UNIT else v)
                 for k, v in info["metrics"].items()
             }
         return obs, reward, terminated, truncated, info

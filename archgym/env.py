@@ -45,6 +45,9 @@ from archgym.objectives import ObjectiveSpec, Reward
 from archgym.spaces import Design, DesignSpace
 
 Backend = Literal["simulator", "proxy", "table"]
+TIME_UNIT = "s"
+"""Unit of wall-clock metrics: they vary between identical evaluations, so they are kept out of
+the observation and masked by :func:`archgym.check_env`'s determinism checks."""
 
 __all__ = ["Backend", "DesignEnv", "EvalContext", "Fidelity", "InfeasibleDesign"]
 
@@ -158,8 +161,11 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         self.episode_length = episode_length
         self.backend: Backend = backend
         self.action_space = design_space.action_space()
+        # Wall-clock metrics (unit "s") are not a function of the design, so they stay out of
+        # the observation; everything else the last evaluation measured is in it.
+        self.observed_metrics = [m for m, unit in self.metric_units.items() if unit != TIME_UNIT]
         self.observation_space = spaces.Box(
-            -np.inf, np.inf, shape=(len(self.metric_units),), dtype=np.float64
+            -np.inf, np.inf, shape=(len(self.observed_metrics),), dtype=np.float64
         )
         self.reward_space = objective.reward_space
         self._fidelity_value = fidelity.default if fidelity is not None else None
@@ -260,13 +266,13 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
 
     # --- helpers -----------------------------------------------------------------------------
     def observe(self) -> np.ndarray:
-        """The observation: the last evaluation's metrics (0 before the first / where missing).
-
-        Sequence envs override this to add the next instance's context.
+        """The observation: the last evaluation's metrics except wall-clock times (0 before the
+        first evaluation and where missing). Sequence envs override this to add the next
+        instance's context.
         """
         last = self._last_metrics
         return np.array(
-            [v if math.isfinite(v := last.get(m, 0.0)) else 0.0 for m in self.metric_units],
+            [v if math.isfinite(v := last.get(m, 0.0)) else 0.0 for m in self.observed_metrics],
             dtype=np.float64,
         )
 

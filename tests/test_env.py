@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import archgym
 from archgym import (
     Categorical,
     Constraint,
@@ -40,7 +42,7 @@ class Quadratic(DesignEnv):
     def __init__(self, *, episode_length: int = 1, fidelity: Fidelity | None = None) -> None:
         super().__init__(
             design_space=_space(),
-            metrics={"f": "s", "aux": "J"},
+            metrics={"f": "m", "aux": "J"},
             objective=Objectives([Objective("f", "min")], penalty=PENALTY),
             episode_length=episode_length,
             fidelity=fidelity,
@@ -333,3 +335,26 @@ def test_context_step_counts_evaluations_in_the_episode() -> None:
     for _ in range(3):
         env.step(_action(env))
     assert [ctx.step for _, ctx in env.calls] == [0, 1, 2]
+
+
+class _Timed(DesignEnv):
+    """Declares a wall-clock metric (unit "s"), as solvers and simulators do."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            design_space=DesignSpace([Real("x", 0.0, 1.0)]),
+            metrics={"work": "1", "solve_time": "s"},
+            objective=Objectives([Objective("work", "min")], penalty=-10.0),
+        )
+
+    def evaluate(self, design, context):
+        return {"work": design["x"], "solve_time": time.perf_counter() % 1.0}
+
+
+def test_wall_clock_metrics_stay_out_of_observations_and_checks() -> None:
+    env = _Timed()
+    assert env.observation_space.shape == (1,)
+    env.reset(seed=0)
+    obs, _, _, _, info = env.step(env.design_space.to_action({"x": 0.25}))
+    assert obs.tolist() == [0.25] and "solve_time" in info["metrics"]
+    archgym.check_env(env)  # would fail Gymnasium's determinism check if timings were compared
