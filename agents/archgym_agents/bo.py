@@ -1,3 +1,464 @@
-"""(being written)"""
+"""Bayesian optimisation with BoTorch: a Gaussian-process model of the reward and a log-EI
+acquisition, for small evaluation budgets (tens to a few hundred evaluations).
 
-SPECS: list = []
+The agent works on the unit-hypercube encoding of the design space (``space.to_unit`` /
+``space.from_unit``):
+
+* **Initial design**: ``n_init`` scrambled Sobol points (``scipy.stats.qmc``), seeded.
+* **Model**: ``SingleTaskGP`` with ``Normalize`` inputs (bounds: the unit cube) and
+  ``Standardize`` outcomes, fitted by ``fit_gpytorch_mll``; ``MixedSingleTaskGP`` (a categorical
+  kernel) when the space has categorical parameters. Several objectives: one GP per objective
+  (a batched multi-output GP).
+* **Acquisition**: ``qLogNoisyExpectedImprovement`` (``acquisition="qlognei"``, default) or
+  ``qLogExpectedImprovement`` (``"qlogei"``); with several objectives their hypervolume
+  counterparts ``qLogNoisyExpectedHypervolumeImprovement`` / ``qLogExpectedHypervolumeImprovement``.
+  Their reference point (``reference_point="auto"``) is the env's declared one — the point the
+  run's hypervolume is scored against — when the env has one, else inferred from the observed
+  feasible Pareto front by ``infer_reference_point`` (``"inferred"``: always inferred). An inferred
+  point sits beyond the nadir of the front, so early extreme designs (one objective perfect, the
+  other poor) push it far out and steer the search to the extremes: prefer a declared one.
+* **Acquisition optimisation** searches legal values only: ``optimize_acqf`` on all-real spaces;
+  ``optimize_acqf_mixed_alternating`` with integer/ordinal parameters as ``discrete_dims`` (their
+  legal unit values) and categorical ones as ``cat_dims``; ``optimize_acqf_discrete`` over every
+  legal design when the space is discrete and has at most ``MAX_ENUMERATE`` designs (exact for
+  conditions and forbidden combinations, and never proposes an evaluated design again).
+  Integer parameters with more than ``MAX_LISTED_VALUES`` values are relaxed to reals and decoded
+  to their bin by ``from_unit``.
+* **Infeasible evaluations** (``feasible=False``, or a non-finite reward) never reach the GP with
+  their penalty: their targets are imputed with the worst feasible value of each objective, so
+  the model learns that the region is poor without a huge outlier that would wreck the
+  standardisation and the length scales. Until two feasible evaluations exist the agent keeps
+  sampling Sobol points.
+* **Conditional parameters**: inactive ones are encoded at 0.5 (``to_unit``) in the training data
+  and dropped when decoding, so the value the optimiser gives them is ignored.
+* **Forbidden combinations and repeats**: a proposal that violates a constraint, or decodes to a
+  design already evaluated or already in the batch, is replaced by the best candidate (by the
+  same acquisition function, conditioned on the rest of the batch) from a scrambled-Sobol pool
+  of ``raw_samples`` legal, new designs.
+
+Every BoTorch iteration runs on one torch thread under ``torch.random.fork_rng`` seeded from the
+agent's seed, so runs are reproducible and don't disturb the caller's torch RNG.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+
+from archgym.agent import Agent, EvalResult, Problem
+from archgym.registry import AgentSpec
+from archgym.spaces import Categorical, Design, Integer, Real, Text
+
+SPECS = [
+    AgentSpec(
+        name="bo",
+        entry_point="archgym_agents.bo:BayesianOptimization",
+        description="Bayesian optimisation (BoTorch GP + log-EI / log-EHVI) for small budgets; "
+                    "mixed, conditional and multi-objective spaces.",
+        hyperparameters=(
+            Integer("n_init", 0, 10_000, default=0),
+            Integer("batch_size", 1, 256, default=1),
+            Integer("num_restarts", 1, 256, default=8),
+            Integer("raw_samples", 16, 65_536, default=256),
+            Categorical("acquisition", ["qlognei", "qlogei"], default="qlognei"),
+            Integer("mc_samples", 16, 4096, default=128),
+            Categorical("reference_point", ["auto", "inferred"], default="auto"),
+        ),
+    ),
+]
+
+MAX_ENUMERATE = 4096
+"""Discrete spaces with at most this many designs (ignoring conditions) are optimised by
+scoring every legal design."""
+MAX_LISTED_VALUES = 10_000
+"""Integer parameters with more values are optimised as reals (their legal values aren't listed)."""
+FIT_MAXITER = 200
+"""L-BFGS-B iterations per GP fit (warm-started from the previous fit's hyperparameters)."""
+MIN_FEASIBLE = 2
+"""Feasible evaluations needed before a GP is fitted; until then the agent samples Sobol points."""
+
+
+def default_n_init(dim: int) -> int:
+    """``max(5, 2·d)`` capped at 20, so budgets of 40–100 leave most evaluations to the model."""
+    return min(max(5, 2 * dim), 20)
+
+
+Key = tuple[Hashable, ...]
+
+
+class BayesianOptimization(Agent):
+    """GP-based Bayesian optimisation over the unit-hypercube encoding (see the module docstring).
+
+    Args:
+        n_init: Sobol points before the first model-based proposal; 0 = ``default_n_init(d)``.
+        batch_size: designs per ``ask`` (``q``): proposed jointly (sequential greedy for mixed
+            and discrete spaces) so they can run on parallel workers.
+        num_restarts, raw_samples: acquisition optimisation effort (starting points kept, raw
+            points scored to pick them); the defaults are tuned for one CPU thread.
+        acquisition: ``"qlognei"`` (noisy log-EI / log-NEHVI) or ``"qlogei"`` (log-EI against the
+            best observation / log-EHVI against the observed Pareto front).
+        mc_samples: quasi-Monte-Carlo samples of the acquisition function.
+        reference_point: hypervolume reference (several objectives): ``"auto"`` = the env's
+            declared one if any, else inferred from the observed front; ``"inferred"`` = always
+            inferred.
+
+    After each model-based ask, ``model`` is the fitted GP, ``last_training_data`` the ``(X, Y)``
+    it was fitted on, and ``reference_point`` the hypervolume reference used.
+    """
+
+    single_objective = True
+    multi_objective = True
+
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        seed: int,
+        n_init: int = 0,
+        batch_size: int = 1,
+        num_restarts: int = 8,
+        raw_samples: int = 256,
+        acquisition: str = "qlognei",
+        mc_samples: int = 128,
+        reference_point: str = "auto",
+        **hyperparameters: Any,
+    ) -> None:
+        super().__init__(problem, seed=seed, n_init=n_init, batch_size=batch_size, num_restarts=num_restarts,
+                         raw_samples=raw_samples, acquisition=acquisition, mc_samples=mc_samples,
+                         reference_point=reference_point, **hyperparameters)
+        if acquisition not in ("qlognei", "qlogei"):
+            raise ValueError(f"acquisition: {acquisition!r} is not legal; legal values: qlognei, qlogei")
+        self.dim = len(self.space)
+        self.n_init = int(n_init) if n_init > 0 else default_n_init(self.dim)
+        self.batch_size = int(batch_size)
+        self.num_restarts = int(num_restarts)
+        self.raw_samples = int(raw_samples)
+        self.acquisition = acquisition
+        self.mc_samples = int(mc_samples)
+        if reference_point not in ("auto", "inferred"):
+            raise ValueError(f"reference_point: {reference_point!r} is not legal; "
+                             "legal values: auto, inferred")
+        self.reference = reference_point
+        self.reference_point: np.ndarray | None = None  # the last one used (multi-objective)
+        self.n_objectives = problem.n_objectives
+        self._layout = _Layout(self.space)
+        self._X: list[np.ndarray] = []
+        self._Y: list[np.ndarray] = []
+        self._ok: list[bool] = []
+        self._seen: set[Key] = set()
+        self._sobol: Any = None
+        self._sobol_buffer: list[np.ndarray] = []
+        self._legal: np.ndarray | None = None  # every legal design's encoding (small discrete spaces)
+        self._legal_keys: list[Key] = []
+        self.model: Any = None  # the last fitted GP
+        self._hyper: dict[str, Any] | None = None  # its hyperparameters (warm start of the next fit)
+        self.last_training_data: tuple[np.ndarray, np.ndarray] | None = None
+        self.stats = {"initial": 0, "model_based": 0, "replaced": 0, "fits": 0}
+        self.timing = {"fit_s": 0.0, "acquisition_s": 0.0}
+
+    @classmethod
+    def incompatibility(cls, problem: Problem) -> str | None:
+        why = super().incompatibility(problem)
+        if why is not None:
+            return why
+        text = [p.name for p in problem.design_space if isinstance(p, Text)]
+        if text:
+            return f"free-text parameters {text} have no unit-cube encoding"
+        return None
+
+    # --- ask/tell ----------------------------------------------------------------------------
+    def _ask(self, n: int) -> list[Design]:
+        if len(self._X) < self.n_init:
+            designs = self._sobol_designs(min(n, self.n_init - len(self._X)))
+            self.stats["initial"] += len(designs)
+            return designs
+        if sum(self._ok) < MIN_FEASIBLE:
+            designs = self._sobol_designs(n)
+            self.stats["initial"] += len(designs)
+            return designs
+        designs = self._model_based(n)
+        self.stats["model_based"] += len(designs)
+        return designs
+
+    def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
+        for design, result in zip(designs, results, strict=True):
+            reward = np.atleast_1d(np.asarray(result.reward, dtype=np.float64)).reshape(-1)
+            ok = bool(result.feasible) and reward.shape == (self.n_objectives,) and bool(
+                np.all(np.isfinite(reward)))
+            self._X.append(self.space.to_unit(design))
+            self._Y.append(reward if ok else np.full(self.n_objectives, np.nan))
+            self._ok.append(ok)
+            self._seen.add(_key(design))
+
+    def finish(self, out: Any) -> dict[str, Any]:
+        return {"n_init": self.n_init, "n_initial": self.stats["initial"],
+                "n_model_based": self.stats["model_based"], "n_replaced": self.stats["replaced"],
+                "fit_s": round(self.timing["fit_s"], 3),
+                "acquisition_s": round(self.timing["acquisition_s"], 3)}
+
+    # --- training data -----------------------------------------------------------------------
+    def training_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The GP's inputs (unit encodings, ``n × d``) and targets (rewards, ``n × m``): infeasible
+        evaluations carry the worst feasible value of each objective, never their penalty."""
+        X = np.array(self._X, dtype=np.float64).reshape(-1, self.dim)
+        Y = np.array(self._Y, dtype=np.float64).reshape(-1, self.n_objectives)
+        ok = np.array(self._ok, dtype=bool)
+        if ok.any() and not ok.all():
+            Y[~ok] = Y[ok].min(axis=0)
+        return X, Y
+
+    # --- design generation -------------------------------------------------------------------
+    def _next_sobol(self) -> np.ndarray:
+        """The next point of the agent's scrambled Sobol sequence (drawn in blocks of 32, so the
+        sequence doesn't depend on how many points each ask takes)."""
+        from scipy.stats import qmc
+
+        if self._sobol is None:
+            self._sobol = qmc.Sobol(self.dim, scramble=True, rng=np.random.default_rng(self.seed))
+        if not self._sobol_buffer:
+            self._sobol_buffer = list(self._sobol.random_base2(5))[::-1]
+        return self._sobol_buffer.pop()
+
+    def _sobol_designs(self, n: int) -> list[Design]:
+        """``n`` legal designs not evaluated before, from the scrambled Sobol sequence (random
+        legal designs if the sequence keeps hitting forbidden or repeated ones)."""
+        out: list[Design] = []
+        taken = set(self._seen)
+        for _ in range(64 * n):
+            design = self.space.from_unit(self._next_sobol(), check=False)
+            key = _key(design)
+            if key in taken or self.space.violated(design):
+                continue
+            out.append(design)
+            taken.add(key)
+            if len(out) == n:
+                return out
+        while len(out) < n:
+            out.append(self.space.sample(self.rng))
+        return out
+
+    def _legal_pool(self, size: int, avoid: set[Key]) -> np.ndarray:
+        """Encodings of up to ``size`` legal designs not in ``avoid`` (all of them for small
+        discrete spaces, else a scrambled Sobol sample)."""
+        if self._layout.enumerable:
+            if self._legal is None:
+                self._legal = self._layout.enumerate()
+                self._legal_keys = self._layout.keys_of(self._legal)
+            return self._legal[[k not in avoid for k in self._legal_keys]]
+        from scipy.stats import qmc
+
+        sobol = qmc.Sobol(self.dim, scramble=True, rng=np.random.default_rng(self.rng.integers(2**63)))
+        rows, taken = [], set(avoid)
+        for x in sobol.random_base2(max(int(np.ceil(np.log2(size))), 4)):
+            design = self.space.from_unit(x, check=False)
+            key = _key(design)
+            if key in taken or self.space.violated(design):
+                continue
+            taken.add(key)
+            rows.append(self.space.to_unit(design))
+        return np.array(rows, dtype=np.float64).reshape(-1, self.dim)
+
+    # --- the model-based step ----------------------------------------------------------------
+    def _model_based(self, n: int) -> list[Design]:
+        import torch
+
+        torch.set_num_threads(1)
+        torch_seed = int(self.rng.integers(2**31 - 1))
+        with torch.random.fork_rng(), warnings.catch_warnings():
+            torch.manual_seed(torch_seed)
+            _quiet_botorch_warnings()
+            X, Y = self.training_data()
+            self.last_training_data = (X.copy(), Y.copy())
+            tX = torch.as_tensor(X, dtype=torch.float64)
+            tY = torch.as_tensor(Y, dtype=torch.float64)
+            start = time.perf_counter()
+            self.model = self._fit(tX, tY)
+            fitted = time.perf_counter()
+            acqf = self._acquisition_function(self.model, tX, tY)
+            candidates = self._optimize(acqf, n)
+            designs = self._repair(acqf, candidates, n)
+            self.timing["fit_s"] += fitted - start
+            self.timing["acquisition_s"] += time.perf_counter() - fitted
+            return designs
+
+    def _fit(self, X: Any, Y: Any) -> Any:
+        import torch
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import MixedSingleTaskGP, SingleTaskGP
+        from botorch.models.transforms import Normalize, Standardize
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        layout = self._layout
+        numeric = [i for i in range(self.dim) if i not in layout.cat_dims]
+        unit = torch.zeros(2, len(numeric), dtype=torch.float64)
+        unit[1] = 1.0
+        normalize = Normalize(d=self.dim, indices=numeric, bounds=unit) if numeric else None
+        standardize = Standardize(m=self.n_objectives)
+        if layout.cat_dims:
+            model = MixedSingleTaskGP(X, Y, cat_dims=list(layout.cat_dims), input_transform=normalize,
+                                      outcome_transform=standardize)
+        else:
+            model = SingleTaskGP(X, Y, input_transform=normalize, outcome_transform=standardize)
+        if self._hyper is not None:  # warm start: the previous fit's hyperparameters
+            with torch.no_grad():
+                for name, value in model.named_parameters():
+                    old = self._hyper.get(name)
+                    if old is not None and old.shape == value.shape:
+                        value.copy_(old)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
+                         optimizer_kwargs={"options": {"maxiter": FIT_MAXITER}})
+        self._hyper = {name: value.detach().clone() for name, value in model.named_parameters()}
+        self.stats["fits"] += 1
+        return model
+
+    def _acquisition_function(self, model: Any, X: Any, Y: Any) -> Any:
+        import torch
+        from botorch.sampling import SobolQMCNormalSampler
+
+        sampler = SobolQMCNormalSampler(sample_shape=torch.Size([self.mc_samples]))
+        ok = torch.as_tensor(np.array(self._ok, dtype=bool))
+        if self.n_objectives == 1:
+            from botorch.acquisition.logei import qLogExpectedImprovement, qLogNoisyExpectedImprovement
+
+            if self.acquisition == "qlognei":
+                return qLogNoisyExpectedImprovement(model, X_baseline=X, sampler=sampler, prune_baseline=True)
+            return qLogExpectedImprovement(model, best_f=Y[ok].max(), sampler=sampler)
+        from botorch.acquisition.multi_objective.logei import (
+            qLogExpectedHypervolumeImprovement,
+            qLogNoisyExpectedHypervolumeImprovement,
+        )
+        from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
+        from botorch.utils.multi_objective.hypervolume import infer_reference_point
+        from botorch.utils.multi_objective.pareto import is_non_dominated
+
+        feasible = Y[ok]
+        declared = self.problem.reference_point
+        if self.reference == "auto" and declared is not None:
+            ref_point = torch.as_tensor(np.asarray(declared, dtype=np.float64))
+        else:
+            ref_point = infer_reference_point(feasible[is_non_dominated(feasible)])
+        self.reference_point = ref_point.numpy().copy()
+        if self.acquisition == "qlognei":
+            return qLogNoisyExpectedHypervolumeImprovement(
+                model, ref_point=ref_point, X_baseline=X, sampler=sampler, prune_baseline=True)
+        partitioning = FastNondominatedPartitioning(ref_point=ref_point, Y=feasible)
+        return qLogExpectedHypervolumeImprovement(model, ref_point=ref_point, partitioning=partitioning,
+                                                  sampler=sampler)
+
+    def _optimize(self, acqf: Any, q: int) -> np.ndarray:
+        """``q`` encodings maximising ``acqf`` over legal values (see the module docstring)."""
+        import torch
+        from botorch.optim import optimize_acqf, optimize_acqf_discrete
+        from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+
+        layout = self._layout
+        if layout.enumerable:
+            choices = self._legal_pool(0, self._seen)
+            if len(choices) == 0:  # every legal design was evaluated: repeats are all that's left
+                return np.array([self.space.to_unit(self.space.sample(self.rng)) for _ in range(q)])
+            cand, _ = optimize_acqf_discrete(acqf, q=min(q, len(choices)),
+                                             choices=torch.as_tensor(choices), unique=True)
+            return cand.detach().numpy()
+        bounds = torch.as_tensor(layout.bounds, dtype=torch.float64)
+        common = dict(q=q, num_restarts=self.num_restarts, raw_samples=self.raw_samples,
+                      fixed_features=dict(layout.fixed) or None)
+        if not layout.discrete_dims and not layout.cat_dims:
+            cand, _ = optimize_acqf(acqf, bounds=bounds, **common)
+        else:
+            cand, _ = optimize_acqf_mixed_alternating(
+                acqf, bounds=bounds, discrete_dims=layout.discrete_dims or None,
+                cat_dims=layout.cat_dims or None, **common)
+        return cand.detach().numpy().reshape(-1, self.dim)
+
+    def _repair(self, acqf: Any, candidates: np.ndarray, n: int) -> list[Design]:
+        """Decode; replace forbidden, repeated or duplicate proposals from a legal Sobol pool."""
+        import torch
+        from botorch.optim import optimize_acqf_discrete
+
+        designs: list[Design] = []
+        taken = set(self._seen)
+        for x in candidates:
+            design = self.space.from_unit(x, check=False)
+            key = _key(design)
+            if key in taken or self.space.violated(design):
+                continue
+            designs.append(design)
+            taken.add(key)
+        missing = min(n, max(len(candidates), 1)) - len(designs)
+        if missing <= 0:
+            return designs
+        self.stats["replaced"] += missing
+        pool = self._legal_pool(self.raw_samples, taken)
+        if len(pool) == 0:
+            return designs + [self.space.sample(self.rng) for _ in range(missing)]
+        pending = [self.space.to_unit(d) for d in designs]
+        acqf.set_X_pending(torch.as_tensor(np.array(pending)) if pending else None)
+        picks, _ = optimize_acqf_discrete(acqf, q=min(missing, len(pool)), choices=torch.as_tensor(pool),
+                                          unique=True)
+        designs += [self.space.from_unit(x, check=False) for x in picks.detach().numpy()]
+        while len(designs) < min(n, len(candidates)):
+            designs.append(self.space.sample(self.rng))
+        return designs
+
+
+class _Layout:
+    """How each parameter of a design space appears to BoTorch in the unit encoding."""
+
+    def __init__(self, space: Any) -> None:
+        self.space = space
+        d = len(space)
+        self.bounds = np.vstack([np.zeros(d), np.ones(d)])
+        self.discrete_dims: dict[int, list[float]] = {}
+        self.cat_dims: dict[int, list[float]] = {}
+        self.fixed: dict[int, float] = {}
+        for i, p in enumerate(space):
+            if isinstance(p, Real):
+                continue
+            if isinstance(p, Integer) and p.n_values > MAX_LISTED_VALUES:
+                continue  # relaxed to a real; from_unit decodes to the bin
+            values = sorted({p.to_unit(v) for v in p.values_list()})
+            self.bounds[:, i] = values[0], values[-1]
+            if len(values) == 1:
+                self.fixed[i] = values[0]
+            elif isinstance(p, Categorical):
+                self.cat_dims[i] = values
+            else:
+                self.discrete_dims[i] = values
+        size = space.size
+        self.enumerable = size is not None and size <= MAX_ENUMERATE
+
+    def enumerate(self) -> np.ndarray:
+        """The encodings of every legal design (conditions and constraints applied)."""
+        import itertools
+
+        rows, seen = [], set()
+        for values in itertools.product(*(p.values_list() for p in self.space)):
+            design = self.space.validate(dict(zip(self.space.names, values, strict=True)), check=False)
+            key = _key(design)
+            if key in seen or self.space.violated(design):
+                continue
+            seen.add(key)
+            rows.append(self.space.to_unit(design))
+        return np.array(rows, dtype=np.float64).reshape(-1, len(self.space))
+
+    def keys_of(self, encodings: np.ndarray) -> list[Key]:
+        return [_key(self.space.from_unit(x, check=False)) for x in encodings]
+
+
+def _key(design: Design) -> Key:
+    return tuple(sorted(design.items()))
+
+
+def _quiet_botorch_warnings() -> None:
+    """Inside a ``warnings.catch_warnings()`` block: silence BoTorch's routine numerical notes
+    (optimiser restarts, jitter added to Cholesky factors) that say nothing actionable to a user."""
+    from botorch.exceptions.warnings import InputDataWarning, NumericsWarning, OptimizationWarning
+    from gpytorch.utils.warnings import NumericalWarning
+
+    for category in (OptimizationWarning, NumericalWarning, NumericsWarning, InputDataWarning):
+        warnings.simplefilter("ignore", category)
+    warnings.filterwarnings("ignore", message=".*Optimization failed.*")

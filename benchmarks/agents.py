@@ -1,0 +1,168 @@
+"""Agents compared through the one loop, against the targets of the agents issue.
+
+Prints the median (and range) over seeds of each agent and of its baseline measured in the same
+run, checks each target, and exits non-zero when one is missed.
+
+    python benchmarks/agents.py [--seeds 5] [--only NAME ...] [--jobs 2]
+
+Targets (median over seeds):
+  h6-bo        Hartmann-6: bo best reward >= 3.0 at 60 evaluations
+  h6-ga        Hartmann-6: ga best reward above random at 200
+  h6-aco       Hartmann-6 discretised to 11 levels per x: aco above random at 200
+  dtlz2-bo     DTLZ2: bo hypervolume >= 85 % of the true front's at 100
+  dtlz2-nsga2  DTLZ2: nsga2 hypervolume above random at 300
+  h6-qd        Hartmann-6, measures (x1, x2), 10x10 archive: mapelites QD score above the same
+               archive filled by random's evaluations at 500
+  mixed-rl     MixedConditional: rl best reward above random at 200
+  bo-iter      BO iteration time (6-D, 50 observations, one thread) / raw BoTorch (goal <= 1.2)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+H6, DTLZ2, MIXED = "archgym/Hartmann6-v0", "archgym/DTLZ2-v0", "archgym/MixedConditional-v0"
+DTLZ2_FRONT_HV = 1.21 - 3.141592653589793 / 4
+
+
+@dataclass(frozen=True)
+class Job:
+    env: str
+    agent: str
+    budget: int
+    seed: int
+    env_kwargs: tuple[tuple[str, Any], ...] = ()
+    agent_params: tuple[tuple[str, Any], ...] = ()
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """One run in a fresh directory; returns its summary plus the path of its records."""
+    import torch
+
+    from archgym.loop import run
+
+    torch.set_num_threads(1)
+    out = Path(tempfile.mkdtemp(prefix="archgym-bench-"))
+    summary = run(env=job.env, agent=job.agent, budget=job.budget, seed=job.seed, out=out / "run",
+                  env_kwargs=dict(job.env_kwargs), agent_params=dict(job.agent_params), progress=False)
+    summary["out"] = str(out / "run")
+    return summary
+
+
+def qd_score_of_random(summary: dict[str, Any]) -> float:
+    """The QD score of random search's evaluations, in the archive MAP-Elites uses."""
+    import gymnasium as gym
+    import pyarrow.parquet as pq
+
+    from archgym.loop import problem_of
+    from archgym_agents.mapelites import archive_stats
+
+    rows = pq.read_table(Path(summary["out"]) / "evaluations.parquet").to_pylist()
+    env = gym.make(H6)
+    problem = problem_of(env, H6)
+    designs = [{k[6:]: v for k, v in r.items() if k.startswith("param.") and v is not None} for r in rows]
+    rewards = [r["reward"] if r["feasible"] else None for r in rows]
+    return archive_stats(designs, rewards, problem, measures="x1,x2")["qd_score"]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    agent: Job
+    baseline: Job | None
+    score: Callable[[dict[str, Any]], float]
+    baseline_score: Callable[[dict[str, Any]], float] | None
+    passes: Callable[[float, float | None], bool]
+
+
+def best(summary: dict[str, Any]) -> float:
+    return summary["best_reward"]
+
+
+def hypervolume(summary: dict[str, Any]) -> float:
+    return summary["hypervolume"]
+
+
+def qd_score(summary: dict[str, Any]) -> float:
+    return summary["agent_summary"]["qd_score"]
+
+
+def targets() -> list[Target]:
+    above = lambda agent, baseline: baseline is not None and agent > baseline  # noqa: E731
+    return [
+        Target("h6-bo", "Hartmann-6, bo best reward at 60 (>= 3.0)", Job(H6, "bo", 60, 0), None,
+               best, None, lambda a, _: a >= 3.0),
+        Target("h6-ga", "Hartmann-6, ga vs random best reward at 200", Job(H6, "ga", 200, 0),
+               Job(H6, "random", 200, 0), best, best, above),
+        Target("h6-aco", "Hartmann-6 (11 levels), aco vs random best reward at 200",
+               Job(H6, "aco", 200, 0, (("levels", 11),)), Job(H6, "random", 200, 0, (("levels", 11),)),
+               best, best, above),
+        Target("dtlz2-bo", "DTLZ2, bo hypervolume / true front's at 100 (>= 0.85)", Job(DTLZ2, "bo", 100, 0),
+               None, lambda s: hypervolume(s) / DTLZ2_FRONT_HV, None, lambda a, _: a >= 0.85),
+        Target("dtlz2-nsga2", "DTLZ2, nsga2 vs random hypervolume at 300", Job(DTLZ2, "nsga2", 300, 0),
+               Job(DTLZ2, "random", 300, 0), hypervolume, hypervolume, above),
+        Target("h6-qd", "Hartmann-6 (x1, x2; 10x10), mapelites vs random-filled QD score at 500",
+               Job(H6, "mapelites", 500, 0, (), (("measures", "x1,x2"), ("cells", 10))),
+               Job(H6, "random", 500, 0), qd_score, qd_score_of_random, above),
+        Target("mixed-rl", "MixedConditional, rl vs random best reward at 200", Job(MIXED, "rl", 200, 0),
+               Job(MIXED, "random", 200, 0), best, best, above),
+    ]
+
+
+def with_seed(job: Job, seed: int) -> Job:
+    return Job(job.env, job.agent, job.budget, seed, job.env_kwargs, job.agent_params)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Agents vs their targets (medians over seeds).")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per agent and baseline (default 5)")
+    parser.add_argument("--only", nargs="*", default=None, help="target names to run (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
+    args = parser.parse_args()
+    chosen = [t for t in targets() if args.only is None or t.name in args.only]
+    run_bo_iter = args.only is None or "bo-iter" in args.only
+    seeds = range(args.seeds)
+    jobs = {(t.name, "agent", s): with_seed(t.agent, s) for t in chosen for s in seeds}
+    jobs |= {(t.name, "baseline", s): with_seed(t.baseline, s) for t in chosen if t.baseline for s in seeds}
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        summaries = dict(zip(jobs, pool.map(run_job, jobs.values()), strict=True))
+    failed = []
+    for t in chosen:
+        scores = [t.score(summaries[(t.name, "agent", s)]) for s in seeds]
+        agent_median = statistics.median(scores)
+        line = (f"{t.name:12s} {t.description}: agent median {agent_median:.4g} "
+                f"[{min(scores):.4g}, {max(scores):.4g}]")
+        baseline_median = None
+        if t.baseline is not None and t.baseline_score is not None:
+            base = [t.baseline_score(summaries[(t.name, "baseline", s)]) for s in seeds]
+            baseline_median = statistics.median(base)
+            line += (f"; {t.baseline.agent} median {baseline_median:.4g} [{min(base):.4g}, {max(base):.4g}]"
+                     f"; ratio {agent_median / baseline_median:.3g}")
+        ok = t.passes(agent_median, baseline_median)
+        print(("PASS " if ok else "MISS ") + line, flush=True)
+        if not ok:
+            failed.append(t.name)
+    if run_bo_iter:
+        from bo_iteration import measure  # beside this script, which is on sys.path when run
+
+        timing = measure()
+        ok = timing["ratio"] <= 1.2
+        print(("PASS " if ok else "MISS ") + f"bo-iter      BO iteration (6-D, 50 obs, 1 thread): agent "
+              f"{timing['agent_s']:.3f} s, raw BoTorch {timing['raw_s']:.3f} s, ratio {timing['ratio']:.2f} "
+              "(goal <= 1.2)")
+        if not ok:
+            failed.append("bo-iter")
+    print("missed: " + ", ".join(failed) if failed else "all targets met")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
