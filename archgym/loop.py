@@ -259,67 +259,72 @@ class _Run:
         budget, step, batch = self.config.budget, 0, 0
         replaying = bool(recorded)
         while step < budget and not self._cost_spent():
-            n = min(self.agent.batch_size, budget - step)
-            proposals = self.agent.ask(n)
+            proposals = self.agent.ask(min(self.agent.batch_size, budget - step))
             tasks = [self._task(step + i, p) for i, p in enumerate(proposals)]
             results: list[EvalResult | None] = [None] * len(tasks)
-            if replaying:
-                replaying = self._replay(tasks, results, recorded)
-                if not replaying and recorded:
-                    self._retell(recorded)
-                    return self._fill_after_divergence(executor, recorded)
-            pending = [t for t, r in zip(tasks, results, strict=True) if r is None]
-            for task, result in executor.run(pending):
-                results[task.index - step] = result
-                self._record(task, batch, task.index - step, result)
-            self.agent.tell([t.design for t in tasks], results)  # type: ignore[arg-type]
+            if replaying and not self._replay(tasks, results, recorded):
+                self._retell(recorded, from_step=step)
+                self._fill_after_divergence(executor, recorded, batch)
+                return
+            self._complete(executor, tasks, results, batch)
             step += len(tasks)
             batch += 1
-            if replaying and not any(s >= step for s in recorded):
-                replaying = False
-        return None
+            replaying = replaying and any(s >= step for s in recorded)
+
+    def _complete(self, executor: Executor, tasks: list[Task], results: list[EvalResult | None],
+                  batch: int) -> None:
+        """Evaluate the tasks that have no result yet, record each as it completes, then tell the
+        agent the whole batch."""
+        assert isinstance(self.agent, Agent)
+        slot = {task.index: i for i, task in enumerate(tasks)}
+        pending = [t for t, r in zip(tasks, results, strict=True) if r is None]
+        for task, result in executor.run(pending):
+            results[slot[task.index]] = result
+            self._record(task, batch, slot[task.index], result)
+        self.agent.tell([t.design for t in tasks], results)  # type: ignore[arg-type]
 
     def _replay(self, tasks: list[Task], results: list[EvalResult | None],
                 recorded: dict[int, dict[str, Any]]) -> bool:
         """Reuse recorded results for the designs the agent asks again; False on divergence."""
+        replayed = []
         for i, task in enumerate(tasks):
             row = recorded.get(task.index)
             if row is None:
                 continue
             if _design_of(row) != task.design:
                 return False
-            results[i] = self._result_of(row)
-            self._account(results[i])  # type: ignore[arg-type]
+            replayed.append((i, self._result_of(row)))
+        for i, result in replayed:
+            results[i] = result
+            self._account(result)
             self.bar.update(1)
         return True
 
-    def _retell(self, recorded: dict[int, dict[str, Any]]) -> None:
+    def _retell(self, recorded: dict[int, dict[str, Any]], from_step: int) -> None:
+        """Tell the agent the recorded evaluations it has not been told (from ``from_step`` on)."""
         warnings.warn(
             f"agent {self.config.agent!r} did not replay its recorded designs exactly (it is not "
             "deterministic given its seed); re-telling the recorded evaluations instead",
-            stacklevel=3,
+            stacklevel=4,
         )
         assert isinstance(self.agent, Agent)
-        rows = [recorded[s] for s in sorted(recorded)]
-        self.agent.tell_history([_design_of(r) for r in rows], [self._result_of(r) for r in rows])
-        self.cost = 0.0
-        for row in rows:
-            self._account(self._result_of(row))
-        self.bar.reset(total=self.config.budget)
-        self.bar.update(len(rows))
+        rows = [recorded[s] for s in sorted(recorded) if s >= from_step]
+        results = [self._result_of(r) for r in rows]
+        self.agent.tell_history([_design_of(r) for r in rows], results)
+        for result in results:
+            self._account(result)
+            self.bar.update(1)
 
-    def _fill_after_divergence(self, executor: Executor, recorded: dict[int, dict[str, Any]]) -> None:
+    def _fill_after_divergence(self, executor: Executor, recorded: dict[int, dict[str, Any]],
+                               batch: int) -> None:
+        """Spend the rest of the budget on the evaluation indices the journal lacks."""
         assert isinstance(self.agent, Agent)
         free = [s for s in range(self.config.budget) if s not in recorded]
-        batch = 1 + max((r["batch"] for r in recorded.values()), default=0)
+        batch = max([batch - 1, *(r["batch"] for r in recorded.values())]) + 1
         while free and not self._cost_spent():
             proposals = self.agent.ask(min(self.agent.batch_size, len(free)))
             tasks = [self._task(free.pop(0), p) for p in proposals]
-            by_index = {}
-            for slot_task, result in executor.run(tasks):
-                by_index[slot_task.index] = result
-                self._record(slot_task, batch, tasks.index(slot_task), result)
-            self.agent.tell([t.design for t in tasks], [by_index[t.index] for t in tasks])
+            self._complete(executor, tasks, [None] * len(tasks), batch)
             batch += 1
 
     def _run_interactive(self, recorded: dict[int, dict[str, Any]]) -> None:

@@ -323,3 +323,31 @@ def test_resume_replays_a_deterministic_agent_exactly(tmp_path: Path) -> None:
     resume(out, progress=False)
     keep = ("param.", "reward", "metric.")
     assert columns(records(out), keep) == columns(records(reference), keep)
+
+
+class ForgetsAfterFirstBatch(Forgetful):
+    """Replays its first batch exactly, then diverges: the resume must not tell it twice."""
+
+    last: ForgetsAfterFirstBatch | None = None
+
+    def __init__(self, problem: Problem, *, seed: int) -> None:
+        super().__init__(problem, seed=seed)
+        self.first_rng = np.random.default_rng(seed)
+        self.asks = 0
+        ForgetsAfterFirstBatch.last = self
+
+    def _ask(self, n: int) -> list:
+        self.asks += 1
+        rng = self.first_rng if self.asks == 1 else self.rng
+        return [self.space.sample(rng) for _ in range(n)]
+
+
+def test_divergence_after_an_exact_batch_tells_each_evaluation_once(tmp_path: Path) -> None:
+    out = tmp_path / "h"
+    run(env="archgym/Branin-v0", agent=ForgetsAfterFirstBatch, budget=9, seed=0, out=out, progress=False)
+    _truncate_run(out, keep=5)  # batch 0 (3 evaluations) replays exactly, batch 1 diverges
+    with pytest.warns(UserWarning, match="did not replay"):
+        resume(out, progress=False, agent=ForgetsAfterFirstBatch)
+    agent = ForgetsAfterFirstBatch.last
+    assert agent is not None and agent.told == 9
+    assert sorted(r["step"] for r in records(out)) == list(range(9))
