@@ -26,6 +26,7 @@ from archgym.objectives import Reward
 
 __all__ = ["Executor", "InProcessExecutor", "ProcessExecutor"]
 
+_MAX_START_FAILURES = 3
 _ONE_THREAD = {
     name: "1"
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -146,6 +147,7 @@ class ProcessExecutor(Executor):
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
         self.recipe, self.timeout, self.penalty = recipe, timeout, penalty
         self._ctx = mp.get_context("spawn")
+        self._start_failures = 0
         self._workers = [_Worker(self._ctx, recipe) for _ in range(workers)]
 
     def _replace(self, worker: _Worker) -> _Worker:
@@ -188,7 +190,16 @@ class ProcessExecutor(Executor):
             kind, payload = worker.conn.recv()
         except (EOFError, OSError):
             task, elapsed = worker.task, time.perf_counter() - worker.started
+            worker.process.join(timeout=5)
             code = worker.process.exitcode
+            if not worker.ready:
+                self._start_failures += 1
+                if self._start_failures >= _MAX_START_FAILURES:
+                    raise RuntimeError(
+                        f"worker processes die while starting (exit code {code}, {self._start_failures} "
+                        "times): a spawned worker must be able to import the env's module and the "
+                        "main script (an env class defined in a script read from stdin can't be)"
+                    ) from None
             self._replace(worker)
             if task is not None:
                 error = f"worker process died (exit code {code}) during the evaluation"
@@ -196,6 +207,7 @@ class ProcessExecutor(Executor):
             return
         if kind == "ready":
             worker.ready = True
+            self._start_failures = 0
         elif kind == "init-error":
             raise RuntimeError(f"worker could not build the env: {payload}")
         else:

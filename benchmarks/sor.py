@@ -21,8 +21,9 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sparse
 import scipy.sparse.linalg as spla
-from archgym_solvers.sor import SOR, omega_star
 from pyamg import amg_core, gallery
+
+from archgym_solvers.sor import SOR, omega_star
 
 
 def best_time(fn: Callable[[], object], *, number: int, repeats: int) -> float:

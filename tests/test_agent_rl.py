@@ -11,11 +11,11 @@ from typing import Any
 import gymnasium as gym
 import pyarrow.parquet as pq
 import pytest
-from archgym_agents.rl import _LearnerReward, auto_batch_size, auto_n_steps
 
 import archgym  # noqa: F401 - registers the built-in envs and agents
 from archgym import DesignEnv, DesignSpace, EvalContext, Integer, Objective, Objectives, Real
 from archgym.loop import run
+from archgym_agents.rl import _LearnerReward, auto_batch_size, auto_n_steps
 
 MIXED = "archgym/MixedConditional-v0"
 HARTMANN = "archgym/Hartmann6-v0"

@@ -351,3 +351,22 @@ def test_divergence_after_an_exact_batch_tells_each_evaluation_once(tmp_path: Pa
     agent = ForgetsAfterFirstBatch.last
     assert agent is not None and agent.told == 9
     assert sorted(r["step"] for r in records(out)) == list(range(9))
+
+
+def test_workers_that_cannot_start_fail_the_run_instead_of_respawning_forever(tmp_path: Path) -> None:
+    script = f"""
+import gymnasium as gym
+import archgym.testing
+from archgym.loop import run
+
+class Local(archgym.testing.NullEnv):  # defined in a script read from stdin: not importable
+    pass
+
+gym.register(id="local-test/Local-v0", entry_point=Local)
+run(env="local-test/Local-v0", agent="random", budget=4, seed=0, out={str(tmp_path / "w")!r},
+    workers=2, progress=False)
+"""
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode != 0
+    assert "worker processes die while starting" in done.stderr

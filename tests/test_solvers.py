@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sparse
 import scipy.sparse.linalg as spla
-from archgym_solvers.amg import AMG, MAX_CYCLE_WORK
-from archgym_solvers.sor import SOR, laplacian_min_eigenvalue, omega_star, sor_sweep
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archgym
 from archgym.loop import run
+from archgym_solvers.amg import AMG, MAX_CYCLE_WORK
+from archgym_solvers.sor import SOR, laplacian_min_eigenvalue, omega_star, sor_sweep
 
 TIMING = {"solve_time", "setup_time", "total_time"}
 

@@ -1,0 +1,278 @@
+"""``archgym/SystolicArray-v0``: systolic-array design on SCALE-Sim (cycle-level simulator).
+
+SCALE-Sim (Samajdar et al., ISPASS 2020; v3: Raj et al. 2025) is called in-process through its
+Python objects (``scale_config``, ``topologies``, ``simulator``): no config file is written and
+its report CSVs go to the evaluation's private ``context.workdir``, so parallel workers never
+collide. It runs in USER bandwidth mode (in CALC mode the SRAM sizes have no effect on cycles).
+Metrics are read from SCALE-Sim's per-layer report objects (the numbers it writes to
+COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and DETAILED_ACCESS_REPORT.csv). The one estimate,
+``area_estimate_mm2``, is computed from published per-component figures (see ``AREA_*``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+
+from archgym import (
+    Categorical,
+    DesignEnv,
+    DesignSpace,
+    EvalContext,
+    Objective,
+    Objectives,
+    Ordinal,
+    Target,
+    TargetSpec,
+)
+from archgym_accelerators.workloads import Layer, load_layers
+
+__all__ = ["AREA_PE_UM2", "AREA_SRAM_BIT_UM2", "SystolicArray", "area_estimate_mm2", "scalesim_config"]
+
+ARRAY_DIMS = (8, 16, 32, 64, 128)
+"""PE rows/columns. Below 8 SCALE-Sim's per-cycle Python loop runs for minutes (1×1 for much
+longer), so small arrays are left out of the space."""
+SRAM_KB = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+BANDWIDTHS = (1, 2, 4, 8, 16, 32, 64, 128)
+DATAFLOWS = ("os", "ws", "is")  # SCALE-Sim silently runs an unknown dataflow as 'os'
+
+AREA_PE_UM2 = 282.0 + 137.0
+"""One PE: an 8-bit multiplier (282 µm²) and a 32-bit adder (137 µm²), 45 nm, from M. Horowitz,
+"Computing's energy problem (and what we can do about it)", ISSCC 2014."""
+AREA_SRAM_BIT_UM2 = 0.346
+"""One 6T SRAM bit cell, 45 nm: 0.346 µm² (K. Mistry et al., IEDM 2007). Cell area only, no
+periphery: the SRAM term is a lower bound."""
+
+LATENCY_PENALTY = -1e12
+AREA_PENALTY = -1e3
+TARGET_PENALTY = -1e3
+OBJECTIVES = ("latency", "latency_area", "targets")
+
+WORD_BYTES = 1  # SCALE-Sim 3.0 hard-codes 1-byte words, so a KB of SRAM holds 1024 words
+
+
+def area_estimate_mm2(design: Mapping[str, Any]) -> float:
+    """PE-array plus SRAM-cell area (mm²) of a design, from the published figures above."""
+    pes = design["array_rows"] * design["array_cols"]
+    sram_bits = 8 * 1024 * (design["ifmap_sram_kb"] + design["filter_sram_kb"] + design["ofmap_sram_kb"])
+    return (pes * AREA_PE_UM2 + sram_bits * AREA_SRAM_BIT_UM2) * 1e-6
+
+
+def scalesim_config(design: Mapping[str, Any], run_name: str = "archgym") -> Any:
+    """A SCALE-Sim ``scale_config`` for a design, in USER bandwidth mode.
+
+    SCALE-Sim 3.0 takes the DRAM→SRAM bandwidth of the ifmap and filter buffers from the
+    ``[layout]`` section (``IfmapSRAMBankBandwidth``, ``FilterSRAMBankBandwidth``) and that of
+    the ofmap buffer from ``Bandwidth``; all three are set to ``dram_bandwidth`` (words/cycle),
+    with one bank each and no custom layout — the same as a config file with those values.
+    """
+    from scalesim.scale_config import scale_config
+
+    config = scale_config()
+    config.run_name = run_name
+    config.array_rows = int(design["array_rows"])
+    config.array_cols = int(design["array_cols"])
+    config.ifmap_sz_kb = int(design["ifmap_sram_kb"])
+    config.filter_sz_kb = int(design["filter_sram_kb"])
+    config.ofmap_sz_kb = int(design["ofmap_sram_kb"])
+    config.df = str(design["dataflow"])
+    config.use_user_bandwidth = True
+    bandwidth = int(design["dram_bandwidth"])
+    config.bandwidths = [bandwidth]
+    config.ifmap_sram_bank_bandwidth = config.filter_sram_bank_bandwidth = bandwidth
+    config.ifmap_sram_bank_num = config.filter_sram_bank_num = 1
+    config.using_ifmap_custom_layout = config.using_filter_custom_layout = False
+    config.sparsity_support = False
+    config.use_ramulator_trace = False
+    config.valid_conf_flag = True
+    return config
+
+
+def scalesim_topology(layers: tuple[Layer, ...]) -> Any:
+    """SCALE-Sim ``topologies`` holding ``layers``, built as its CSV reader builds them."""
+    from scalesim.topology_utils import topologies
+
+    topology = topologies()
+    for layer in layers:
+        # [name, ifmap h, ifmap w, filter h, filter w, channels, filters, stride h, stride w, N, M]
+        topology.append_topo_arrays(layer.name, [
+            layer.name, layer.ifmap_h, layer.ifmap_w, layer.filter_h, layer.filter_w, layer.channels,
+            layer.filters, layer.stride, layer.stride, 1, 1,
+        ])
+    topology.num_layers = len(layers)
+    topology.topo_load_flag = True
+    return topology
+
+
+class SystolicArray(DesignEnv):
+    """Systolic-array accelerator design on SCALE-Sim: minimise the cycles of a DNN layer set.
+
+    Design: ``array_rows`` × ``array_cols`` PEs, ``dataflow`` (os/ws/is), ifmap/filter/ofmap
+    SRAM sizes (KB; 1-byte words) and ``dram_bandwidth`` (words/cycle, SCALE-Sim's USER mode).
+
+    Args:
+        workload: a shipped layer set (``"tiny_cnn"``, ``"lenet5"``, ``"resnet20"``) or a path to
+            a SCALE-Sim conv topology CSV (see :mod:`archgym_accelerators.workloads`).
+        objective: ``"latency"`` (min ``cycles``), ``"latency_area"`` (two objectives: min
+            ``cycles``, min ``area_estimate_mm2``) or ``"targets"`` (ArchGym-style targets).
+        targets: for ``objective="targets"``: metric → bound (meaning ``<=``) or metric →
+            ``[op, bound]`` with op ``"<="`` or ``">="``, e.g. ``{"cycles": 6000}``.
+
+    Penalty (infeasible evaluations): -1e12 (latency); (-1e12, -1e3) (latency_area); -1e3
+    (targets). Evaluation time grows with the simulated cycles: ``tiny_cnn`` takes 0.1-1 s,
+    ``lenet5`` 1-4 s, ``resnet20`` 15-60 s per design here.
+    """
+
+    def __init__(
+        self,
+        workload: str = "tiny_cnn",
+        objective: str = "latency",
+        targets: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.layers = load_layers(workload)
+        self.workload = str(workload)
+        space = DesignSpace([
+            Ordinal("array_rows", ARRAY_DIMS, default=32),
+            Ordinal("array_cols", ARRAY_DIMS, default=32),
+            Categorical("dataflow", DATAFLOWS, default="ws"),
+            Ordinal("ifmap_sram_kb", SRAM_KB, default=64),
+            Ordinal("filter_sram_kb", SRAM_KB, default=64),
+            Ordinal("ofmap_sram_kb", SRAM_KB, default=64),
+            Ordinal("dram_bandwidth", BANDWIDTHS, default=16),
+        ])
+        metrics = {
+            "cycles": "cycles",
+            "array_cycles": "cycles",
+            "stall_cycles": "cycles",
+            "utilization_pct": "%",
+            "mapping_efficiency_pct": "%",
+            "compute_utilization_pct": "%",
+            "sram_ifmap_reads": "words",
+            "sram_filter_reads": "words",
+            "sram_ofmap_writes": "words",
+            "dram_ifmap_reads": "words",
+            "dram_filter_reads": "words",
+            "dram_ofmap_writes": "words",
+            "avg_sram_bandwidth": "words/cycle",
+            "avg_dram_bandwidth": "words/cycle",
+            "area_estimate_mm2": "mm^2",
+        } | {f"cycles.{layer.name}": "cycles" for layer in self.layers}
+        super().__init__(design_space=space, metrics=metrics,
+                         objective=_objective(objective, targets, metrics))
+        self.total_macs = sum(layer.macs for layer in self.layers)
+        if objective == "latency_area":
+            # hypervolume reference: one MAC per cycle, and the largest area in the space
+            largest = {"array_rows": ARRAY_DIMS[-1], "array_cols": ARRAY_DIMS[-1],
+                       "ifmap_sram_kb": SRAM_KB[-1], "filter_sram_kb": SRAM_KB[-1],
+                       "ofmap_sram_kb": SRAM_KB[-1]}
+            self.reference_point = np.array([-float(self.total_macs), -area_estimate_mm2(largest)])
+
+    def versions(self) -> dict[str, str]:
+        return {"scalesim": version("scalesim")}
+
+    def simulate(self, design: Mapping[str, Any], workdir: str) -> list[Any]:
+        """Run SCALE-Sim on the layer set; its reports go to ``workdir``. Returns its per-layer
+        ``single_layer_sim`` objects."""
+        from scalesim.layout_utils import layouts
+        from scalesim.simulator import simulator
+
+        sim = simulator()
+        sim.set_params(config_obj=scalesim_config(design), topo_obj=scalesim_topology(self.layers),
+                       layout_obj=layouts(), top_path=workdir, verbosity=False, save_trace=False)
+        with warnings.catch_warnings():
+            # SCALE-Sim 3.0 calls int() on one-element arrays (deprecated since NumPy 1.25, an
+            # error from NumPy 2.4: hence archgym's numpy<2.4 pin); keep that noise out of runs.
+            warnings.filterwarnings("ignore", "Conversion of an array with ndim > 0", DeprecationWarning)
+            sim.run()
+        return sim.single_layer_sim_object_list
+
+    def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
+        per_layer = self.simulate(design, str(context.workdir))
+        return summarize(per_layer, design, [layer.name for layer in self.layers])
+
+
+def summarize(per_layer: list[Any], design: Mapping[str, Any], names: list[str]) -> dict[str, float]:
+    """Whole-workload metrics from SCALE-Sim's per-layer report items.
+
+    Cycles and traffic are sums over layers (SCALE-Sim runs the layers one after another).
+    Percentages are weighted by each layer's array cycles, which for ``utilization_pct`` is
+    SCALE-Sim's own definition applied to the whole workload: MACs / (cycles × PEs).
+    Bandwidths are total traffic over total cycles (SRAM: over array cycles).
+    """
+    total = dict.fromkeys(("cycles", "array_cycles", "stall_cycles", "util", "mapping", "compute"), 0.0)
+    traffic = dict.fromkeys(("sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes",
+                             "dram_ifmap_reads", "dram_filter_reads", "dram_ofmap_writes"), 0.0)
+    metrics: dict[str, float] = {}
+    for name, layer in zip(names, per_layer, strict=True):
+        items = layer.get_compute_report_items()
+        overall, array_cycles, stalls, util, mapping, compute = (float(x) for x in items)
+        detail = layer.get_detail_report_items()
+        # detail: [start, stop, count] for ifmap/filter/ofmap SRAM, then for ifmap/filter/ofmap DRAM
+        for key, value in zip(traffic, detail[2::3], strict=True):
+            traffic[key] += float(value)
+        total["cycles"] += overall
+        total["array_cycles"] += array_cycles
+        total["stall_cycles"] += stalls
+        total["util"] += util * array_cycles
+        total["mapping"] += mapping * array_cycles
+        total["compute"] += compute * array_cycles
+        metrics[f"cycles.{name}"] = overall
+    array_cycles = total["array_cycles"]
+    sram = traffic["sram_ifmap_reads"] + traffic["sram_filter_reads"] + traffic["sram_ofmap_writes"]
+    dram = traffic["dram_ifmap_reads"] + traffic["dram_filter_reads"] + traffic["dram_ofmap_writes"]
+    return {
+        "cycles": total["cycles"],
+        "array_cycles": array_cycles,
+        "stall_cycles": total["stall_cycles"],
+        "utilization_pct": total["util"] / array_cycles,
+        "mapping_efficiency_pct": total["mapping"] / array_cycles,
+        "compute_utilization_pct": total["compute"] / array_cycles,
+        **traffic,
+        "avg_sram_bandwidth": sram / array_cycles,
+        "avg_dram_bandwidth": dram / total["cycles"],
+        "area_estimate_mm2": area_estimate_mm2(design),
+    } | metrics
+
+
+def _objective(objective: str, targets: Mapping[str, Any] | None, metrics: Mapping[str, str]) -> Any:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective: {objective!r} is not legal; legal values: {list(OBJECTIVES)}")
+    if (targets is not None) != (objective == "targets"):
+        raise ValueError("targets: give targets exactly when objective='targets' "
+                         f"(got objective={objective!r}, targets={targets!r})")
+    if objective == "latency":
+        return Objectives([Objective("cycles", "min", (LATENCY_PENALTY, 0.0))], penalty=LATENCY_PENALTY)
+    if objective == "latency_area":
+        return Objectives(
+            [Objective("cycles", "min", (LATENCY_PENALTY, 0.0)),
+             Objective("area_estimate_mm2", "min", (AREA_PENALTY, 0.0))],
+            penalty=[LATENCY_PENALTY, AREA_PENALTY],
+        )
+    return TargetSpec(parse_targets(targets, metrics), penalty=TARGET_PENALTY)
+
+
+def parse_targets(targets: Any, metrics: Mapping[str, str]) -> list[Target]:
+    """``{"cycles": 6000}`` or ``{"cycles": ["<=", 6000]}`` → :class:`archgym.Target` list."""
+    legal = "a non-empty mapping metric -> bound or metric -> [op, bound], op '<=' or '>='"
+    if not isinstance(targets, Mapping) or not targets:
+        raise ValueError(f"targets: {targets!r} is not legal; legal values: {legal}")
+    parsed = []
+    for metric, spec in targets.items():
+        if metric not in metrics:
+            raise ValueError(f"targets: unknown metric {metric!r}; legal metrics: {list(metrics)}")
+        if isinstance(spec, int | float) and not isinstance(spec, bool):
+            op, bound = "<=", spec
+        elif isinstance(spec, list | tuple) and len(spec) == 2:
+            op, bound = spec
+        else:
+            op, bound = None, None
+        number = isinstance(bound, int | float) and not isinstance(bound, bool)
+        if op not in ("<=", ">=") or not number or bound == 0:
+            raise ValueError(f"targets: {metric!r}: {spec!r} is not legal; legal values: {legal}, bound != 0")
+        parsed.append(Target(metric, op, float(bound)))
+    return parsed
+
