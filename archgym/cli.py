@@ -112,7 +112,8 @@ def _run(args: argparse.Namespace) -> int:
             env_kwargs=dict(args.env_kwarg), agent_params=dict(args.agent_param), workers=args.workers,
             timeout=args.timeout, scalarize=args.scalarize, cost_budget=args.cost_budget, progress=progress,
         )
-    keys = ("env_id", "agent", "n_evaluations", "n_feasible", "best_reward", "best_design", "hypervolume")
+    keys = ("env_id", "agent", "n_evaluations", "n_feasible", "best_reward", "best_design", "hypervolume",
+            "test")
     print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2, default=str))
     return 0
 

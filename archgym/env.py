@@ -138,6 +138,10 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
     """Best achievable reward where it is known (analytic problems): lets reports show regret."""
     reference_point: np.ndarray | None = None
     """Hypervolume reference point in reward units (multi-objective envs)."""
+    test_kwargs: dict[str, Any] | None = None
+    """Constructor arguments that turn this env into its *test* counterpart (e.g. disjoint test
+    seeds, as HPO practice demands). When set, a run re-evaluates its best design in that env at
+    the end and reports tuned and test results side by side (``summary.json["test"]``)."""
 
     def __init__(
         self,

@@ -397,8 +397,29 @@ class _Run:
             "versions": self.meta["versions"], "wall_time_s": wall_time, "resumed": self.resumed,
             "agent_summary": self.agent.finish(self.out),
         })
+        test = self._test_best(summary.get("best_design"))
+        if test is not None:
+            summary["test"] = test
         (self.out / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_safe))
         return summary
+
+    def _test_best(self, best_design: Design | None) -> dict[str, Any] | None:
+        """Re-evaluate the best design in the env's test mode (``DesignEnv.test_kwargs``, e.g.
+        disjoint test seeds), so tuned and test performance are reported side by side."""
+        test_kwargs = getattr(self.env.unwrapped, "test_kwargs", None)
+        if not test_kwargs or best_design is None:
+            return None
+        recipe = EnvRecipe(self.recipe.spec, {**self.recipe.kwargs, **test_kwargs}, self.recipe.scalarize)
+        env = recipe.make()
+        try:
+            task = Task(index=-1, design=best_design, fidelity=None,
+                        seed=eval_seed(self.config.seed, self.config.budget))
+            result = BoundEnv(env)(task)
+        finally:
+            env.close()
+        return {"env_kwargs": {**self.recipe.kwargs, **test_kwargs}, "design": best_design,
+                "tuned_reward": self.best, "test_reward": result.reward, "feasible": result.feasible,
+                "metrics": result.metrics, "error": result.error}
 
 
 class _RecordingEnv(gym.Wrapper[Any, Any, Any, Any]):

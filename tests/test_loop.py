@@ -370,3 +370,32 @@ run(env="local-test/Local-v0", agent="random", budget=4, seed=0, out={str(tmp_pa
                           cwd=tmp_path)
     assert done.returncode != 0
     assert "worker processes die while starting" in done.stderr
+
+
+class NoisyEnv(archgym.testing.NullEnv):
+    """Tuning and test 'seeds' give different values, like an RL training with other seeds."""
+
+    def __init__(self, seed_set: str = "tuning") -> None:
+        super().__init__()
+        self.offset = 0.0 if seed_set == "tuning" else -0.25
+        if seed_set == "tuning":
+            self.test_kwargs = {"seed_set": "test"}
+
+    def evaluate(self, design, context):
+        return {"value": design["x"] + self.offset}
+
+
+def test_best_design_is_re_evaluated_in_the_env_test_mode(tmp_path: Path) -> None:
+    if "local-test/Noisy-v0" not in gym.registry:
+        gym.register(id="local-test/Noisy-v0", entry_point=NoisyEnv)
+    summary = run(env="local-test/Noisy-v0", agent="random", budget=6, seed=0, out=tmp_path / "n",
+                  progress=False)
+    test = summary["test"]
+    assert test["env_kwargs"] == {"seed_set": "test"}
+    assert test["design"] == summary["best_design"]
+    assert test["tuned_reward"] == summary["best_reward"]
+    assert test["test_reward"] == pytest.approx(summary["best_reward"] - 0.25)
+    written = json.loads((tmp_path / "n" / "summary.json").read_text())
+    assert written["test"]["test_reward"] == test["test_reward"]
+    plain = run(env="archgym/Branin-v0", agent="random", budget=3, seed=0, out=tmp_path / "b", progress=False)
+    assert "test" not in plain
