@@ -28,7 +28,10 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -131,6 +134,12 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         episode_length: evaluations per episode (1: one-shot design problems; more for
             sequence problems an RL agent solves step by step).
         backend: ``"simulator"``, ``"proxy"`` or ``"table"``; reported in ``info``.
+
+    Proxy backend (every subclass, no code of its own): ``gymnasium.make(ID, backend="proxy",
+    model=PATH)`` builds the env as usual, then answers :meth:`evaluate` with the metrics a model
+    trained by ``archgym proxy train`` predicts (see :mod:`archgym.proxy`), keeping the spaces and
+    the objective; ``info["backend"]`` and every record say ``"proxy"``. The model file is a
+    pickle, so loading it needs ``trust_model=True`` (or ``ARCHGYM_TRUST_MODELS=1``).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - Gymnasium's convention
@@ -142,6 +151,11 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
     """Constructor arguments that turn this env into its *test* counterpart (e.g. disjoint test
     seeds, as HPO practice demands). When set, a run re-evaluates its best design in that env at
     the end and reports tuned and test results side by side (``summary.json["test"]``)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _with_proxy_backend(cls.__dict__["__init__"])  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -268,6 +282,18 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         terminated = self._steps >= self.episode_length
         return self.observe(), reward, terminated, False, info
 
+    # --- proxy backend ---------------------------------------------------------------------------
+    def _use_proxy(self, model: str | os.PathLike[str], *, trust: bool) -> None:
+        """Answer evaluations with ``model``'s predictions (see :func:`archgym.proxy.load`)."""
+        from archgym.proxy import load_for_env
+
+        self.proxy = load_for_env(model, self, trust=trust)
+        self.backend = "proxy"
+        self.evaluate = self._proxy_evaluate  # type: ignore[method-assign]
+
+    def _proxy_evaluate(self, design: Design, context: EvalContext) -> Mapping[str, float]:
+        return self.proxy.predict_metrics(design)
+
     # --- helpers -----------------------------------------------------------------------------
     def observe(self) -> np.ndarray:
         """The observation: the last evaluation's metrics except wall-clock times (0 before the
@@ -293,3 +319,46 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         if self.fidelity is None or value is None:
             return 1.0
         return self.fidelity.cost(value)
+
+
+_PROXY_SENTINEL = object()
+
+
+def _with_proxy_backend(init: Any) -> Any:
+    """Wrap a subclass ``__init__`` so ``backend="proxy", model=PATH[, trust_model=True]`` are
+    consumed here, once for every env. A subclass that declares its own ``backend`` parameter
+    (e.g. a tabular backend) still receives every other backend value; one that doesn't accepts
+    only ``"simulator"`` (its default)."""
+    params = inspect.signature(init).parameters
+    own_backend = "backend" in params
+    own_model = "model" in params
+
+    @functools.wraps(init)
+    def __init__(self: DesignEnv, *args: Any, **kwargs: Any) -> None:
+        backend = kwargs.get("backend", _PROXY_SENTINEL)
+        if backend != "proxy":
+            if not own_backend and backend is not _PROXY_SENTINEL:
+                kwargs.pop("backend")
+                if backend != "simulator":
+                    raise ValueError(
+                        f"backend: {backend!r} is not legal for {type(self).__name__}; legal values: "
+                        "'simulator', 'proxy' (with model=PATH)"
+                    )
+            if "trust_model" in kwargs:
+                raise ValueError("trust_model is only legal with backend='proxy'")
+            if "model" in kwargs and not own_model:
+                raise ValueError("model is only legal with backend='proxy' (model=PATH of a proxy model)")
+            init(self, *args, **kwargs)
+            return
+        kwargs.pop("backend")
+        model = kwargs.pop("model", None)
+        trust = kwargs.pop("trust_model", False)
+        if model is None:
+            raise ValueError("backend='proxy' needs model=PATH (a model written by `archgym proxy train`)")
+        if not isinstance(trust, bool):
+            raise ValueError(f"trust_model: {trust!r} is not legal; legal values: True, False")
+        init(self, *args, **kwargs)
+        self._proxy_kwargs = dict(kwargs)
+        self._use_proxy(model, trust=trust)
+
+    return __init__

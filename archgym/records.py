@@ -125,6 +125,7 @@ class Journal:
 
     def __init__(self, directory: Path) -> None:
         self.path = Path(directory) / JOURNAL
+        _drop_torn_line(self.path)  # a resumed run appends after whole lines only
         self._file = self.path.open("ab", buffering=0)
         self._encode = json.JSONEncoder(default=_json_default).encode
 
@@ -134,6 +135,17 @@ class Journal:
     def close(self) -> None:
         os.fsync(self._file.fileno())
         self._file.close()
+
+
+def _drop_torn_line(path: Path) -> None:
+    """Cut a journal back to its last complete line (a kill can leave half a line)."""
+    if not path.exists():
+        return
+    with path.open("rb+") as fh:
+        data = fh.read()
+        end = data.rfind(b"\n") + 1
+        if end != len(data):
+            fh.truncate(end)
 
 
 def _json_default(value: Any) -> Any:

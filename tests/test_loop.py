@@ -399,3 +399,14 @@ def test_best_design_is_re_evaluated_in_the_env_test_mode(tmp_path: Path) -> Non
     assert written["test"]["test_reward"] == test["test_reward"]
     plain = run(env="archgym/Branin-v0", agent="random", budget=3, seed=0, out=tmp_path / "b", progress=False)
     assert "test" not in plain
+
+
+def test_resume_after_a_torn_journal_line_keeps_the_journal_readable(tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    run(env="archgym/Branin-v0", agent="random", budget=8, seed=0, out=out, progress=False)
+    _truncate_run(out, keep=5)
+    with (out / "journal.jsonl").open("a") as fh:
+        fh.write('{"step": 5, "bat')  # the kill cut this write short
+    resume(out, progress=False)
+    assert len(read_journal(out)) == 8
+    assert sorted(r["step"] for r in records(out)) == list(range(8))
