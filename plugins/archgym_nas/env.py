@@ -1,0 +1,256 @@
+"""``archgym/NASBench201-v0``: NAS-Bench-201's cell space, evaluated by really training the network.
+
+One evaluation builds the NAS-Bench-201 network for the design's cell and trains it for ``epochs``
+(the fidelity) with a fixed recipe — SGD with Nesterov momentum 0.9, learning rate 0.0125 annealed to 0
+by a per-step cosine schedule over the run, weight decay 5e-4, batch 64, cross-entropy — then
+measures validation and test accuracy. Torch runs on one thread; training is deterministic given
+``reset(seed=…)``. See docs/env-nasbench201.md.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from archgym import Categorical, DesignEnv, DesignSpace, EvalContext, Fidelity, Objective, Objectives
+from archgym.objectives import Reward
+from archgym_nas.cell import EDGE_NAMES, OPS, cell_string, is_connected, parse_cell_string
+
+RESNET_CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+"""NAS-Bench-201's ResNet cell; the space's default design."""
+
+DATASETS = ("digits", "cifar10")
+MAX_EPOCHS = 200  # NAS-Bench-201's longest schedule
+DEFAULT_EPOCHS = 3
+LEARNING_RATE, MOMENTUM, WEIGHT_DECAY = 0.0125, 0.9, 5e-4
+
+METRICS = {
+    "val_accuracy": "%",
+    "test_accuracy": "%",
+    "train_loss": "1",
+    "params": "count",
+    "flops": "MFLOP",
+    "synflow_log": "1",
+    "train_time_s": "s",
+}
+
+
+class NASBench201(DesignEnv):
+    """Pick one op per edge of the NAS-Bench-201 cell; reward = validation accuracy (%).
+
+    Args:
+        channels: C, channels of the first stage (NAS-Bench-201: 16).
+        n_cells: N, cells per stage (NAS-Bench-201: 5).
+        dataset: ``"digits"`` (sklearn's, shipped with sklearn) or ``"cifar10"`` (needs ``data_dir``).
+        data_dir: folder with CIFAR-10's python batches (``data_batch_1``…, ``test_batch``).
+        resolution: input side in pixels (default 16 for digits, 32 for CIFAR-10).
+        max_train: cap on training images (None: all).
+        batch_size: SGD mini-batch size.
+
+    Penalty for a failed evaluation: 0 (the lowest accuracy). Disconnected cells are feasible
+    and score chance accuracy (100 / classes) without training, as their output is constant.
+    """
+
+    def __init__(self, *, channels: int = 16, n_cells: int = 1, dataset: str = "digits",
+                 data_dir: str | None = None, resolution: int | None = None,
+                 max_train: int | None = None, batch_size: int = 64) -> None:
+        for name, value, low in (("channels", channels, 1), ("n_cells", n_cells, 1),
+                                 ("batch_size", batch_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {list(DATASETS)}, got {dataset!r}")
+        if dataset == "cifar10" and not data_dir:
+            raise ValueError("data_dir is required for dataset='cifar10' (a folder of CIFAR-10 python "
+                             "batches: data_batch_1..5, test_batch)")
+        if dataset == "digits" and data_dir is not None:
+            raise ValueError("data_dir applies only to dataset='cifar10'; legal values for digits: None")
+        if resolution is None:
+            resolution = 16 if dataset == "digits" else 32
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4:
+            raise ValueError(
+                f"resolution must be an integer >= 4 (two stride-2 reductions), got {resolution!r}"
+            )
+        if max_train is not None and (not isinstance(max_train, int) or max_train < 1):
+            raise ValueError(f"max_train must be None or an integer >= 1, got {max_train!r}")
+        self.channels, self.n_cells, self.dataset = channels, n_cells, dataset
+        self.data_dir, self.resolution, self.max_train = data_dir, resolution, max_train
+        self.batch_size = batch_size
+        defaults = parse_cell_string(RESNET_CELL)
+        super().__init__(
+            design_space=DesignSpace(
+                [Categorical(name, OPS, default=op) for name, op in zip(EDGE_NAMES, defaults, strict=True)]
+            ),
+            metrics=METRICS,
+            objective=Objectives([Objective("val_accuracy", "max")], penalty=0.0),
+            fidelity=Fidelity("epochs", 1, MAX_EPOCHS, DEFAULT_EPOCHS, integer=True),
+        )
+        self._data: Any = None
+        self._static: dict[tuple[str, ...], tuple[float, float, float]] = {}
+
+    # --- cell strings ----------------------------------------------------------------------------
+    @staticmethod
+    def design_from_cell_string(text: str) -> dict[str, str]:
+        """The design (edge name → op) of a NAS-Bench-201 cell string, for ``env.step``."""
+        return dict(zip(EDGE_NAMES, parse_cell_string(text), strict=True))
+
+    @staticmethod
+    def cell_string(design: Mapping[str, Any]) -> str:
+        """The NAS-Bench-201 cell string of a design."""
+        return cell_string(design)
+
+    def step(self, action: dict[str, Any]) -> tuple[np.ndarray, Reward, bool, bool, dict[str, Any]]:
+        """A :class:`DesignEnv` step whose ``info`` also carries ``cell`` (the cell string)."""
+        obs, reward, terminated, truncated, info = super().step(action)
+        info["cell"] = cell_string(info["design"])
+        return obs, reward, terminated, truncated, info
+
+    def versions(self) -> dict[str, str]:
+        import sklearn
+        import torch
+
+        return {"torch": torch.__version__, "scikit-learn": sklearn.__version__}
+
+    # --- evaluation ------------------------------------------------------------------------------
+    def _load(self) -> Any:
+        if self._data is None:
+            from archgym_nas import data
+
+            if self.dataset == "digits":
+                self._data = data.load_digits(self.resolution, self.max_train)
+            else:
+                self._data = data.load_cifar10(self.data_dir, self.resolution, self.max_train)
+        return self._data
+
+    def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
+        import torch
+
+        data = self._load()
+        ops = tuple(design[name] for name in EDGE_NAMES)
+        epochs = int(context.fidelity if context.fidelity is not None else DEFAULT_EPOCHS)
+        seed = int(context.rng.integers(2**31 - 1))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                model = self._build(ops, data)
+                params, flops, synflow = self._static_metrics(ops, model, data)
+                start = time.perf_counter()
+                if is_connected(ops):
+                    train_loss = _train(model, data, epochs, self.batch_size, seed)
+                    val_acc = _accuracy(model, data.x_val, data.y_val)
+                    test_acc = _accuracy(model, data.x_test, data.y_test)
+                else:  # constant output whatever the input: chance, nothing to learn
+                    train_loss = math.log(data.n_classes)
+                    val_acc = test_acc = 100.0 / data.n_classes
+                train_time = time.perf_counter() - start
+        finally:
+            torch.set_num_threads(threads)
+        return {"val_accuracy": val_acc, "test_accuracy": test_acc, "train_loss": train_loss,
+                "params": params, "flops": flops, "synflow_log": synflow, "train_time_s": train_time}
+
+    def _build(self, ops: tuple[str, ...], data: Any) -> Any:
+        from archgym_nas.model import Network
+
+        return Network(ops, channels=self.channels, n_cells=self.n_cells,
+                       in_channels=data.x_train.shape[1], n_classes=data.n_classes)
+
+    def _static_metrics(self, ops: tuple[str, ...], model: Any, data: Any) -> tuple[float, float, float]:
+        """Parameter count, MFLOPs of one image's forward pass, and log(1 + synflow) at a fixed
+        initialisation — all independent of training, so cached per cell."""
+        if ops not in self._static:
+            import copy
+
+            import torch
+            from torch.utils.flop_counter import FlopCounterMode
+
+            params = float(sum(p.numel() for p in model.parameters()))
+            probe = copy.deepcopy(model).eval()
+            x = torch.from_numpy(data.x_train[:1])
+            with FlopCounterMode(display=False) as counter, torch.no_grad():
+                probe(x)
+            flops = counter.get_total_flops() / 1e6
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                probe = self._build(ops, data).double().eval()
+            self._static[ops] = (params, float(flops), _synflow(probe, x))
+        return self._static[ops]
+
+
+def _synflow(model: Any, x: Any) -> float:
+    """SynFlow (Tanaka et al. 2020; zero-cost NAS, Abdelfattah et al. 2021): Σ |θ ⊙ ∂R/∂θ| with
+    R the summed output of the network with |θ| on an all-ones input. Reported as log(1 + score)."""
+    import torch
+
+    with torch.no_grad():
+        for p in model.parameters():
+            p.abs_()
+    model.zero_grad()
+    out = model(torch.ones_like(x, dtype=torch.float64))
+    out.sum().backward()
+    with torch.no_grad():
+        score = sum(float((p * p.grad).abs().sum()) for p in model.parameters() if p.grad is not None)
+    return math.log1p(score)
+
+
+def _train(model: Any, data: Any, epochs: int, batch_size: int, seed: int) -> float:
+    """The fixed recipe; returns the mean training loss of the last epoch."""
+    import torch
+    import torch.nn.functional as F
+
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    steps_per_epoch = math.ceil(len(y) / batch_size)
+    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM, nesterov=True,
+                          weight_decay=WEIGHT_DECAY)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
+    order = torch.Generator().manual_seed(seed)
+    model.train()
+    loss_sum = 0.0
+    for _ in range(epochs):
+        perm = torch.randperm(len(y), generator=order)
+        loss_sum, seen = 0.0, 0
+        for k in range(0, len(y), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.item() * len(idx)
+            seen += len(idx)
+        loss_sum /= seen
+    _recalibrate_batchnorm(model, x)
+    return loss_sum
+
+
+def _recalibrate_batchnorm(model: Any, x: Any, batch_size: int = 256) -> None:
+    """Replace BatchNorm running statistics by exact averages over the training set under the
+    final weights ("precise BN"): after a few dozen steps, momentum-averaged statistics still
+    remember the initial weights, so evaluation would measure stale statistics."""
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over the batches below
+    model.train()
+    with torch.no_grad():
+        for k in range(0, len(x), batch_size):
+            model(x[k:k + batch_size])
+
+
+def _accuracy(model: Any, x_np: np.ndarray, y_np: np.ndarray) -> float:
+    import torch
+
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for k in range(0, len(y_np), 512):
+            pred = model(torch.from_numpy(x_np[k:k + 512])).argmax(dim=1)
+            correct += int((pred == torch.from_numpy(y_np[k:k + 512])).sum())
+    return 100.0 * correct / len(y_np)
