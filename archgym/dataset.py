@@ -26,7 +26,16 @@ from typing import Any
 import numpy as np
 
 from archgym.agent import Agent, EvalResult, Problem
-from archgym.records import JOURNAL, METRIC, PARAM, PARQUET, RUN_META, consolidate, layout_from_meta
+from archgym.records import (
+    JOURNAL,
+    METRIC,
+    PARAM,
+    PARQUET,
+    RUN_META,
+    consolidate,
+    layout_from_meta,
+    read_card,
+)
 from archgym.spaces import Design
 
 __all__ = ["REQUIRED_COLUMNS", "SpaceFillingAgent", "collect", "export", "load_dataset"]
@@ -102,13 +111,7 @@ def _source_meta(path: Path) -> tuple[Path, dict[str, Any], str]:
     if not card.exists():
         raise ValueError(f"{path}: no dataset card ({card.name}) or {RUN_META} beside it, so its parameter "
                          "definitions are unknown")
-    try:
-        meta = json.loads(card.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{card}: not valid JSON ({exc})") from None
-    if meta.get("format") != CARD_FORMAT:
-        raise ValueError(f"{card}: not an archgym dataset card (format {meta.get('format')!r})")
-    return path, meta, "dataset"
+    return path, read_card(card, card_format=CARD_FORMAT, kind="dataset"), "dataset"
 
 
 def load_dataset(path: str | Path) -> tuple[Any, dict[str, Any]]:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from archgym import records
 from archgym.records import METRIC, PARAM, layout_from_meta
 from archgym.spaces import Categorical, Design, DesignSpace
 
@@ -142,13 +143,7 @@ def read_card(model: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise ValueError(f"{model}: its card {path.name} is missing; not a model written by "
                          "`archgym proxy train`")
-    try:
-        card = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if card.get("format") != CARD_FORMAT:
-        raise ValueError(f"{path}: not an archgym proxy card (format {card.get('format')!r})")
-    return card
+    return records.read_card(path, card_format=CARD_FORMAT, kind="proxy")
 
 
 def _normalized_kwargs(cls: type, kwargs: Mapping[str, Any]) -> str:

@@ -218,6 +218,18 @@ def consolidate(directory: Path) -> Path:
     return out
 
 
+def read_card(path: Path, *, card_format: str, kind: str) -> dict[str, Any]:
+    """A JSON card (dataset or proxy model) checked for its format tag; errors name the file."""
+    try:
+        card = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(card, dict) or card.get("format") != card_format:
+        found = card.get("format") if isinstance(card, dict) else None
+        raise ValueError(f"{path}: not an archgym {kind} card (format {found!r})")
+    return card
+
+
 def layout_to_meta(layout: RecordLayout) -> dict[str, Any]:
     """The layout, as stored in ``run.json`` (parameter definitions included, for dataset cards)."""
     return {
