@@ -1,5 +1,5 @@
-"""The ``archgym`` command line: list envs and agents, run an agent on an env, export and collect
-datasets, train proxy models."""
+"""The ``archgym`` command line: list envs and agents, run an agent on an env, run and report
+campaigns, export and collect datasets, train proxy models."""
 
 from __future__ import annotations
 
@@ -106,6 +106,29 @@ def _parser() -> argparse.ArgumentParser:
                          help="env constructor argument (repeatable); V is read as JSON where possible")
     collect.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
+    bench = sub.add_parser(
+        "bench", help="run a campaign: envs x agents x hyperparameter settings x seeds",
+        description="Run the campaign file CAMPAIGN (TOML, docs/campaigns.md) into DIR: every setting of "
+        "every agent on the tuning seeds, then each agent's best setting on the test seeds. Finished runs "
+        "are skipped and killed ones resumed, so rerunning after a kill repeats nothing. Writes "
+        "DIR/runs.parquet and DIR/evaluations.parquet.")
+    bench.add_argument("campaign", metavar="CAMPAIGN", help="campaign file (.toml)")
+    bench.add_argument("--out", required=True, metavar="DIR", help="campaign directory (resumed if it exists)")
+    bench.add_argument("--workers", type=int, default=None,
+                       help="runs executed at once in local worker processes (default: the file's "
+                       "'workers'; 0: one after the other in this process)")
+    bench.add_argument("--dask", default=None, metavar="ADDRESS",
+                       help="run on a Dask cluster (scheduler address, or 'local' for a LocalCluster of "
+                       "--workers processes); needs pip install 'archgym[dask]'")
+    bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    report = sub.add_parser(
+        "report", help="figures and tables of a campaign",
+        description="Write DIR/report/report.md and report.html with PNG figures: best-so-far and "
+        "hypervolume curves, rank over budget, final-performance tables, critical-difference diagram, "
+        "ECDFs of normalised regret, MAP-Elites archives and the hyperparameter-lottery view.")
+    report.add_argument("directory", metavar="DIR", help="a campaign directory written by `archgym bench`")
+
     proxy = sub.add_parser("proxy", help="train proxy cost models", description="Proxy cost models.")
     psub = proxy.add_subparsers(dest="proxy_command", required=True)
     train = psub.add_parser(
@@ -138,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _dataset(args)
         if args.command == "proxy":
             return _proxy(args)
+        if args.command == "bench":
+            return _bench(args)
+        if args.command == "report":
+            return _report(args)
         return _run(args)
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError) as exc:
         print(f"archgym: error: {exc}", file=sys.stderr)
@@ -163,6 +190,25 @@ def _run(args: argparse.Namespace) -> int:
     keys = ("env_id", "agent", "n_evaluations", "n_feasible", "best_reward", "best_design", "hypervolume",
             "test")
     print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2, default=str))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from archgym.campaign import load_campaign, run_campaign
+
+    if args.workers is not None and args.workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {args.workers}")
+    campaign = load_campaign(args.campaign)
+    result = run_campaign(campaign, args.out, workers=args.workers, dask=args.dask,
+                          progress=False if args.no_progress else None)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from archgym.report import write_report
+
+    print(write_report(args.directory))
     return 0
 
 

@@ -80,9 +80,15 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
-def _worker_main(conn: Connection, recipe: EnvRecipe) -> None:
+def worker_start() -> None:
+    """Initialiser of any worker process (evaluation workers, campaign pools, table builders):
+    one compute thread, and death with the parent."""
     _die_with_parent()
     pin_threads()
+
+
+def _worker_main(conn: Connection, recipe: EnvRecipe) -> None:
+    worker_start()
     try:
         bound = BoundEnv.from_recipe(recipe)
     except Exception as exc:

@@ -1,0 +1,401 @@
+"""Campaigns: envs × agents × agent-hyperparameter settings × seeds, run through the core loop.
+
+A campaign file (TOML) names envs (with kwargs and optional reward targets), agents (with a grid
+of hyperparameter values, or ``sample`` settings drawn by Sobol from ``ranges``), tuning and test
+seeds, the budget and how many runs execute at once. ``archgym bench CAMPAIGN --out DIR``
+
+1. runs every (env, agent, setting) on every *tuning* seed — the agent's defaults are always one
+   of its settings;
+2. picks, per (env, agent), the setting with the best median final result on the tuning seeds,
+   and runs it on the *test* seeds (kept apart, so the comparison is not tuned on its own data);
+3. writes ``runs.parquet`` (one row per run) and ``evaluations.parquet`` (every evaluation).
+
+Runs whose ``summary.json`` exists are skipped; a run killed mid-way is resumed from its journal,
+so rerunning after a kill repeats nothing. The unit of parallel work is a whole run: a local
+process pool by default, or a Dask cluster (``--dask ADDRESS`` / ``local``) through the same
+``concurrent.futures`` interface — nothing else changes. Run directories must be on storage every
+worker sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Campaign", "RunSpec", "load_campaign", "run_campaign"]
+
+CAMPAIGN_META = "campaign.json"
+RUNS_TABLE = "runs.parquet"
+EVALUATIONS_TABLE = "evaluations.parquet"
+STAGES = ("tuning", "test")
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    id: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    targets: tuple[float, ...] = ()
+    """Reward thresholds: each run reports the evaluations it needed to reach each one."""
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id.split("/")[-1]
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    name: str
+    settings: tuple[dict[str, Any], ...]
+    """Hyperparameter overrides; ``settings[0]`` is always ``{}`` (the agent's defaults)."""
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    envs: tuple[EnvEntry, ...]
+    agents: tuple[AgentEntry, ...]
+    tuning_seeds: tuple[int, ...]
+    test_seeds: tuple[int, ...]
+    budget: int
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the campaign; ``key`` names its directory."""
+
+    stage: str
+    env: str
+    env_label: str
+    env_kwargs: dict[str, Any]
+    agent: str
+    setting: int
+    agent_params: dict[str, Any]
+    seed: int
+    budget: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.stage}/{self.env_label}/{self.agent}/s{self.setting}/seed{self.seed}"
+
+
+# --- campaign files -------------------------------------------------------------------------------
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and check a campaign file; errors name the file and the offending entry."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read campaign file: {exc}") from None
+    return parse_campaign(raw, source=str(path))
+
+
+def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campaign:
+    from archgym.registry import get_registry
+
+    def fail(msg: str) -> ValueError:
+        return ValueError(f"{source}: {msg}")
+
+    known = {"name", "budget", "workers", "tuning_seeds", "test_seeds", "envs", "agents"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise fail(f"unknown key(s) {unknown}; legal keys: {sorted(known)}")
+    budget = raw.get("budget")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise fail(f"budget must be an integer >= 1, got {budget!r}")
+    workers = raw.get("workers", 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise fail(f"workers must be an integer >= 0 (0: runs one after the other in this process), "
+                   f"got {workers!r}")
+    seeds = {}
+    for key in ("tuning_seeds", "test_seeds"):
+        value = raw.get(key, [] if key == "test_seeds" else None)
+        if not isinstance(value, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+            raise fail(f"{key} must be a list of integers, got {value!r}")
+        seeds[key] = tuple(value)
+    if not seeds["tuning_seeds"]:
+        raise fail("tuning_seeds must name at least one seed")
+    overlap = sorted(set(seeds["tuning_seeds"]) & set(seeds["test_seeds"]))
+    if overlap:
+        raise fail(f"tuning_seeds and test_seeds must be disjoint; both hold {overlap}")
+    envs = tuple(_env_entry(e, i, fail) for i, e in enumerate(raw.get("envs") or []))
+    if not envs:
+        raise fail("envs: name at least one env ([[envs]] id = ...)")
+    labels = [e.name for e in envs]
+    if len(set(labels)) != len(labels):
+        raise fail(f"env labels must be unique (set label = ... to tell apart kwargs variants): {labels}")
+    registry = get_registry()
+    agents = tuple(_agent_entry(a, i, registry, fail) for i, a in enumerate(raw.get("agents") or []))
+    if not agents:
+        raise fail("agents: name at least one agent ([[agents]] name = ...)")
+    return Campaign(name=str(raw.get("name", Path(source).stem)), envs=envs, agents=agents,
+                    tuning_seeds=seeds["tuning_seeds"], test_seeds=seeds["test_seeds"], budget=budget,
+                    workers=workers)
+
+
+def _env_entry(raw: Any, index: int, fail: Any) -> EnvEntry:
+    import gymnasium as gym
+
+    import archgym  # noqa: F401 - registers the envs
+
+    if not isinstance(raw, Mapping) or "id" not in raw:
+        raise fail(f"envs[{index}] must be a table with an 'id'")
+    extra = sorted(set(raw) - {"id", "kwargs", "targets", "label"})
+    if extra:
+        raise fail(f"envs[{index}]: unknown key(s) {extra}; legal: id, kwargs, targets, label")
+    if raw["id"] not in gym.registry:
+        raise fail(f"envs[{index}]: unknown env id {raw['id']!r} (see `archgym envs`)")
+    targets = raw.get("targets", [])
+    if not isinstance(targets, list) or not all(isinstance(t, int | float) for t in targets):
+        raise fail(f"envs[{index}].targets must be a list of reward thresholds, got {targets!r}")
+    return EnvEntry(raw["id"], dict(raw.get("kwargs", {})), tuple(float(t) for t in targets),
+                    str(raw.get("label", "")))
+
+
+def _agent_entry(raw: Any, index: int, registry: Any, fail: Any) -> AgentEntry:
+    if not isinstance(raw, Mapping) or "name" not in raw:
+        raise fail(f"agents[{index}] must be a table with a 'name'")
+    extra = sorted(set(raw) - {"name", "params", "grid", "sample", "ranges", "sample_seed"})
+    if extra:
+        raise fail(f"agents[{index}]: unknown key(s) {extra}; legal: name, params, grid, sample, ranges, "
+                   "sample_seed")
+    try:
+        spec = registry.agent(raw["name"])
+    except (KeyError, ValueError) as exc:
+        raise fail(f"agents[{index}]: {exc}") from None
+    base = dict(raw.get("params", {}))
+    settings: list[dict[str, Any]] = []
+    grid = raw.get("grid", {})
+    if grid:
+        names = list(grid)
+        for combo in itertools.product(*(grid[n] if isinstance(grid[n], list) else [grid[n]] for n in names)):
+            settings.append(dict(zip(names, combo, strict=True)))
+    if raw.get("sample"):
+        settings += _sample_settings(spec, raw.get("ranges", {}), int(raw["sample"]),
+                                     int(raw.get("sample_seed", 0)), fail, index)
+    resolved_default = _resolve(spec, base, fail, index)
+    out = [base]
+    for s in settings:
+        merged = base | s
+        if _resolve(spec, merged, fail, index) != resolved_default and merged not in out:
+            out.append(merged)
+    return AgentEntry(spec.name, tuple(out))
+
+
+def _resolve(spec: Any, params: Mapping[str, Any], fail: Any, index: int) -> dict[str, Any]:
+    try:
+        return spec.resolve(params)
+    except ValueError as exc:
+        raise fail(f"agents[{index}]: {exc}") from None
+
+
+def _sample_settings(spec: Any, ranges: Mapping[str, Any], n: int, seed: int, fail: Any,
+                     index: int) -> list[dict[str, Any]]:
+    """``n`` settings from a scrambled Sobol sequence over ``ranges`` (``[low, high]`` for numeric
+    hyperparameters — integers stay integers, log-spaced when the space declares it — or a list
+    of choices), each mapped through the agent's own hyperparameter definitions."""
+    from scipy.stats import qmc
+
+    from archgym.spaces import Categorical, DesignSpace, Integer, Real
+
+    space = spec.hyperparameter_space()
+    if not ranges or space is None:
+        raise fail(f"agents[{index}]: sample needs ranges = {{name = [low, high] or [choices…]}}")
+    params = []
+    for name, rng in ranges.items():
+        if name not in space.names:
+            raise fail(f"agents[{index}].ranges: {spec.name!r} has no hyperparameter {name!r}; "
+                       f"legal: {space.names}")
+        p = space[name]
+        if isinstance(p, Integer | Real) and isinstance(rng, list) and len(rng) == 2:
+            cls = type(p)
+            params.append(cls(name, rng[0], rng[1], log=getattr(p, "log", False)))
+        elif isinstance(rng, list) and rng:
+            params.append(Categorical(name, rng))
+        else:
+            raise fail(f"agents[{index}].ranges.{name}: expected [low, high] or a list of choices, got {rng!r}")
+    sub = DesignSpace(params)
+    points = qmc.Sobol(len(params), scramble=True, seed=seed).random(n)
+    return [dict(sub.from_unit(row)) for row in points]
+
+
+# --- expansion ----------------------------------------------------------------------------------
+def compatible_pairs(campaign: Campaign) -> tuple[list[tuple[EnvEntry, AgentEntry]], list[str]]:
+    """(env, agent) pairs the agent can search, and why the others were skipped."""
+    import gymnasium as gym
+
+    from archgym.loop import problem_of
+    from archgym.registry import get_registry
+
+    registry = get_registry()
+    pairs, skipped = [], []
+    for env_entry in campaign.envs:
+        env = gym.make(env_entry.id, **env_entry.kwargs)
+        try:
+            problem = problem_of(env, env_entry.id)
+        finally:
+            env.close()
+        for agent in campaign.agents:
+            why = registry.agent(agent.name).load().incompatibility(problem)
+            if why is None:
+                pairs.append((env_entry, agent))
+            else:
+                skipped.append(f"{agent.name} on {env_entry.name}: {why}")
+    return pairs, skipped
+
+
+def tuning_runs(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, AgentEntry]]) -> list[RunSpec]:
+    return [
+        RunSpec("tuning", e.id, e.name, e.kwargs, a.name, k, params, seed, campaign.budget)
+        for e, a in pairs for k, params in enumerate(a.settings) for seed in campaign.tuning_seeds
+    ]
+
+
+def test_runs(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, AgentEntry]],
+              finals: Mapping[str, float]) -> list[RunSpec]:
+    """Each (env, agent)'s best setting by median final result over the tuning seeds, on the
+    test seeds (ties go to the lower setting number, i.e. to the defaults)."""
+    runs = []
+    for e, a in pairs:
+        def median_final(k: int, e: EnvEntry = e, a: AgentEntry = a) -> float:
+            values = [finals.get(RunSpec("tuning", e.id, e.name, e.kwargs, a.name, k, a.settings[k], s,
+                                         campaign.budget).key, math.nan) for s in campaign.tuning_seeds]
+            finite = sorted(v for v in values if math.isfinite(v))
+            return finite[len(finite) // 2] if finite else -math.inf
+
+        best = max(range(len(a.settings)), key=lambda k: (median_final(k), -k))
+        runs += [RunSpec("test", e.id, e.name, e.kwargs, a.name, best, a.settings[best], seed, campaign.budget)
+                 for seed in campaign.test_seeds]
+    return runs
+
+
+# --- execution ----------------------------------------------------------------------------------
+def execute_run(spec_dict: dict[str, Any], out: str) -> dict[str, Any]:
+    """Run (or resume) one campaign run; a module-level function so process pools and Dask
+    workers can call it. Returns the run's summary."""
+    from archgym import loop
+    from archgym.executors import pin_threads
+
+    pin_threads()
+    spec = RunSpec(**spec_dict)
+    run_dir = Path(out) / "runs" / spec.key
+    summary_path = run_dir / loop.SUMMARY
+    if summary_path.exists():
+        return json.loads(summary_path.read_text())
+    if (run_dir / loop.RUN_META).exists():
+        return loop.resume(run_dir, progress=False)
+    return loop.run(env=spec.env, agent=spec.agent, budget=spec.budget, seed=spec.seed, out=run_dir,
+                    env_kwargs=spec.env_kwargs, agent_params=spec.agent_params, progress=False)
+
+
+def final_of(summary: Mapping[str, Any]) -> float:
+    """One number per run, higher is better: hypervolume for multi-objective envs, else the
+    best reward."""
+    value = summary.get("hypervolume", summary.get("best_reward"))
+    return float(value) if value is not None else math.nan
+
+
+def _open_executor(workers: int, dask: str | None) -> tuple[Executor | None, Any]:
+    """(executor, resource to close). ``None`` executor: run in this process, one at a time."""
+    if dask is not None:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise RuntimeError("--dask needs the optional extra: pip install 'archgym[dask]'") from None
+        if dask == "local":
+            cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+            return client.get_executor(), (client, cluster)
+        client = Client(dask)
+        return client.get_executor(), (client,)
+    if workers == 0:
+        return None, ()
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from archgym.executors import worker_start
+
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start)
+    return pool, (pool,)
+
+
+def _execute(specs: Sequence[RunSpec], out: Path, executor: Executor | None,
+             bar: Any) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
+    if executor is None:
+        for spec in specs:
+            yield spec, execute_run(asdict(spec), str(out))
+            bar.update()
+        return
+    futures: dict[Future[dict[str, Any]], RunSpec] = {
+        executor.submit(execute_run, asdict(spec), str(out)): spec for spec in specs
+    }
+    for future in as_completed(futures):
+        yield futures[future], future.result()
+        bar.update()
+
+
+def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = None,
+                 dask: str | None = None, progress: bool | None = None) -> dict[str, Any]:
+    """Run what is not finished yet; write the campaign's tables; return a short summary."""
+    from archgym.loop import SUMMARY, _progress_bar
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    workers = campaign.workers if workers is None else workers
+    _check_same_campaign(out, campaign)
+    pairs, skipped = compatible_pairs(campaign)
+    tuning = tuning_runs(campaign, pairs)
+    n_total = len(tuning) + len(pairs) * len(campaign.test_seeds)
+    done_before = sum((out / "runs" / s.key / SUMMARY).exists() for s in tuning)
+    executor, resources = _open_executor(workers, dask)
+    summaries: dict[str, dict[str, Any]] = {}
+    try:
+        with _progress_bar(n_total, progress) as bar:
+            for spec, summary in _execute(tuning, out, executor, bar):
+                summaries[spec.key] = summary
+            test = test_runs(campaign, pairs, {k: final_of(s) for k, s in summaries.items()})
+            done_before += sum((out / "runs" / s.key / SUMMARY).exists() for s in test)
+            for spec, summary in _execute(test, out, executor, bar):
+                summaries[spec.key] = summary
+    finally:
+        for resource in reversed(resources):
+            close = getattr(resource, "shutdown", None) or resource.close
+            close()
+    specs = tuning + test
+    from archgym.campaign_tables import write_tables
+
+    write_tables(out, campaign, specs, summaries)
+    return {"runs": len(specs), "already_finished": done_before, "skipped_pairs": skipped,
+            "runs_table": str(out / RUNS_TABLE), "evaluations_table": str(out / EVALUATIONS_TABLE)}
+
+
+def _check_same_campaign(out: Path, campaign: Campaign) -> None:
+    """A campaign directory belongs to one campaign definition: rerunning resumes it, but a
+    changed file would silently mix results."""
+    meta_path = out / CAMPAIGN_META
+    text = json.dumps(asdict(campaign), sort_keys=True, default=list)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    if meta_path.exists():
+        previous = json.loads(meta_path.read_text())
+        if previous.get("sha256") != digest:
+            raise ValueError(f"{out} holds campaign {previous.get('name')!r} with a different definition; "
+                             "use another --out (or delete it) to run a changed campaign")
+        return
+    meta_path.write_text(json.dumps({"name": campaign.name, "sha256": digest,
+                                     "campaign": json.loads(text)}, indent=2))
+
+
+def iter_specs(rows: Iterable[Mapping[str, Any]]) -> Iterator[RunSpec]:
+    fields = RunSpec.__dataclass_fields__
+    for row in rows:
+        yield RunSpec(**{k: row[k] for k in fields})

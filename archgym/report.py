@@ -1,0 +1,483 @@
+"""``archgym report DIR``: the figures and tables researchers publish, from a campaign's files.
+
+Everything is computed from ``runs.parquet`` / ``evaluations.parquet`` (and, for MAP-Elites, the
+archive images the runs wrote), so a report can be redone — or another analysis written — from
+the files alone. Comparisons between agents use the *test* stage (each agent's setting chosen on
+the tuning seeds, evaluated on unseen seeds); the hyperparameter-lottery view uses the *tuning*
+stage, where every setting ran on every tuning seed. See docs/campaigns.md for how to read each
+figure.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archgym.campaign import EVALUATIONS_TABLE, RUNS_TABLE
+from archgym.campaign_tables import best_so_far
+
+__all__ = ["FIGURES", "write_report"]
+
+FIGURES = ("best_so_far.png", "hypervolume.png", "rank_over_budget.png", "critical_difference.png",
+           "regret_ecdf.png", "lottery.png")
+"""Figures every report has (MAP-Elites archives, ``archive_<env>.png``, come on top where that
+agent ran). A figure whose data the campaign lacks says so on its canvas."""
+CHECKPOINTS = 25
+
+
+@dataclass
+class Doc:
+    """Report blocks rendered to both Markdown and HTML."""
+
+    blocks: list[tuple[str, Any]] = field(default_factory=list)
+
+    def h(self, text: str) -> None:
+        self.blocks.append(("h", text))
+
+    def p(self, text: str) -> None:
+        self.blocks.append(("p", text))
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.blocks.append(("table", (list(header), [[_cell(v) for v in r] for r in rows])))
+
+    def img(self, name: str, caption: str) -> None:
+        self.blocks.append(("img", (name, caption)))
+
+    def markdown(self, title: str) -> str:
+        out = [f"# {title}", ""]
+        for kind, value in self.blocks:
+            if kind == "h":
+                out += [f"## {value}", ""]
+            elif kind == "p":
+                out += [value, ""]
+            elif kind == "table":
+                header, rows = value
+                out += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+                out += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+            else:
+                out += [f"![{value[1]}](figures/{value[0]})", "", f"*{value[1]}*", ""]
+        return "\n".join(out)
+
+    def html(self, title: str) -> str:
+        e = html.escape
+        out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
+               "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:"
+               "collapse}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head>"
+               f"<body><h1>{e(title)}</h1>"]
+        for kind, value in self.blocks:
+            if kind == "h":
+                out.append(f"<h2>{e(value)}</h2>")
+            elif kind == "p":
+                out.append(f"<p>{e(value)}</p>")
+            elif kind == "table":
+                header, rows = value
+                out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+                out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]
+                out.append("</table>")
+            else:
+                out.append(f"<figure><img src='figures/{e(value[0])}'><figcaption>{e(value[1])}"
+                           "</figcaption></figure>")
+        return "\n".join(out + ["</body></html>"])
+
+
+def _count(value: Any) -> float:
+    """An evaluations-to-target entry: inf where the run never reached the target."""
+    return np.inf if value is None or not math.isfinite(float(value)) else float(value)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "–" if not math.isfinite(value) else f"{value:.4g}"
+    return str(value)
+
+
+# --- data ----------------------------------------------------------------------------------------
+def _load(directory: Path) -> tuple[Any, Any]:
+    import pandas as pd
+
+    for name in (RUNS_TABLE, EVALUATIONS_TABLE):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"{directory / name} missing: run `archgym bench CAMPAIGN --out {directory}` "
+                                    "first (it writes the tables when the campaign finishes)")
+    return pd.read_parquet(directory / RUNS_TABLE), pd.read_parquet(directory / EVALUATIONS_TABLE)
+
+
+def _compared(runs: Any) -> Any:
+    """The runs agents are compared on: the test stage, or the defaults on the tuning seeds when
+    the campaign has no test seeds."""
+    test = runs[runs.stage == "test"]
+    return test if len(test) else runs[(runs.stage == "tuning") & (runs.setting == 0)]
+
+
+def _run_curves(directory: Path, runs: Any, evaluations: Any) -> dict[str, np.ndarray]:
+    """Per run key: best-so-far reward (single objective) or hypervolume after each of
+    CHECKPOINTS evaluation counts (multi-objective), on a common grid of 1..budget."""
+    import moocore
+
+    curves: dict[str, np.ndarray] = {}
+    for key, group in evaluations[evaluations.run_key.isin(runs.run_key)].groupby("run_key"):
+        group = group.sort_values("step")
+        feasible = group.feasible.to_numpy(bool)
+        if "reward" in group and group.reward.notna().any():
+            curves[key] = best_so_far(group.reward.to_numpy(float), feasible)
+            continue
+        cols = [c for c in group.columns if c.startswith("reward.") and group[c].notna().any()]
+        summary = json.loads((directory / "runs" / key / "summary.json").read_text())
+        ref = summary.get("reference_point")
+        points = group[cols].to_numpy(float)
+        steps = _checkpoints(len(group))
+        values = []
+        for k in steps:
+            p = points[:k][feasible[:k] & np.all(np.isfinite(points[:k]), axis=1)]
+            p = p[np.all(p > np.asarray(ref), axis=1)] if ref is not None else p[:0]
+            values.append(float(moocore.hypervolume(p, ref=ref, maximise=True)) if len(p) else 0.0)
+        full = np.full(len(group), np.nan)
+        full[np.asarray(steps) - 1] = values
+        curves[key] = _fill_forward(full)
+    return curves
+
+
+def _checkpoints(n: int) -> list[int]:
+    return sorted({max(1, round(x)) for x in np.linspace(1, n, min(n, CHECKPOINTS))})
+
+
+def _fill_forward(values: np.ndarray) -> np.ndarray:
+    out = values.copy()
+    for i in range(1, len(out)):
+        if np.isnan(out[i]):
+            out[i] = out[i - 1]
+    return out
+
+
+def _envs(runs: Any) -> list[str]:
+    return list(dict.fromkeys(runs.env_label))
+
+
+def _is_mo(runs: Any, env: str) -> bool:
+    rows = runs[runs.env_label == env]
+    return bool(rows.hypervolume.notna().any())
+
+
+def _references(runs: Any) -> dict[str, tuple[float, float]]:
+    """Per env: (best, worst) final result used to normalise regret — the known optimum where the
+    env declares one (hypervolume of the true front for MO envs), else the best any run reached;
+    the worst any run of the campaign finished with."""
+    import gymnasium as gym
+    import moocore
+
+    refs = {}
+    for env in _envs(runs):
+        rows = runs[runs.env_label == env]
+        finals = rows.final.to_numpy(float)
+        best, worst = float(np.nanmax(finals)), float(np.nanmin(finals))
+        first = rows.iloc[0]
+        try:
+            inner = gym.make(first.env, **json.loads(first.env_kwargs)).unwrapped
+            if _is_mo(runs, env):
+                front = inner.pareto_front(2000)
+                if front is not None and inner.reference_point is not None:
+                    best = max(best, float(moocore.hypervolume(front, ref=inner.reference_point, maximise=True)))
+            elif getattr(inner, "optimal_reward", None) is not None:
+                best = max(best, float(inner.optimal_reward))
+        except Exception:  # noqa: BLE001 - an env that can't be rebuilt here: use what the runs reached
+            pass
+        refs[env] = (best, worst)
+    return refs
+
+
+def _regret(runs: Any, refs: dict[str, tuple[float, float]]) -> Any:
+    def one(row: Any) -> float:
+        best, worst = refs[row.env_label]
+        span = best - worst
+        return 0.0 if span <= 0 else float(np.clip((best - row.final) / span, 0.0, 1.0))
+
+    return runs.apply(one, axis=1)
+
+
+# --- figures -------------------------------------------------------------------------------------
+def _agent_colors(agents: Sequence[str]) -> dict[str, Any]:
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("tab10")
+    return {a: cmap(i % 10) for i, a in enumerate(sorted(agents))}
+
+
+def _empty(ax: Any, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def _curve_figure(path: Path, compared: Any, curves: dict[str, np.ndarray], envs: list[str],
+                  ylabel: str, colors: dict[str, Any], empty_text: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, max(len(envs), 1), figsize=(4.5 * max(len(envs), 1), 3.6), squeeze=False)
+    if not envs:
+        _empty(axes[0][0], empty_text)
+    for ax, env in zip(axes[0], envs, strict=False):
+        for agent, rows in compared[compared.env_label == env].groupby("agent"):
+            stack = [curves[k] for k in rows.run_key if k in curves]
+            if not stack:
+                continue
+            n = min(len(c) for c in stack)
+            data = np.array([c[:n] for c in stack])
+            x = np.arange(1, n + 1)
+            with np.errstate(all="ignore"), _quiet():
+                lo, med, hi = np.nanpercentile(data, [25, 50, 75], axis=0)
+            ax.plot(x, med, color=colors[agent], label=f"{agent} (n={len(stack)})")
+            ax.fill_between(x, lo, hi, color=colors[agent], alpha=0.2)
+        ax.set_title(env)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _quiet() -> Any:
+    import warnings
+
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.simplefilter("ignore", RuntimeWarning)
+
+    class _Exit:
+        def __enter__(self) -> None:
+            return None
+
+        def __exit__(self, *exc: object) -> None:
+            ctx.__exit__(*exc)
+
+    return _Exit()
+
+
+def _rank_over_budget(path: Path, compared: Any, curves: dict[str, np.ndarray], colors: dict[str, Any]) -> None:
+    """Mean normalised rank (0 best, 1 worst) among the agents of each (env, seed) block."""
+    import matplotlib.pyplot as plt
+
+    budget = int(compared.budget.max())
+    grid = np.arange(1, budget + 1)
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    for _, block in compared.groupby(["env_label", "seed"]):
+        keys = [k for k in block.run_key if k in curves]
+        if len(keys) < 2:
+            continue
+        agents = block.set_index("run_key").loc[keys, "agent"].tolist()
+        values = np.array([_pad(curves[k], budget) for k in keys])
+        values = np.nan_to_num(values, nan=-np.inf)
+        for step in range(budget):
+            order = (-values[:, step]).argsort(kind="stable").argsort(kind="stable")
+            norm = order / (len(keys) - 1)
+            for agent, r in zip(agents, norm, strict=True):
+                sums.setdefault(agent, np.zeros(budget))[step] += r
+                counts.setdefault(agent, np.zeros(budget))[step] += 1
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    if not sums:
+        _empty(ax, "needs at least two agents on the same env and seed")
+    for agent in sorted(sums):
+        ax.plot(grid, sums[agent] / np.maximum(counts[agent], 1), color=colors[agent], label=agent)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("mean normalised rank (0 = best)")
+    ax.set_ylim(-0.05, 1.05)
+    if sums:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _pad(curve: np.ndarray, n: int) -> np.ndarray:
+    return np.concatenate([curve, np.full(max(0, n - len(curve)), curve[-1] if len(curve) else np.nan)])[:n]
+
+
+def _critical_difference(path: Path, compared: Any, colors: dict[str, Any], doc: Doc) -> None:
+    """Friedman test over (env, seed) blocks, Nemenyi post-hoc, critical-difference diagram —
+    on the largest set of agents that ran on the same envs (blocks must be complete)."""
+    import matplotlib.pyplot as plt
+    import scikit_posthocs as sp
+    from scipy.stats import friedmanchisquare
+
+    table = compared.pivot_table(index=["env_label", "seed"], columns="agent", values="final", aggfunc="first")
+    best_agents, best_rows = [], table.iloc[:0]
+    for env in dict.fromkeys(table.index.get_level_values(0)):
+        agents = [a for a in table.columns if table.loc[env][a].notna().all()]
+        rows = table[agents].dropna()
+        if len(agents) >= 3 and len(agents) * len(rows) > len(best_agents) * len(best_rows):
+            best_agents, best_rows = agents, rows
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    if len(best_agents) < 3 or len(best_rows) < 2:
+        _empty(ax, "a critical-difference diagram needs >= 3 agents sharing >= 2 (env, seed) blocks")
+        doc.p("Critical difference: not enough complete blocks (needs >= 3 agents on the same envs).")
+    else:
+        ranks = best_rows.rank(axis=1, ascending=False).mean()
+        stat = friedmanchisquare(*[best_rows[a] for a in best_agents])
+        pvalues = sp.posthoc_nemenyi_friedman(best_rows.reset_index(drop=True))
+        from matplotlib.colors import to_hex
+
+        sp.critical_difference_diagram(ranks, pvalues, ax=ax,
+                                       color_palette={a: to_hex(colors[a]) for a in best_agents})
+        envs = sorted(set(best_rows.index.get_level_values(0)))
+        ax.set_title(f"mean rank (1 = best) over {len(best_rows)} blocks; Friedman p = {stat.pvalue:.3g}",
+                     fontsize=9)
+        doc.p(f"Critical difference over envs {envs} ({len(best_rows)} (env, seed) blocks, agents "
+              f"{best_agents}): Friedman chi2 = {stat.statistic:.3g}, p = {stat.pvalue:.3g}; agents "
+              "joined by a bar are not significantly different (Nemenyi, alpha = 0.05).")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _regret_ecdf(path: Path, compared: Any, colors: dict[str, Any]) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for agent, rows in compared.groupby("agent"):
+        ax.ecdf(rows.regret.to_numpy(float), color=colors[agent],
+                label=f"{agent} ({rows.env_label.nunique()} envs, {len(rows)} runs)")
+    ax.set_xlabel("normalised regret (0 = best known, 1 = worst run of the campaign)")
+    ax.set_ylabel("fraction of runs")
+    ax.set_xlim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _lottery(path: Path, runs: Any, colors: dict[str, Any], doc: Doc) -> None:
+    """Per env and agent: seed-median results of each hyperparameter setting (spread across
+    settings) beside the default setting's per-seed results (spread across seeds); then whether
+    the agents' ranking survives swapping defaults for tuned or worst settings."""
+    import matplotlib.pyplot as plt
+    from scipy.stats import kendalltau
+
+    tuning = runs[runs.stage == "tuning"]
+    envs = _envs(tuning)
+    fig, axes = plt.subplots(1, max(len(envs), 1), figsize=(4.5 * max(len(envs), 1), 3.8), squeeze=False)
+    spread_rows, survive_rows = [], []
+    for ax, env in zip(axes[0], envs, strict=False):
+        rows = tuning[tuning.env_label == env]
+        agents = sorted(rows.agent.unique())
+        per_setting = rows.groupby(["agent", "setting"]).final.median()
+        for i, agent in enumerate(agents):
+            settings = per_setting.loc[agent].to_numpy(float)
+            seeds = rows[(rows.agent == agent) & (rows.setting == 0)].final.to_numpy(float)
+            ax.scatter(np.full(len(settings), i - 0.15), settings, color=colors[agent], marker="o", s=22)
+            ax.scatter(np.full(len(seeds), i + 0.15), seeds, color=colors[agent], marker="x", s=22)
+            spread_rows.append([env, agent, len(settings), float(np.ptp(settings)), len(seeds),
+                                float(np.ptp(seeds))])
+        ax.set_xticks(range(len(agents)), agents, rotation=30, fontsize=8)
+        ax.set_title(f"{env}: o settings (seed median), x seeds (defaults)", fontsize=8)
+        ax.set_ylabel("final result")
+        ranking = {}
+        for label, pick in (("default", lambda s: s.iloc[0]), ("tuned", lambda s: s.max()),
+                            ("worst", lambda s: s.min())):
+            ranking[label] = per_setting.groupby(level=0).agg(pick).reindex(agents)
+        tau_t = kendalltau(ranking["default"], ranking["tuned"]).statistic if len(agents) > 1 else math.nan
+        tau_w = kendalltau(ranking["tuned"], ranking["worst"]).statistic if len(agents) > 1 else math.nan
+        survive_rows.append([env, ranking["default"].idxmax(), ranking["tuned"].idxmax(),
+                             ranking["worst"].idxmax(), float(tau_t), float(tau_w)])
+    if not envs:
+        _empty(axes[0][0], "no tuning runs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    doc.table(["env", "agent", "settings", "range across settings", "seeds", "range across seeds (defaults)"],
+              spread_rows)
+    doc.p("Does the ranking survive? Best agent by median over the tuning seeds when every agent uses "
+          "its defaults, its best setting, or its worst setting; Kendall tau between the agent rankings "
+          "(1: unchanged).")
+    doc.table(["env", "best (defaults)", "best (tuned)", "best (worst settings)", "tau defaults vs tuned",
+               "tau tuned vs worst"], survive_rows)
+
+
+def _archives(figures: Path, directory: Path, compared: Any, doc: Doc) -> None:
+    rows = compared[(compared.agent == "mapelites") & compared.qd_score.notna()]
+    for env, group in rows.groupby("env_label"):
+        group = group.sort_values("qd_score")
+        median = group.iloc[len(group) // 2]
+        source = directory / median.run_dir / "archive.png"
+        if source.is_file():
+            name = f"archive_{env}.png"
+            shutil.copyfile(source, figures / name)
+            doc.img(name, f"MAP-Elites archive on {env}, the run with the median QD score "
+                          f"({median.qd_score:.4g}, seed {median.seed}) of {len(group)}")
+
+
+# --- the report ----------------------------------------------------------------------------------
+def write_report(directory: str | Path) -> Path:
+    """Write ``DIR/report/report.md`` and ``report.html`` with PNG figures; return the .md path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    directory = Path(directory)
+    runs, evaluations = _load(directory)
+    out = directory / "report"
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    refs = _references(runs)
+    runs = runs.assign(regret=_regret(runs, refs))
+    compared = _compared(runs)
+    curves = _run_curves(directory, compared, evaluations)
+    colors = _agent_colors(runs.agent.unique())
+    envs = _envs(compared)
+    so_envs = [e for e in envs if not _is_mo(compared, e)]
+    mo_envs = [e for e in envs if _is_mo(compared, e)]
+    name = json.loads((directory / "campaign.json").read_text()).get("name", directory.name) \
+        if (directory / "campaign.json").is_file() else directory.name
+
+    doc = Doc()
+    stage = "test seeds (settings chosen on the tuning seeds)" if (runs.stage == "test").any() \
+        else "tuning seeds, default settings"
+    doc.p(f"{len(runs)} runs ({(runs.stage == 'tuning').sum()} tuning, {(runs.stage == 'test').sum()} test) "
+          f"of {runs.agent.nunique()} agents on {runs.env_label.nunique()} envs, budget "
+          f"{int(runs.budget.max())} evaluations. Comparisons use the {stage}.")
+    doc.h("Final performance")
+    table = []
+    for (env, agent), rows in compared.groupby(["env_label", "agent"], sort=False):
+        q1, med, q3 = np.nanpercentile(rows.final.to_numpy(float), [25, 50, 75])
+        hits = [np.median([_count(r[i]) for r in rows.evaluations_to_target])
+                for i in range(len(rows.iloc[0].targets))]
+        table.append([env, agent, f"s{int(rows.setting.iloc[0])} {rows.agent_params.iloc[0]}", med, q3 - q1,
+                      ", ".join(f">={t:g}: {h:g}" for t, h in zip(rows.iloc[0].targets, hits, strict=True)) or "–",
+                      float(rows.wall_time_s.median()), len(rows)])
+    doc.table(["env", "agent", "setting", "median final", "IQR", "median evaluations to target",
+               "median wall s", "runs"], table)
+    doc.p("final: best reward (single objective) or hypervolume (multi-objective); higher is better. "
+          "Evaluations to target: inf where the median run never reached it.")
+    doc.h("Best so far")
+    _curve_figure(figures / "best_so_far.png", compared, curves, so_envs, "best reward so far", colors,
+                  "no single-objective env in this campaign")
+    doc.img("best_so_far.png", "Best reward so far: median over seeds, band = interquartile range")
+    _curve_figure(figures / "hypervolume.png", compared, curves, mo_envs, "hypervolume", colors,
+                  "no multi-objective env in this campaign")
+    doc.img("hypervolume.png", "Hypervolume of the evaluated points: median over seeds, band = IQR")
+    doc.h("Rank over budget")
+    _rank_over_budget(figures / "rank_over_budget.png", compared, curves, colors)
+    doc.img("rank_over_budget.png", "Mean normalised rank among the agents of each (env, seed), by evaluations")
+    doc.h("Critical difference")
+    _critical_difference(figures / "critical_difference.png", compared, colors, doc)
+    doc.img("critical_difference.png", "Critical-difference diagram (Friedman + Nemenyi)")
+    doc.h("Normalised regret across envs")
+    _regret_ecdf(figures / "regret_ecdf.png", compared, colors)
+    doc.img("regret_ecdf.png", "ECDF of normalised regret; higher and further left is better")
+    doc.p("Normalisation per env: " + "; ".join(f"{e}: best {b:.4g}, worst {w:.4g}" for e, (b, w) in refs.items()))
+    doc.h("Hyperparameter lottery")
+    _lottery(figures / "lottery.png", runs, colors, doc)
+    doc.img("lottery.png", "Spread across each agent's hyperparameter settings (o) beside spread across seeds (x)")
+    if (compared.agent == "mapelites").any():
+        doc.h("MAP-Elites archives")
+        _archives(figures, directory, compared, doc)
+    title = f"archgym campaign report: {name}"
+    (out / "report.md").write_text(doc.markdown(title))
+    (out / "report.html").write_text(doc.html(title))
+    return out / "report.md"

@@ -1,0 +1,208 @@
+"""Tabulate NAS-Bench-201 on the live env: ``python -m archgym_nas.tabulate [--workers W]``.
+
+Trains one representative of every isomorphism class (:func:`archgym_nas.table.isomorphism_key`)
+for every table seed at the live env's default configuration and fidelity, in worker processes,
+appending one JSON line per result to a shard. It is resumable at the granularity of one
+training: rerun it and it skips what the shards already hold, so the table can be built over
+several sessions (``--minutes`` stops it cleanly). Classes are visited in a fixed shuffled order
+with both seeds together, so a partial table is a random sample with seed pairs.
+
+When every class has every seed, ``--consolidate`` writes the shipped table (one row per cell,
+per-cell parameter count / FLOPs / SynFlow) and its provenance card, including the measured
+seed-to-seed Spearman correlation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from archgym.executors import worker_start
+from archgym_nas.cell import EDGE_NAMES, all_cells, cell_string
+from archgym_nas.table import (
+    SEEDS,
+    STATIC_METRICS,
+    TABLE_DIR,
+    TABLE_NAME,
+    TRAINED_METRICS,
+    isomorphism_key,
+    read_shards,
+    trainable_classes,
+)
+
+ORDER_SEED = 20201
+_ENV: Any = None
+
+
+def _env() -> Any:
+    global _ENV
+    if _ENV is None:
+        import torch
+
+        torch.set_num_threads(1)
+        from archgym_nas.env import NASBench201
+
+        _ENV = NASBench201()
+    return _ENV
+
+
+def train_one(key: str, ops: tuple[str, ...], seed: int) -> dict[str, Any]:
+    """What the live env returns for ``reset(seed=seed)`` followed by one step on ``ops``."""
+    import torch
+
+    env = _env()
+    env.reset(seed=seed)
+    _, _, _, _, info = env.step(env.design_space.to_action(dict(zip(EDGE_NAMES, ops, strict=True))))
+    row = {"key": key, "cell": cell_string(ops), "seed": seed, "error": info.get("error"),
+           "torch": torch.__version__, "host": platform.machine()}
+    row.update((m, info["metrics"][m]) for m in TRAINED_METRICS)
+    return row
+
+
+def static_one(ops: tuple[str, ...]) -> dict[str, float]:
+    """Parameter count, MFLOPs and SynFlow of one cell (no training)."""
+    env = _env()
+    data = env._load()
+    return dict(zip(STATIC_METRICS, env._static_metrics(ops, env._build(ops, data), data), strict=True))
+
+
+def work_items(done: set[tuple[str, int]],
+               seeds: tuple[int, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
+    classes = sorted(trainable_classes().items())
+    random.Random(ORDER_SEED).shuffle(classes)
+    for key, ops in classes:
+        for seed in seeds:
+            if (key, seed) not in done:
+                yield key, ops, seed
+
+
+def tabulate(directory: Path, workers: int, minutes: float | None, seeds: tuple[int, ...]) -> int:
+    """Train what is missing; returns how many results were written."""
+    shards = directory / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
+    done = {(r["key"], r["seed"]) for r in read_shards(directory) if r.get("error") is None}
+    todo = list(work_items(done, seeds))
+    total = len(trainable_classes()) * len(seeds)
+    print(f"{len(done):,} of {total:,} trainings in the shards; {len(todo):,} to go, {workers} worker(s)")
+    deadline = time.monotonic() + 60 * minutes if minutes else None
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    shard = shards / f"{stamp}-{os.getpid()}.jsonl"
+    written, start = 0, time.monotonic()
+    queue = iter(todo)
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start) as pool, \
+            open(shard, "a", buffering=1) as out:
+        pending: set[Future[dict[str, Any]]] = set()
+
+        def submit() -> None:
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            item = next(queue, None)
+            if item is not None:
+                pending.add(pool.submit(train_one, *item))
+
+        for _ in range(2 * workers):
+            submit()
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                out.write(json.dumps(future.result()) + "\n")
+                os.fsync(out.fileno())
+                written += 1
+                submit()
+            if written and written % 50 == 0:
+                rate = written / (time.monotonic() - start)
+                print(f"{len(done) + written:,}/{total:,} trainings, {rate * 3600:.0f}/h", flush=True)
+    if not shard.stat().st_size:
+        shard.unlink()
+    return written
+
+
+def consolidate(directory: Path, workers: int, seeds: tuple[int, ...]) -> Path:
+    """Write the shipped table and card; refuses unless every class has every seed."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from scipy.stats import spearmanr
+
+    rows = {(r["key"], r["seed"]): r for r in read_shards(directory) if r.get("error") is None}
+    classes = trainable_classes()
+    missing = [(k, s) for k in classes for s in seeds if (k, s) not in rows]
+    if missing:
+        raise SystemExit(f"cannot consolidate: {len(missing):,} of {len(classes) * len(seeds):,} "
+                         "trainings are missing; run `python -m archgym_nas.tabulate` first")
+    cells = all_cells()
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start) as pool:
+        statics = list(pool.map(static_one, cells, chunksize=64))
+    env = _env()
+    chance = {"val_accuracy": 100.0 / 10, "test_accuracy": 100.0 / 10, "train_loss": float(np.log(10)),
+              "train_time_s": 0.0}
+    columns: dict[str, list[Any]] = {"cell_index": list(range(len(cells))),
+                                     "cell": [cell_string(c) for c in cells],
+                                     "key": [isomorphism_key(c) for c in cells]}
+    for metric in TRAINED_METRICS:
+        for seed in seeds:
+            columns[f"{metric}@{seed}"] = [
+                rows[(key, seed)][metric] if key in classes else chance[metric] for key in columns["key"]
+            ]
+    for metric in STATIC_METRICS:
+        columns[metric] = [s[metric] for s in statics]
+    path = directory / f"{TABLE_NAME}.parquet"
+    pq.write_table(pa.table(columns), path, compression="zstd")
+    val = np.array([[rows[(k, s)]["val_accuracy"] for s in seeds] for k in classes])
+    rho = float(spearmanr(val[:, 0], val[:, 1]).statistic) if len(seeds) >= 2 else float("nan")
+    import sklearn
+    import torch
+
+    card = {
+        "env_id": "archgym/NASBench201-v0",
+        "env_kwargs": {"channels": env.channels, "n_cells": env.n_cells, "dataset": env.dataset,
+                       "resolution": env.resolution, "max_train": env.max_train,
+                       "batch_size": env.batch_size},
+        "fidelity": {"epochs": env.fidelity.default},
+        "recipe": "SGD Nesterov 0.9, lr 0.0125 cosine per step, wd 5e-4, batch 64, precise BN",
+        "dataset": "sklearn digits 16x16: 1000 train / 397 val / 400 test (fixed split)",
+        "seeds": list(seeds),
+        "seed_meaning": "seed s = live env reset(seed=s) then one step",
+        "isomorphism": "NAS-Bench-201 to_unique_str(consider_zero=True)",
+        "classes": len(classes) + sum(1 for k in set(columns["key"]) if k not in classes),
+        "trained_classes": len(classes),
+        "seed_to_seed_spearman_val_accuracy": rho,
+        "versions": {"torch": torch.__version__, "scikit-learn": sklearn.__version__,
+                     "numpy": np.__version__, "python": sys.version.split()[0]},
+        "trained_with_torch": sorted({r["torch"] for r in rows.values()}),
+        "date": dt.date.today().isoformat(),
+    }
+    (directory / f"{TABLE_NAME}.card.json").write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m archgym_nas.tabulate",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--dir", type=Path, default=TABLE_DIR, help="table folder (default: shipped)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--minutes", type=float, default=None, help="stop submitting after this long")
+    parser.add_argument("--consolidate", action="store_true", help="write the table from complete shards")
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
+    if args.consolidate:
+        print(consolidate(args.dir, args.workers, SEEDS))
+    else:
+        print(f"wrote {tabulate(args.dir, args.workers, args.minutes, SEEDS):,} results")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
