@@ -24,6 +24,7 @@ import itertools
 import json
 import math
 import tomllib
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass, field
@@ -48,7 +49,7 @@ class EnvEntry:
 
     @property
     def name(self) -> str:
-        return self.label or self.id.split("/")[-1]
+        return self.label or self.id.rsplit(":", 1)[-1].split("/")[-1]
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campa
     seeds = {}
     for key in ("tuning_seeds", "test_seeds"):
         value = raw.get(key, [] if key == "test_seeds" else None)
-        if not isinstance(value, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+        integers = isinstance(value, list) and all(type(s) is int for s in value)
+        if not integers:
             raise fail(f"{key} must be a list of integers, got {value!r}")
         seeds[key] = tuple(value)
     if not seeds["tuning_seeds"]:
@@ -143,17 +145,17 @@ def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campa
 
 
 def _env_entry(raw: Any, index: int, fail: Any) -> EnvEntry:
-    import gymnasium as gym
-
-    import archgym  # noqa: F401 - registers the envs
+    from archgym.evaluation import resolve_spec
 
     if not isinstance(raw, Mapping) or "id" not in raw:
         raise fail(f"envs[{index}] must be a table with an 'id'")
     extra = sorted(set(raw) - {"id", "kwargs", "targets", "label"})
     if extra:
         raise fail(f"envs[{index}]: unknown key(s) {extra}; legal: id, kwargs, targets, label")
-    if raw["id"] not in gym.registry:
-        raise fail(f"envs[{index}]: unknown env id {raw['id']!r} (see `archgym envs`)")
+    try:
+        resolve_spec(raw["id"])
+    except (ValueError, ImportError) as exc:
+        raise fail(f"envs[{index}]: {exc}") from None
     targets = raw.get("targets", [])
     if not isinstance(targets, list) or not all(isinstance(t, int | float) for t in targets):
         raise fail(f"envs[{index}].targets must be a list of reward thresholds, got {targets!r}")
@@ -222,9 +224,12 @@ def _sample_settings(spec: Any, ranges: Mapping[str, Any], n: int, seed: int, fa
         elif isinstance(rng, list) and rng:
             params.append(Categorical(name, rng))
         else:
-            raise fail(f"agents[{index}].ranges.{name}: expected [low, high] or a list of choices, got {rng!r}")
+            raise fail(f"agents[{index}].ranges.{name}: expected [low, high] or a list of choices, "
+                       f"got {rng!r}")
     sub = DesignSpace(params)
-    points = qmc.Sobol(len(params), scramble=True, seed=seed).random(n)
+    with warnings.catch_warnings():  # a prefix of a Sobol sequence is still space-filling
+        warnings.filterwarnings("ignore", message=".*balance properties.*")
+        points = qmc.Sobol(len(params), scramble=True, seed=seed).random(n)
     return [dict(sub.from_unit(row)) for row in points]
 
 
@@ -253,14 +258,14 @@ def compatible_pairs(campaign: Campaign) -> tuple[list[tuple[EnvEntry, AgentEntr
     return pairs, skipped
 
 
-def tuning_runs(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, AgentEntry]]) -> list[RunSpec]:
+def runs_on_tuning_seeds(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, AgentEntry]]) -> list[RunSpec]:
     return [
         RunSpec("tuning", e.id, e.name, e.kwargs, a.name, k, params, seed, campaign.budget)
         for e, a in pairs for k, params in enumerate(a.settings) for seed in campaign.tuning_seeds
     ]
 
 
-def test_runs(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, AgentEntry]],
+def runs_on_test_seeds(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, AgentEntry]],
               finals: Mapping[str, float]) -> list[RunSpec]:
     """Each (env, agent)'s best setting by median final result over the tuning seeds, on the
     test seeds (ties go to the lower setting number, i.e. to the defaults)."""
@@ -273,7 +278,8 @@ def test_runs(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, AgentEntry]],
             return finite[len(finite) // 2] if finite else -math.inf
 
         best = max(range(len(a.settings)), key=lambda k: (median_final(k), -k))
-        runs += [RunSpec("test", e.id, e.name, e.kwargs, a.name, best, a.settings[best], seed, campaign.budget)
+        runs += [RunSpec("test", e.id, e.name, e.kwargs, a.name, best, a.settings[best], seed,
+                         campaign.budget)
                  for seed in campaign.test_seeds]
     return runs
 
@@ -354,7 +360,7 @@ def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = N
     workers = campaign.workers if workers is None else workers
     _check_same_campaign(out, campaign)
     pairs, skipped = compatible_pairs(campaign)
-    tuning = tuning_runs(campaign, pairs)
+    tuning = runs_on_tuning_seeds(campaign, pairs)
     n_total = len(tuning) + len(pairs) * len(campaign.test_seeds)
     done_before = sum((out / "runs" / s.key / SUMMARY).exists() for s in tuning)
     executor, resources = _open_executor(workers, dask)
@@ -363,7 +369,7 @@ def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = N
         with _progress_bar(n_total, progress) as bar:
             for spec, summary in _execute(tuning, out, executor, bar):
                 summaries[spec.key] = summary
-            test = test_runs(campaign, pairs, {k: final_of(s) for k, s in summaries.items()})
+            test = runs_on_test_seeds(campaign, pairs, {k: final_of(s) for k, s in summaries.items()})
             done_before += sum((out / "runs" / s.key / SUMMARY).exists() for s in test)
             for spec, summary in _execute(test, out, executor, bar):
                 summaries[spec.key] = summary

@@ -67,7 +67,8 @@ def write_tables(out: Path, campaign: Campaign, specs: Sequence[RunSpec],
             "evaluations_to_target": reached, "run_dir": str(Path("runs") / spec.key),
         })
         # the records already carry run_id, env_id, agent, agent_params and seed
-        ident = {"run_key": spec.key, "stage": spec.stage, "env_label": spec.env_label, "setting": spec.setting}
+        ident = {"run_key": spec.key, "stage": spec.stage, "env_label": spec.env_label,
+                 "setting": spec.setting}
         for i, (name, value) in enumerate(ident.items()):
             table = table.add_column(i, name, pa.array([value] * table.num_rows))
         tables.append(table.replace_schema_metadata(None))

@@ -113,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
         "are skipped and killed ones resumed, so rerunning after a kill repeats nothing. Writes "
         "DIR/runs.parquet and DIR/evaluations.parquet.")
     bench.add_argument("campaign", metavar="CAMPAIGN", help="campaign file (.toml)")
-    bench.add_argument("--out", required=True, metavar="DIR", help="campaign directory (resumed if it exists)")
+    bench.add_argument("--out", required=True, metavar="DIR",
+                       help="campaign directory (resumed if it exists)")
     bench.add_argument("--workers", type=int, default=None,
                        help="runs executed at once in local worker processes (default: the file's "
                        "'workers'; 0: one after the other in this process)")

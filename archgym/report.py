@@ -85,7 +85,7 @@ class Doc:
             else:
                 out.append(f"<figure><img src='figures/{e(value[0])}'><figcaption>{e(value[1])}"
                            "</figcaption></figure>")
-        return "\n".join(out + ["</body></html>"])
+        return "\n".join([*out, "</body></html>"])
 
 
 def _count(value: Any) -> float:
@@ -105,7 +105,8 @@ def _load(directory: Path) -> tuple[Any, Any]:
 
     for name in (RUNS_TABLE, EVALUATIONS_TABLE):
         if not (directory / name).is_file():
-            raise FileNotFoundError(f"{directory / name} missing: run `archgym bench CAMPAIGN --out {directory}` "
+            raise FileNotFoundError(f"{directory / name} missing: run `archgym bench CAMPAIGN --out "
+                                    f"{directory}` "
                                     "first (it writes the tables when the campaign finishes)")
     return pd.read_parquet(directory / RUNS_TABLE), pd.read_parquet(directory / EVALUATIONS_TABLE)
 
@@ -184,10 +185,11 @@ def _references(runs: Any) -> dict[str, tuple[float, float]]:
             if _is_mo(runs, env):
                 front = inner.pareto_front(2000)
                 if front is not None and inner.reference_point is not None:
-                    best = max(best, float(moocore.hypervolume(front, ref=inner.reference_point, maximise=True)))
+                    front_hv = moocore.hypervolume(front, ref=inner.reference_point, maximise=True)
+                    best = max(best, float(front_hv))
             elif getattr(inner, "optimal_reward", None) is not None:
                 best = max(best, float(inner.optimal_reward))
-        except Exception:  # noqa: BLE001 - an env that can't be rebuilt here: use what the runs reached
+        except Exception:
             pass
         refs[env] = (best, worst)
     return refs
@@ -260,7 +262,8 @@ def _quiet() -> Any:
     return _Exit()
 
 
-def _rank_over_budget(path: Path, compared: Any, curves: dict[str, np.ndarray], colors: dict[str, Any]) -> None:
+def _rank_over_budget(path: Path, compared: Any, curves: dict[str, np.ndarray],
+                      colors: dict[str, Any]) -> None:
     """Mean normalised rank (0 best, 1 worst) among the agents of each (env, seed) block."""
     import matplotlib.pyplot as plt
 
@@ -307,7 +310,8 @@ def _critical_difference(path: Path, compared: Any, colors: dict[str, Any], doc:
     import scikit_posthocs as sp
     from scipy.stats import friedmanchisquare
 
-    table = compared.pivot_table(index=["env_label", "seed"], columns="agent", values="final", aggfunc="first")
+    table = compared.pivot_table(index=["env_label", "seed"], columns="agent", values="final",
+                                 aggfunc="first")
     best_agents, best_rows = [], table.iloc[:0]
     for env in dict.fromkeys(table.index.get_level_values(0)):
         agents = [a for a in table.columns if table.loc[env][a].notna().all()]
@@ -448,7 +452,8 @@ def write_report(directory: str | Path) -> Path:
         hits = [np.median([_count(r[i]) for r in rows.evaluations_to_target])
                 for i in range(len(rows.iloc[0].targets))]
         table.append([env, agent, f"s{int(rows.setting.iloc[0])} {rows.agent_params.iloc[0]}", med, q3 - q1,
-                      ", ".join(f">={t:g}: {h:g}" for t, h in zip(rows.iloc[0].targets, hits, strict=True)) or "–",
+                      ", ".join(f">={t:g}: {h:g}" for t, h in zip(rows.iloc[0].targets, hits, strict=True))
+                      or "–",
                       float(rows.wall_time_s.median()), len(rows)])
     doc.table(["env", "agent", "setting", "median final", "IQR", "median evaluations to target",
                "median wall s", "runs"], table)
@@ -463,17 +468,20 @@ def write_report(directory: str | Path) -> Path:
     doc.img("hypervolume.png", "Hypervolume of the evaluated points: median over seeds, band = IQR")
     doc.h("Rank over budget")
     _rank_over_budget(figures / "rank_over_budget.png", compared, curves, colors)
-    doc.img("rank_over_budget.png", "Mean normalised rank among the agents of each (env, seed), by evaluations")
+    doc.img("rank_over_budget.png",
+            "Mean normalised rank among the agents of each (env, seed), by evaluations")
     doc.h("Critical difference")
     _critical_difference(figures / "critical_difference.png", compared, colors, doc)
     doc.img("critical_difference.png", "Critical-difference diagram (Friedman + Nemenyi)")
     doc.h("Normalised regret across envs")
     _regret_ecdf(figures / "regret_ecdf.png", compared, colors)
     doc.img("regret_ecdf.png", "ECDF of normalised regret; higher and further left is better")
-    doc.p("Normalisation per env: " + "; ".join(f"{e}: best {b:.4g}, worst {w:.4g}" for e, (b, w) in refs.items()))
+    doc.p("Normalisation per env: "
+          + "; ".join(f"{e}: best {b:.4g}, worst {w:.4g}" for e, (b, w) in refs.items()))
     doc.h("Hyperparameter lottery")
     _lottery(figures / "lottery.png", runs, colors, doc)
-    doc.img("lottery.png", "Spread across each agent's hyperparameter settings (o) beside spread across seeds (x)")
+    doc.img("lottery.png",
+            "Spread across each agent's hyperparameter settings (o) beside spread across seeds (x)")
     if (compared.agent == "mapelites").any():
         doc.h("MAP-Elites archives")
         _archives(figures, directory, compared, doc)
