@@ -374,7 +374,7 @@ def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = N
             for spec, summary in _execute(test, out, executor, bar):
                 summaries[spec.key] = summary
     finally:
-        for resource in reversed(resources):
+        for resource in resources:  # the client before its cluster, so no result is orphaned
             close = getattr(resource, "shutdown", None) or resource.close
             close()
     specs = tuning + test
