@@ -70,3 +70,14 @@ def is_connected(ops: Sequence[str]) -> bool:
 def all_cells() -> list[tuple[str, ...]]:
     """All 5**6 = 15,625 cells of the space."""
     return list(itertools.product(OPS, repeat=len(EDGES)))
+
+
+def cell_index(ops: Sequence[str]) -> int:
+    """The position of a cell in :func:`all_cells` (base-5 digits, first edge most significant)."""
+    index = 0
+    for op in ops:
+        index = index * len(OPS) + _OP_INDEX[op]
+    return index
+
+
+_OP_INDEX = {op: i for i, op in enumerate(OPS)}

@@ -50,6 +50,10 @@ class NASBench201(DesignEnv):
         resolution: input side in pixels (default 16 for digits, 32 for CIFAR-10).
         max_train: cap on training images (None: all).
         batch_size: SGD mini-batch size.
+        backend: ``"simulator"`` (train live), ``"table"`` (look the metrics up in the table
+            ``python -m archgym_nas.tabulate`` builds from this env at its defaults; microseconds
+            per step) or ``"proxy"`` (any DesignEnv's learned proxy).
+        table_dir: the table's folder for ``backend="table"`` (default: the one shipped).
 
     Penalty for a failed evaluation: 0 (the lowest accuracy). Disconnected cells are feasible
     and score chance accuracy (100 / classes) without training, as their output is constant.
@@ -57,7 +61,8 @@ class NASBench201(DesignEnv):
 
     def __init__(self, *, channels: int = 16, n_cells: int = 1, dataset: str = "digits",
                  data_dir: str | None = None, resolution: int | None = None,
-                 max_train: int | None = None, batch_size: int = 64) -> None:
+                 max_train: int | None = None, batch_size: int = 64, backend: str = "simulator",
+                 table_dir: str | None = None) -> None:
         for name, value, low in (("channels", channels, 1), ("n_cells", n_cells, 1),
                                  ("batch_size", batch_size, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -80,6 +85,17 @@ class NASBench201(DesignEnv):
         self.channels, self.n_cells, self.dataset = channels, n_cells, dataset
         self.data_dir, self.resolution, self.max_train = data_dir, resolution, max_train
         self.batch_size = batch_size
+        if backend not in ("simulator", "table"):
+            raise ValueError(f"backend: {backend!r} is not legal; legal values: 'simulator', 'table', "
+                             "'proxy' (with model=PATH)")
+        if table_dir is not None and backend != "table":
+            raise ValueError("table_dir applies only to backend='table'")
+        fidelity = Fidelity("epochs", 1, MAX_EPOCHS, DEFAULT_EPOCHS, integer=True)
+        self._table: Any = None
+        if backend == "table":
+            self._table = self._open_table(table_dir)
+            epochs = self._table.card["fidelity"]["epochs"]
+            fidelity = Fidelity("epochs", epochs, epochs, epochs, integer=True)  # what was tabulated
         defaults = parse_cell_string(RESNET_CELL)
         super().__init__(
             design_space=DesignSpace(
@@ -87,7 +103,8 @@ class NASBench201(DesignEnv):
             ),
             metrics=METRICS,
             objective=Objectives([Objective("val_accuracy", "max")], penalty=0.0),
-            fidelity=Fidelity("epochs", 1, MAX_EPOCHS, DEFAULT_EPOCHS, integer=True),
+            fidelity=fidelity,
+            backend="table" if backend == "table" else "simulator",
         )
         self._data: Any = None
         self._static: dict[tuple[str, ...], tuple[float, float, float]] = {}
@@ -104,10 +121,40 @@ class NASBench201(DesignEnv):
         return cell_string(design)
 
     def step(self, action: dict[str, Any]) -> tuple[np.ndarray, Reward, bool, bool, dict[str, Any]]:
-        """A :class:`DesignEnv` step whose ``info`` also carries ``cell`` (the cell string)."""
+        """A :class:`DesignEnv` step whose ``info`` also carries ``cell`` (the cell string) and,
+        with the table backend, ``table``: the table seed that answered and the seed mean."""
         obs, reward, terminated, truncated, info = super().step(action)
         info["cell"] = cell_string(info["design"])
+        if self._table is not None and self._last_lookup is not None:
+            index, seed_index = self._last_lookup
+            info["table"] = {"seed": self._table.seeds[seed_index], "mean": self._table.mean(index)}
         return obs, reward, terminated, truncated, info
+
+    # --- table backend -----------------------------------------------------------------------------
+    def _open_table(self, table_dir: str | None) -> Any:
+        """The tabulated metrics; the table holds one configuration, so every other constructor
+        argument must be the one it was made with."""
+        from pathlib import Path
+
+        from archgym_nas import table
+
+        made = table.load(Path(table_dir) if table_dir else table.TABLE_DIR)
+        ours = {"channels": self.channels, "n_cells": self.n_cells, "dataset": self.dataset,
+                "resolution": self.resolution, "max_train": self.max_train, "batch_size": self.batch_size}
+        for name, value in ours.items():
+            if made.card["env_kwargs"].get(name) != value:
+                raise ValueError(f"{name}: {value!r} is not legal with backend='table'; the table was made "
+                                 f"with {name}={made.card['env_kwargs'].get(name)!r}")
+        self._last_lookup: tuple[int, int] | None = None
+        return made
+
+    def _table_metrics(self, ops: tuple[str, ...], context: EvalContext) -> dict[str, float]:
+        from archgym_nas.cell import cell_index
+
+        index = cell_index(ops)
+        seed_index = int(context.rng.integers(len(self._table.seeds)))  # seed noise, as live training has
+        self._last_lookup = (index, seed_index)
+        return self._table.lookup(index, seed_index)
 
     def versions(self) -> dict[str, str]:
         import sklearn
@@ -129,8 +176,10 @@ class NASBench201(DesignEnv):
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
         import torch
 
-        data = self._load()
         ops = tuple(design[name] for name in EDGE_NAMES)
+        if self._table is not None:
+            return self._table_metrics(ops, context)
+        data = self._load()
         epochs = int(context.fidelity if context.fidelity is not None else DEFAULT_EPOCHS)
         seed = int(context.rng.integers(2**31 - 1))
         threads = torch.get_num_threads()

@@ -90,8 +90,8 @@ def progress(directory: Path = TABLE_DIR, seeds: Iterable[int] = SEEDS) -> tuple
     return sum(seeds <= done.get(k, set()) for k in needed), len(needed)
 
 
-class IncompleteTable(RuntimeError):
-    """The shipped table does not cover the space yet."""
+class IncompleteTable(FileNotFoundError):
+    """The table does not cover the space yet (its consolidated file is not written)."""
 
 
 @dataclass(frozen=True)

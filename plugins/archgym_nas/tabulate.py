@@ -23,7 +23,7 @@ import platform
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -130,57 +130,61 @@ def tabulate(directory: Path, workers: int, minutes: float | None, seeds: tuple[
 
 def consolidate(directory: Path, workers: int, seeds: tuple[int, ...]) -> Path:
     """Write the shipped table and card; refuses unless every class has every seed."""
+    rows = {(r["key"], r["seed"]): r for r in read_shards(directory) if r.get("error") is None}
+    missing = [(k, s) for k in trainable_classes() for s in seeds if (k, s) not in rows]
+    if missing:
+        raise SystemExit(f"cannot consolidate: {len(missing):,} of {len(trainable_classes()) * len(seeds):,} "
+                         "trainings are missing; run `python -m archgym_nas.tabulate` first")
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start) as pool:
+        statics = list(pool.map(static_one, all_cells(), chunksize=64))
+    return write_table(directory, rows, statics, seeds, _env())
+
+
+def write_table(directory: Path, rows: Mapping[tuple[str, int], Mapping[str, Any]],
+                statics: Sequence[Mapping[str, float]], seeds: tuple[int, ...], env: Any) -> Path:
+    """One row per cell (``metric@seed`` columns from its class's training, static metrics of its
+    own), and the provenance card with the measured seed-to-seed Spearman correlation."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
+    import sklearn
+    import torch
     from scipy.stats import spearmanr
 
-    rows = {(r["key"], r["seed"]): r for r in read_shards(directory) if r.get("error") is None}
-    classes = trainable_classes()
-    missing = [(k, s) for k in classes for s in seeds if (k, s) not in rows]
-    if missing:
-        raise SystemExit(f"cannot consolidate: {len(missing):,} of {len(classes) * len(seeds):,} "
-                         "trainings are missing; run `python -m archgym_nas.tabulate` first")
     cells = all_cells()
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start) as pool:
-        statics = list(pool.map(static_one, cells, chunksize=64))
-    env = _env()
+    trained = trainable_classes()
     chance = {"val_accuracy": 100.0 / 10, "test_accuracy": 100.0 / 10, "train_loss": float(np.log(10)),
-              "train_time_s": 0.0}
+              "train_time_s": 0.0}  # disconnected cells: what the live env answers without training
+    keys = [isomorphism_key(c) for c in cells]
     columns: dict[str, list[Any]] = {"cell_index": list(range(len(cells))),
-                                     "cell": [cell_string(c) for c in cells],
-                                     "key": [isomorphism_key(c) for c in cells]}
+                                     "cell": [cell_string(c) for c in cells], "key": keys}
     for metric in TRAINED_METRICS:
         for seed in seeds:
-            columns[f"{metric}@{seed}"] = [
-                rows[(key, seed)][metric] if key in classes else chance[metric] for key in columns["key"]
-            ]
+            columns[f"{metric}@{seed}"] = [rows[(k, seed)][metric] if k in trained else chance[metric]
+                                          for k in keys]
     for metric in STATIC_METRICS:
         columns[metric] = [s[metric] for s in statics]
     path = directory / f"{TABLE_NAME}.parquet"
     pq.write_table(pa.table(columns), path, compression="zstd")
-    val = np.array([[rows[(k, s)]["val_accuracy"] for s in seeds] for k in classes])
+    val = np.array([[rows[(k, s)]["val_accuracy"] for s in seeds] for k in trained])
     rho = float(spearmanr(val[:, 0], val[:, 1]).statistic) if len(seeds) >= 2 else float("nan")
-    import sklearn
-    import torch
-
     card = {
         "env_id": "archgym/NASBench201-v0",
         "env_kwargs": {"channels": env.channels, "n_cells": env.n_cells, "dataset": env.dataset,
                        "resolution": env.resolution, "max_train": env.max_train,
                        "batch_size": env.batch_size},
-        "fidelity": {"epochs": env.fidelity.default},
+        "fidelity": {"epochs": int(env.fidelity.default)},
         "recipe": "SGD Nesterov 0.9, lr 0.0125 cosine per step, wd 5e-4, batch 64, precise BN",
-        "dataset": "sklearn digits 16x16: 1000 train / 397 val / 400 test (fixed split)",
+        "dataset": f"{env.dataset} at {env.resolution}x{env.resolution} (fixed split, see archgym_nas.data)",
+        "params_range": [min(columns["params"]), max(columns["params"])],
         "seeds": list(seeds),
-        "seed_meaning": "seed s = live env reset(seed=s) then one step",
-        "isomorphism": "NAS-Bench-201 to_unique_str(consider_zero=True)",
-        "classes": len(classes) + sum(1 for k in set(columns["key"]) if k not in classes),
-        "trained_classes": len(classes),
+        "seed_meaning": "seed s = the live env's reset(seed=s) then one step",
+        "isomorphism": "NAS-Bench-201 to_unique_str(consider_zero=True); one training per class",
+        "classes": len(set(keys)), "trained_classes": len(trained),
         "seed_to_seed_spearman_val_accuracy": rho,
         "versions": {"torch": torch.__version__, "scikit-learn": sklearn.__version__,
                      "numpy": np.__version__, "python": sys.version.split()[0]},
-        "trained_with_torch": sorted({r["torch"] for r in rows.values()}),
+        "trained_with_torch": sorted({r.get("torch", "?") for r in rows.values()}),
         "date": dt.date.today().isoformat(),
     }
     (directory / f"{TABLE_NAME}.card.json").write_text(json.dumps(card, indent=2) + "\n")

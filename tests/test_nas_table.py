@@ -1,0 +1,137 @@
+"""NAS-Bench-201 tabular backend: isomorphism classes, lookups, refusal while incomplete, and the
+resumable tabulation script."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import archgym  # noqa: F401 - registers the envs
+from archgym_nas import table, tabulate
+from archgym_nas.cell import EDGE_NAMES, OPS, all_cells, cell_index, is_connected
+from archgym_nas.env import NASBench201
+
+
+def test_the_space_has_6466_isomorphism_classes_as_in_the_paper() -> None:
+    classes = table.classes()
+    assert len(classes) == 6466
+    assert len(table.trainable_classes()) == 6466 - 5  # the five all-zero outputs need no training
+    # a skip edge folds away: conv on node 1 after a skip equals conv straight from the input
+    via_skip = ("skip_connect", "none", "none", "none", "nor_conv_3x3", "none")
+    direct = ("none", "none", "none", "nor_conv_3x3", "none", "none")
+    assert table.isomorphism_key(via_skip) == table.isomorphism_key(direct)
+    # which input of a node an op hangs on does not matter once skips fold away; the op does
+    a = ("skip_connect", "none", "none", "nor_conv_1x1", "avg_pool_3x3", "none")
+    b = ("skip_connect", "none", "none", "avg_pool_3x3", "nor_conv_1x1", "none")
+    c = ("skip_connect", "none", "none", "avg_pool_3x3", "nor_conv_3x3", "none")
+    assert table.isomorphism_key(a) == table.isomorphism_key(b) != table.isomorphism_key(c)
+
+
+@given(st.tuples(*[st.sampled_from(OPS)] * 6))
+def test_isomorphic_cells_agree_on_connectivity_and_index_round_trips(ops: tuple[str, ...]) -> None:
+    representative = table.classes()[table.isomorphism_key(ops)]
+    assert is_connected(representative) == is_connected(ops)
+    assert all_cells()[cell_index(ops)] == ops
+
+
+def _synthetic_table(directory: Path, seeds: tuple[int, ...] = (0, 1)) -> None:
+    """Test data (not results): each class's metrics derived from a hash of its key, so lookups
+    can be checked against what was written."""
+    rows = {}
+    for key in table.trainable_classes():
+        for seed in seeds:
+            h = int(hashlib.sha256(f"{key}|{seed}".encode()).hexdigest()[:8], 16) / 16**8
+            rows[(key, seed)] = {"val_accuracy": 50 + 50 * h, "test_accuracy": 40 + 50 * h,
+                                 "train_loss": 2 - h, "train_time_s": 1 + h, "torch": "test"}
+    statics = [{"params": float(i), "flops": 0.5 * i, "synflow_log": 0.1 * i}
+               for i in range(len(all_cells()))]
+    directory.mkdir(parents=True, exist_ok=True)
+    tabulate.write_table(directory, rows, statics, seeds, NASBench201())
+
+
+@pytest.fixture(scope="module")
+def table_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("nas-table")
+    _synthetic_table(directory)
+    return directory
+
+
+def test_table_backend_answers_every_cell_and_isomorphic_cells_agree(table_dir: Path) -> None:
+    env = gym.make("archgym/NASBench201-v0", backend="table", table_dir=str(table_dir))
+    space = env.unwrapped.design_space
+    by_class: dict[str, dict[int, dict[str, float]]] = {}
+    for i, ops in enumerate(all_cells()):
+        env.reset(seed=i % 7)
+        _, reward, _, _, info = env.step(space.to_action(dict(zip(EDGE_NAMES, ops, strict=True))))
+        assert info["feasible"] and info["backend"] == "table" and reward == info["metrics"]["val_accuracy"]
+        assert info["metrics"]["params"] == float(i)  # static metrics are the cell's own
+        assert info["table"]["seed"] in (0, 1)
+        trained = {m: info["metrics"][m] for m in table.TRAINED_METRICS}
+        key = table.isomorphism_key(ops)
+        seen = by_class.setdefault(key, {})
+        assert seen.setdefault(info["table"]["seed"], trained) == trained
+        if not is_connected(ops):
+            assert trained["val_accuracy"] == 10.0 and math.isclose(trained["train_loss"], math.log(10))
+        if len(seen) == 2:
+            mean = info["table"]["mean"]["val_accuracy"]
+            assert mean == pytest.approx((seen[0]["val_accuracy"] + seen[1]["val_accuracy"]) / 2)
+    assert len(by_class) == 6466
+
+
+def test_reset_seed_picks_the_table_seed(table_dir: Path) -> None:
+    env = gym.make("archgym/NASBench201-v0", backend="table", table_dir=str(table_dir))
+    action = env.unwrapped.design_space.to_action(env.unwrapped.design_space.default())
+    answers = {}
+    for seed in range(12):
+        env.reset(seed=seed)
+        answers[seed] = env.step(action)[4]["table"]["seed"]
+        env.reset(seed=seed)
+        assert env.step(action)[4]["table"]["seed"] == answers[seed]  # same seed, same answer
+    assert set(answers.values()) == {0, 1}  # both seeds' values are seen across resets
+
+
+def test_table_backend_refuses_what_it_was_not_made_with(table_dir: Path) -> None:
+    with pytest.raises(ValueError, match="channels: 8 is not legal with backend='table'"):
+        gym.make("archgym/NASBench201-v0", backend="table", table_dir=str(table_dir), channels=8)
+    env = gym.make("archgym/NASBench201-v0", backend="table", table_dir=str(table_dir))
+    with pytest.raises(ValueError, match="fidelity 'epochs': 1 is not legal"):
+        env.reset(options={"fidelity": 1})
+    with pytest.raises(ValueError, match="backend: 'tables' is not legal"):
+        gym.make("archgym/NASBench201-v0", backend="tables")
+
+
+def test_the_shipped_table_is_complete_or_refused_with_a_count() -> None:
+    if (table.TABLE_DIR / f"{table.TABLE_NAME}.parquet").is_file():
+        card = json.loads((table.TABLE_DIR / f"{table.TABLE_NAME}.card.json").read_text())
+        assert card["trained_classes"] == 6461 and card["seed_to_seed_spearman_val_accuracy"] >= 0.6
+        return
+    done, needed = table.progress()
+    assert needed == 6461 and 0 <= done < needed
+    with pytest.raises(table.IncompleteTable, match=rf"{done:,} of 6,461 trainable isomorphism classes"):
+        gym.make("archgym/NASBench201-v0", backend="table")
+
+
+def test_tabulation_resumes_and_holds_what_the_live_env_returns(tmp_path: Path) -> None:
+    assert tabulate.main(["--dir", str(tmp_path), "--workers", "1", "--minutes", "0.001"]) == 0
+    first = table.read_shards(tmp_path)
+    assert len(first) == 2 and {r["seed"] for r in first} == {0, 1} and len({r["key"] for r in first}) == 1
+    assert tabulate.main(["--dir", str(tmp_path), "--workers", "1", "--minutes", "0.001"]) == 0
+    rows = table.read_shards(tmp_path)
+    assert len(rows) == 4 and len({(r["key"], r["seed"]) for r in rows}) == 4  # nothing trained twice
+    row = rows[0]
+    env = NASBench201()
+    env.reset(seed=row["seed"])
+    info = env.step(env.design_space.to_action(NASBench201.design_from_cell_string(row["cell"])))[4]
+    for metric in ("val_accuracy", "test_accuracy", "train_loss"):
+        assert info["metrics"][metric] == pytest.approx(row[metric], abs=1e-6)
+    with pytest.raises(SystemExit, match="trainings are missing"):
+        tabulate.main(["--dir", str(tmp_path), "--consolidate", "--workers", "1"])
+    assert np.isfinite([r["val_accuracy"] for r in rows]).all()
