@@ -311,19 +311,13 @@ def final_of(summary: Mapping[str, Any]) -> float:
 
 
 def _open_executor(workers: int, dask: str | None) -> tuple[Executor | None, Any]:
-    """(executor, resource to close). ``None`` executor: run in this process, one at a time."""
+    """(executor, resources to close in order). ``None`` executor: run in this process, one at a
+    time."""
     if dask is not None:
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError:
-            raise RuntimeError("--dask needs the optional extra: pip install 'archgym[dask]'") from None
-        if dask == "local":
-            cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-            return client.get_executor(), (client, cluster)
-        client = Client(dask)
-        return client.get_executor(), (client,)
+        from archgym.executors import dask_client
+
+        client, resources = dask_client(dask, workers)
+        return client.get_executor(), resources
     if workers == 0:
         return None, ()
     import multiprocessing as mp

@@ -80,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="DIR", default=None,
                      help="continue the killed run in DIR from its journal (other options are taken "
                      "from DIR/run.json); finished evaluations are not repeated")
+    run.add_argument("--dask", default=None, metavar="ADDRESS",
+                     help="evaluate on a Dask cluster (scheduler address, or 'local' for a LocalCluster of "
+                     "--workers processes) instead of local workers; results don't depend on it. Needs "
+                     "pip install 'archgym[dask]'")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     dataset = sub.add_parser("dataset", help="export or collect proxy-cost datasets",
@@ -177,7 +181,7 @@ def _run(args: argparse.Namespace) -> int:
 
     progress = False if args.no_progress else None
     if args.resume is not None:
-        summary = loop.resume(args.resume, progress=progress)
+        summary = loop.resume(args.resume, progress=progress, dask=args.dask)
     else:
         missing = [opt for opt, value in (("--env", args.env), ("--agent", args.agent),
                                           ("--budget", args.budget), ("--out", args.out)) if value is None]
@@ -187,6 +191,7 @@ def _run(args: argparse.Namespace) -> int:
             env=args.env, agent=args.agent, budget=args.budget, seed=args.seed, out=args.out,
             env_kwargs=dict(args.env_kwarg), agent_params=dict(args.agent_param), workers=args.workers,
             timeout=args.timeout, scalarize=args.scalarize, cost_budget=args.cost_budget, progress=progress,
+            dask=args.dask,
         )
     keys = ("env_id", "agent", "n_evaluations", "n_feasible", "best_reward", "best_design", "hypervolume",
             "test")

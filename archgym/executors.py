@@ -24,7 +24,7 @@ from archgym.agent import EvalResult
 from archgym.evaluation import BoundEnv, EnvRecipe, Task, failed_result
 from archgym.objectives import Reward
 
-__all__ = ["Executor", "InProcessExecutor", "ProcessExecutor"]
+__all__ = ["DaskExecutor", "Executor", "InProcessExecutor", "ProcessExecutor"]
 
 _MAX_START_FAILURES = 3
 _ONE_THREAD = {
@@ -228,3 +228,64 @@ class ProcessExecutor(Executor):
                     worker.conn.send(None)
                 worker.process.join(timeout=2)
             worker.kill()
+
+
+def dask_client(address: str, workers: int) -> tuple[Any, tuple[Any, ...]]:
+    """A Dask client for ``address`` (``"local"``: a LocalCluster of ``workers`` single-threaded
+    processes), and what to close afterwards — the client before its cluster."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise RuntimeError("--dask needs the optional extra: pip install 'archgym[dask]'") from None
+    if address == "local":
+        cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+        return client, (client, cluster)
+    client = Client(address)
+    return client, (client,)
+
+
+_DASK_ENVS: dict[bytes, BoundEnv] = {}
+
+
+def _dask_evaluate(recipe: EnvRecipe, task: Task) -> EvalResult:
+    """Runs on a Dask worker: one env per recipe per worker process, built on first use."""
+    import pickle
+
+    key = pickle.dumps(recipe)
+    if key not in _DASK_ENVS:
+        pin_threads()
+        _DASK_ENVS[key] = BoundEnv.from_recipe(recipe)
+    result = _DASK_ENVS[key](task)
+    pin_threads()
+    return result
+
+
+class DaskExecutor(Executor):
+    """Evaluations as tasks on a Dask distributed cluster (``pip install 'archgym[dask]'``).
+
+    Each worker builds the env once. A Dask task can't be killed, so per-evaluation timeouts need
+    :class:`ProcessExecutor`; a worker lost mid-evaluation is recorded as an infeasible result.
+    """
+
+    def __init__(self, recipe: EnvRecipe, *, address: str, workers: int, penalty: Reward) -> None:
+        self.recipe, self.penalty = recipe, penalty
+        self.client, self._resources = dask_client(address, workers)
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, EvalResult]]:
+        from dask.distributed import as_completed
+
+        start = time.perf_counter()
+        futures = {self.client.submit(_dask_evaluate, self.recipe, task, pure=False): task for task in tasks}
+        for future in as_completed(futures):
+            task = futures.pop(future)
+            try:
+                yield task, future.result()
+            except Exception as exc:  # a lost worker is a failed evaluation, not a failed run
+                error = f"dask: {type(exc).__name__}: {exc}"
+                yield task, failed_result(task, error, self.penalty, time.perf_counter() - start)
+
+    def close(self) -> None:
+        for resource in self._resources:
+            resource.close()

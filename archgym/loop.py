@@ -31,7 +31,7 @@ from archgym.agent import Agent, EvalResult, InteractiveAgent, Problem, Proposal
 from archgym.derive import codec_for
 from archgym.env import DesignEnv
 from archgym.evaluation import BoundEnv, EnvRecipe, Task, eval_seed, penalty_of, resolve_spec
-from archgym.executors import Executor, InProcessExecutor, ProcessExecutor, pin_threads
+from archgym.executors import DaskExecutor, Executor, InProcessExecutor, ProcessExecutor, pin_threads
 from archgym.records import (
     METRIC,
     PARAM,
@@ -97,8 +97,13 @@ def run(
     scalarize: str | None = None,
     cost_budget: float | None = None,
     progress: bool | None = None,
+    dask: str | None = None,
 ) -> dict[str, Any]:
     """Run ``agent`` on ``env`` for ``budget`` evaluations; write records and a summary to ``out``.
+
+    ``dask``: evaluate on a Dask cluster (scheduler address, or ``"local"`` for a LocalCluster of
+    ``workers`` processes) instead of local worker processes; like ``workers``, it changes how a
+    run executes, never what it computes, so it is not part of the run's stored configuration.
 
     ``agent`` is a registered agent name, or a factory ``(problem, *, seed) -> Agent`` for agents
     built in code: an Agent subclass itself, or e.g. ``lambda problem, seed: AskTellAdapter(...)``
@@ -114,18 +119,18 @@ def run(
     if (out / RUN_META).exists():
         raise FileExistsError(f"{out} already holds a run; resume it (--resume) or choose another --out")
     factory = None if isinstance(agent, str) else agent
-    return _Run(config, out, factory=factory, progress=progress, resumed=False).execute()
+    return _Run(config, out, factory=factory, progress=progress, resumed=False, dask=dask).execute()
 
 
 def resume(out: str | Path, *, progress: bool | None = None,
-           agent: AgentFactory | None = None) -> dict[str, Any]:
+           agent: AgentFactory | None = None, dask: str | None = None) -> dict[str, Any]:
     """Continue a killed run from its journal, without re-evaluating finished designs."""
     out = Path(out)
     if not (out / RUN_META).exists():
         raise FileNotFoundError(f"{out} holds no run to resume ({RUN_META} missing)")
     meta = json.loads((out / RUN_META).read_text())
     config = RunConfig(**meta["config"])
-    return _Run(config, out, factory=agent, progress=progress, resumed=True, meta=meta).execute()
+    return _Run(config, out, factory=agent, progress=progress, resumed=True, meta=meta, dask=dask).execute()
 
 
 def versions_of(env: gym.Env[Any, Any], env_id: str) -> dict[str, str]:
@@ -185,8 +190,13 @@ def build_agent(
 
 class _Run:
     def __init__(self, config: RunConfig, out: Path, *, factory: AgentFactory | None,
-                 progress: bool | None, resumed: bool, meta: dict[str, Any] | None = None) -> None:
+                 progress: bool | None, resumed: bool, meta: dict[str, Any] | None = None,
+                 dask: str | None = None) -> None:
+        if dask is not None and config.timeout is not None:
+            raise ValueError("--timeout needs local worker processes (a Dask task can't be killed); "
+                             "drop --timeout or --dask")
         self.config, self.out, self.factory, self.resumed = config, out, factory, resumed
+        self.dask = dask
         self.progress = progress
         scalarize = None if config.scalarize is None else parse_scalarize(config.scalarize)
         env_id = config.env.partition(":")[2] if ":" in config.env else config.env
@@ -249,6 +259,9 @@ class _Run:
         return self._write_summary(time.perf_counter() - start)
 
     def _executor(self) -> Executor:
+        if self.dask is not None:
+            return DaskExecutor(self.recipe, address=self.dask, workers=self.config.workers,
+                                penalty=penalty_of(self.env))
         if self.config.workers == 1 and self.config.timeout is None:
             return InProcessExecutor(BoundEnv(self.env))
         return ProcessExecutor(self.recipe, workers=self.config.workers, timeout=self.config.timeout,

@@ -208,3 +208,22 @@ def test_tables_and_report_have_every_figure(tmp_path: Path) -> None:
     assert all(f"figures/{name}" in text for name in expected)
     assert "Friedman" in text and "| Branin-v0 | ga |" in text
     assert (report.parent / "report.html").read_text().count("<img") == len(expected)
+
+
+def test_a_single_run_evaluates_on_dask_through_the_loops_executor_seam(tmp_path: Path) -> None:
+    pytest.importorskip("dask.distributed")
+    from archgym import loop
+
+    kwargs = {"env": SLEEP, "agent": "random", "budget": 16, "seed": 3, "env_kwargs": {"delay_s": 0.01},
+              "progress": False}
+    local = loop.run(out=tmp_path / "local", **kwargs)
+    dask = loop.run(out=tmp_path / "dask", workers=2, dask="local", **kwargs)
+    assert dask["best_reward"] == local["best_reward"] and dask["n_evaluations"] == 16
+
+    def records(d: Path) -> list:
+        table = pq.read_table(d / "evaluations.parquet").to_pandas()
+        return table[["step", "param.x", "param.y", "reward", "eval_seed"]].values.tolist()
+
+    assert records(tmp_path / "dask") == records(tmp_path / "local")
+    with pytest.raises(ValueError, match="--timeout needs local worker processes"):
+        loop.run(out=tmp_path / "t", timeout=5.0, dask="local", **kwargs)
