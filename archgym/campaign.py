@@ -23,6 +23,7 @@ import hashlib
 import itertools
 import json
 import math
+import statistics
 import tomllib
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -174,16 +175,26 @@ def _agent_entry(raw: Any, index: int, registry: Any, fail: Any) -> AgentEntry:
         spec = registry.agent(raw["name"])
     except (KeyError, ValueError) as exc:
         raise fail(f"agents[{index}]: {exc}") from None
+    for key in ("params", "grid", "ranges"):
+        if not isinstance(raw.get(key, {}), Mapping):
+            raise fail(f"agents[{index}].{key} must be a table (name = value), got {raw[key]!r}")
     base = dict(raw.get("params", {}))
     settings: list[dict[str, Any]] = []
-    grid = raw.get("grid", {})
+    grid = {n: v if isinstance(v, list) else [v] for n, v in raw.get("grid", {}).items()}
+    empty = [n for n, v in grid.items() if not v]
+    if empty:
+        raise fail(f"agents[{index}].grid: {empty} list no values")
     if grid:
-        names = list(grid)
-        for combo in itertools.product(*(grid[n] if isinstance(grid[n], list) else [grid[n]] for n in names)):
-            settings.append(dict(zip(names, combo, strict=True)))
-    if raw.get("sample"):
-        settings += _sample_settings(spec, raw.get("ranges", {}), int(raw["sample"]),
-                                     int(raw.get("sample_seed", 0)), fail, index)
+        for combo in itertools.product(*grid.values()):
+            settings.append(dict(zip(grid, combo, strict=True)))
+    sample, sample_seed = raw.get("sample", 0), raw.get("sample_seed", 0)
+    if type(sample) is not int or sample < 0 or type(sample_seed) is not int:
+        raise fail(f"agents[{index}]: sample and sample_seed must be integers >= 0, got {sample!r}, "
+                   f"{sample_seed!r}")
+    if raw.get("ranges") and not sample:
+        raise fail(f"agents[{index}]: ranges without sample = N (how many settings to draw)")
+    if sample:
+        settings += _sample_settings(spec, raw.get("ranges", {}), sample, sample_seed, fail, index)
     resolved_default = _resolve(spec, base, fail, index)
     out = [base]
     for s in settings:
@@ -274,8 +285,8 @@ def runs_on_test_seeds(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, Agent
         def median_final(k: int, e: EnvEntry = e, a: AgentEntry = a) -> float:
             values = [finals.get(RunSpec("tuning", e.id, e.name, e.kwargs, a.name, k, a.settings[k], s,
                                          campaign.budget).key, math.nan) for s in campaign.tuning_seeds]
-            finite = sorted(v for v in values if math.isfinite(v))
-            return finite[len(finite) // 2] if finite else -math.inf
+            # a run without a result counts as the worst, so one lucky seed can't carry a setting
+            return statistics.median(v if math.isfinite(v) else -math.inf for v in values)
 
         best = max(range(len(a.settings)), key=lambda k: (median_final(k), -k))
         runs += [RunSpec("test", e.id, e.name, e.kwargs, a.name, best, a.settings[best], seed,
@@ -369,8 +380,8 @@ def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = N
                 summaries[spec.key] = summary
     finally:
         for resource in resources:  # the client before its cluster, so no result is orphaned
-            close = getattr(resource, "shutdown", None) or resource.close
-            close()
+            # Client.close, never Client.shutdown: that would stop a shared cluster
+            resource.shutdown() if isinstance(resource, Executor) else resource.close()
     specs = tuning + test
     from archgym.campaign_tables import write_tables
 
@@ -383,7 +394,9 @@ def _check_same_campaign(out: Path, campaign: Campaign) -> None:
     """A campaign directory belongs to one campaign definition: rerunning resumes it, but a
     changed file would silently mix results."""
     meta_path = out / CAMPAIGN_META
-    text = json.dumps(asdict(campaign), sort_keys=True, default=list)
+    definition = asdict(campaign)
+    definition.pop("workers")  # how runs execute, not what they compute: may change on a rerun
+    text = json.dumps(definition, sort_keys=True, default=list)
     digest = hashlib.sha256(text.encode()).hexdigest()
     if meta_path.exists():
         previous = json.loads(meta_path.read_text())

@@ -39,13 +39,13 @@ def write_tables(out: Path, campaign: Campaign, specs: Sequence[RunSpec],
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    targets = {e.id + json.dumps(e.kwargs, sort_keys=True): e.targets for e in campaign.envs}
+    targets = {e.name: e.targets for e in campaign.envs}
     rows, tables = [], []
     for spec in specs:
         summary = summaries[spec.key]
         run_dir = out / "runs" / spec.key
         table = pq.read_table(run_dir / PARQUET)
-        env_targets = targets.get(spec.env + json.dumps(spec.env_kwargs, sort_keys=True), ())
+        env_targets = targets.get(spec.env_label, ())
         single = "reward" in table.column_names
         if single:
             curve = best_so_far(np.asarray(table["reward"].to_numpy(zero_copy_only=False), dtype=float),
@@ -73,7 +73,25 @@ def write_tables(out: Path, campaign: Campaign, specs: Sequence[RunSpec],
             table = table.add_column(i, name, pa.array([value] * table.num_rows))
         tables.append(table.replace_schema_metadata(None))
     pq.write_table(pa.Table.from_pylist(rows), out / RUNS_TABLE)
-    pq.write_table(pa.concat_tables(tables, promote_options="permissive"), out / EVALUATIONS_TABLE)
+    pq.write_table(_concat(tables), out / EVALUATIONS_TABLE)
+
+
+def _concat(tables: list[Any]) -> Any:
+    """One table from the runs' records: columns merged by name (null where a run lacks one); a
+    column two envs type differently (an int parameter here, a string one there) becomes text."""
+    import pyarrow as pa
+
+    types: dict[str, set[Any]] = {}
+    for table in tables:
+        for field in table.schema:
+            if not pa.types.is_null(field.type):
+                types.setdefault(field.name, set()).add(field.type)
+    clash = {name for name, kinds in types.items() if len(kinds) > 1}
+    if clash:
+        as_text = [pa.schema([pa.field(f.name, pa.string()) if f.name in clash else f for f in t.schema])
+                   for t in tables]
+        tables = [t.cast(schema) for t, schema in zip(tables, as_text, strict=True)]
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _float(value: Any) -> float:

@@ -274,17 +274,19 @@ class DaskExecutor(Executor):
         self.client, self._resources = dask_client(address, workers)
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, EvalResult]]:
-        from dask.distributed import as_completed
+        from distributed import KilledWorker, as_completed
+        from distributed.comm.core import CommClosedError
 
         start = time.perf_counter()
         futures = {self.client.submit(_dask_evaluate, self.recipe, task, pure=False): task for task in tasks}
         for future in as_completed(futures):
             task = futures.pop(future)
             try:
-                yield task, future.result()
-            except Exception as exc:  # a lost worker is a failed evaluation, not a failed run
-                error = f"dask: {type(exc).__name__}: {exc}"
-                yield task, failed_result(task, error, self.penalty, time.perf_counter() - start)
+                result = future.result()
+            except (KilledWorker, CommClosedError) as exc:  # a lost worker fails the evaluation only;
+                error = f"dask: {type(exc).__name__}: {exc}"  # an env that can't be built fails the run
+                result = failed_result(task, error, self.penalty, time.perf_counter() - start)
+            yield task, result
 
     def close(self) -> None:
         for resource in self._resources:

@@ -85,9 +85,12 @@ def encode(space: DesignSpace, designs: Sequence[Mapping[str, Any]]) -> np.ndarr
 # --- the model ----------------------------------------------------------------------------------
 class Served:
     """One fitted scikit-learn regressor compiled to ONNX and run by ONNX Runtime on one thread
-    (float32 features, as tree-ensemble ONNX operators use)."""
+    (float32, as tree-ensemble ONNX operators compute). The regressor predicts the standardised
+    (transformed) target, ``(t - centre) / scale``, so float32 keeps its precision even for a
+    target with a large offset; the rest is undone here in float64."""
 
-    def __init__(self, estimator: Any, n_features: int, log: bool) -> None:
+    def __init__(self, estimator: Any, n_features: int, log: bool, centre: float = 0.0,
+                 scale: float = 1.0) -> None:
         import onnxruntime as ort
         from skl2onnx import to_onnx
 
@@ -98,12 +101,19 @@ class Served:
         self.session = ort.InferenceSession(graph.SerializeToString(), options,
                                             providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
-        self.log = log
+        self.log, self.centre, self.scale = log, centre, scale
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         y = self.session.run(None, {self.input: np.asarray(x, dtype=np.float32)})[0]
-        y = np.asarray(y, dtype=np.float64).reshape(len(x))
+        y = np.asarray(y, dtype=np.float64).reshape(len(x)) * self.scale + self.centre
         return np.exp(y) if self.log else y
+
+
+def _fit_served(kind: str, seed: int, x: np.ndarray, t: np.ndarray, log: bool) -> tuple[Any, Served]:
+    """Fit ``kind`` on the standardised transformed target ``t``; return it and its served form."""
+    centre, scale = float(np.mean(t)), float(np.std(t)) or 1.0
+    estimator = _estimator(kind, seed).fit(x, (t - centre) / scale)
+    return estimator, Served(estimator, x.shape[1], log, centre, scale)
 
 
 class ProxyModel:
@@ -114,7 +124,8 @@ class ProxyModel:
         self.space = layout_from_meta({"layout": card["layout"]}).design_space
         self.encoder = Encoder(self.space)
         self.estimators = dict(estimators)
-        self.served = {t: Served(est, len(self.encoder.columns), card["targets"][t]["transform"] == "log")
+        self.served = {t: Served(est, len(self.encoder.columns), card["targets"][t]["transform"] == "log",
+                                 card["targets"][t]["centre"], card["targets"][t]["scale"])
                        for t, est in self.estimators.items()}
         self.metrics = list(card["layout"]["metrics"])
 
@@ -336,8 +347,7 @@ def train(dataset: str | Path, targets: Sequence[str], out: str | Path, *, seed:
         for kind in kinds:
             for transform in transforms:
                 fwd = tf[transform][0]
-                est = _estimator(kind, seed).fit(x[idx_fit], fwd(y[idx_fit]))
-                served = Served(est, x.shape[1], transform == "log")
+                _, served = _fit_served(kind, seed, x[idx_fit], fwd(y[idx_fit]), transform == "log")
                 val = _scores(y[idx_val], served(x[idx_val]))
                 latency = _median_time(lambda served=served, row=x[:1]: served(row), 30)
                 fast = max_predict_s is None or latency <= max_predict_s
@@ -349,8 +359,8 @@ def train(dataset: str | Path, targets: Sequence[str], out: str | Path, *, seed:
         else:
             best = min(candidates, key=lambda c: c["single_row_s"])
         fwd, inv = tf[best["transform"]]
-        model = _estimator(best["kind"], seed).fit(x[idx_train], fwd(y[idx_train]))
-        served = Served(model, x.shape[1], best["transform"] == "log")
+        model, served = _fit_served(best["kind"], seed, x[idx_train], fwd(y[idx_train]),
+                                    best["transform"] == "log")
         x_test, y_test = x[idx_test], y[idx_test]
         pred = served(x_test)
         mean_pred = DummyRegressor().fit(x[idx_train], y[idx_train]).predict(x_test)
@@ -362,6 +372,7 @@ def train(dataset: str | Path, targets: Sequence[str], out: str | Path, *, seed:
         single, batched = _predict_times(served, encoder, designs[0], x_test)
         card["targets"][target] = {
             "max_predict_s": max_predict_s, "model": best["kind"], "transform": best["transform"],
+            "centre": served.centre, "scale": served.scale,
             "params": _params(model),
             "candidates": candidates, "n_train": len(idx_train), "n_test": len(idx_test),
             "target_range": [float(y.min()), float(y.max())], "test": scores, "baselines": baselines,

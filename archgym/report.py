@@ -197,6 +197,8 @@ def _references(runs: Any) -> dict[str, tuple[float, float]]:
 
 def _regret(runs: Any, refs: dict[str, tuple[float, float]]) -> Any:
     def one(row: Any) -> float:
+        if not math.isfinite(row.final):  # no feasible evaluation (or no reference point): worst
+            return 1.0
         best, worst = refs[row.env_label]
         span = best - worst
         return 0.0 if span <= 0 else float(np.clip((best - row.final) / span, 0.0, 1.0))
@@ -266,6 +268,7 @@ def _rank_over_budget(path: Path, compared: Any, curves: dict[str, np.ndarray],
                       colors: dict[str, Any]) -> None:
     """Mean normalised rank (0 best, 1 worst) among the agents of each (env, seed) block."""
     import matplotlib.pyplot as plt
+    from scipy.stats import rankdata
 
     budget = int(compared.budget.max())
     grid = np.arange(1, budget + 1)
@@ -279,8 +282,7 @@ def _rank_over_budget(path: Path, compared: Any, curves: dict[str, np.ndarray],
         values = np.array([_pad(curves[k], budget) for k in keys])
         values = np.nan_to_num(values, nan=-np.inf)
         for step in range(budget):
-            order = (-values[:, step]).argsort(kind="stable").argsort(kind="stable")
-            norm = order / (len(keys) - 1)
+            norm = (rankdata(-values[:, step], method="average") - 1) / (len(keys) - 1)  # ties share
             for agent, r in zip(agents, norm, strict=True):
                 sums.setdefault(agent, np.zeros(budget))[step] += r
                 counts.setdefault(agent, np.zeros(budget))[step] += 1
@@ -388,8 +390,8 @@ def _lottery(path: Path, runs: Any, colors: dict[str, Any], doc: Doc) -> None:
             ranking[label] = per_setting.groupby(level=0).agg(pick).reindex(agents)
         tau_t = kendalltau(ranking["default"], ranking["tuned"]).statistic if len(agents) > 1 else math.nan
         tau_w = kendalltau(ranking["tuned"], ranking["worst"]).statistic if len(agents) > 1 else math.nan
-        survive_rows.append([env, ranking["default"].idxmax(), ranking["tuned"].idxmax(),
-                             ranking["worst"].idxmax(), float(tau_t), float(tau_w)])
+        best = [r.idxmax() if r.notna().any() else "–" for r in ranking.values()]
+        survive_rows.append([env, *best, float(tau_t), float(tau_w)])
     if not envs:
         _empty(axes[0][0], "no tuning runs")
     fig.tight_layout()
