@@ -178,7 +178,8 @@ def _references(runs: Any) -> dict[str, tuple[float, float]]:
     for env in _envs(runs):
         rows = runs[runs.env_label == env]
         finals = rows.final.to_numpy(float)
-        best, worst = float(np.nanmax(finals)), float(np.nanmin(finals))
+        finals = finals[np.isfinite(finals)]
+        best, worst = (float(finals.max()), float(finals.min())) if len(finals) else (math.nan, math.nan)
         first = rows.iloc[0]
         try:
             inner = gym.make(first.env, **json.loads(first.env_kwargs)).unwrapped
@@ -450,7 +451,9 @@ def write_report(directory: str | Path) -> Path:
     doc.h("Final performance")
     table = []
     for (env, agent), rows in compared.groupby(["env_label", "agent"], sort=False):
-        q1, med, q3 = np.nanpercentile(rows.final.to_numpy(float), [25, 50, 75])
+        finals = rows.final.to_numpy(float)
+        finals = finals[np.isfinite(finals)]
+        q1, med, q3 = np.percentile(finals, [25, 50, 75]) if len(finals) else (math.nan,) * 3
         hits = [np.median([_count(r[i]) for r in rows.evaluations_to_target])
                 for i in range(len(rows.iloc[0].targets))]
         table.append([env, agent, f"s{int(rows.setting.iloc[0])} {rows.agent_params.iloc[0]}", med, q3 - q1,

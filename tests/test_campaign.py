@@ -232,3 +232,31 @@ def test_a_single_run_evaluates_on_dask_through_the_loops_executor_seam(tmp_path
     assert records(tmp_path / "dask") == records(tmp_path / "local")
     with pytest.raises(ValueError, match="--timeout needs local worker processes"):
         loop.run(out=tmp_path / "t", timeout=5.0, dask="local", **kwargs)
+
+
+def test_report_survives_runs_without_a_feasible_evaluation(tmp_path: Path) -> None:
+    path = tmp_path / "faulty.toml"
+    path.write_text("""
+budget = 4
+tuning_seeds = [0, 1]
+test_seeds = [5]
+[[envs]]
+id = "archgym.testing:archgym-testing/Faulty-v0"
+kwargs = { fail_below = 1.1 }   # every evaluation raises
+[[envs]]
+id = "archgym/Branin-v0"
+[[agents]]
+name = "random"
+[[agents]]
+name = "ga"
+[[agents]]
+name = "aco"
+""")
+    out = tmp_path / "c"
+    run_campaign(load_campaign(path), out, workers=0, progress=False)
+    runs = pq.read_table(out / "runs.parquet").to_pandas()
+    faulty = runs[runs.env_label == "Faulty-v0"]
+    assert faulty.final.isna().all() and (faulty.n_feasible == 0).all()
+    report = write_report(out)
+    assert all((report.parent / "figures" / name).stat().st_size > 1000 for name in FIGURES)
+    assert "| Faulty-v0 | random |" in report.read_text()
