@@ -66,7 +66,7 @@ def train_one(key: str, ops: tuple[str, ...], seed: int) -> dict[str, Any]:
     _, _, _, _, info = env.step(env.design_space.to_action(dict(zip(EDGE_NAMES, ops, strict=True))))
     row = {"key": key, "cell": cell_string(ops), "seed": seed, "error": info.get("error"),
            "torch": torch.__version__, "host": platform.machine()}
-    row.update((m, info["metrics"][m]) for m in TRAINED_METRICS)
+    row.update((m, info["metrics"][m]) for m in (*TRAINED_METRICS, *STATIC_METRICS))
     return row
 
 
@@ -136,7 +136,12 @@ def consolidate(directory: Path, workers: int, seeds: tuple[int, ...]) -> Path:
         raise SystemExit(f"cannot consolidate: {len(missing):,} of {len(trainable_classes()) * len(seeds):,} "
                          "trainings are missing; run `python -m archgym_nas.tabulate` first")
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start) as pool:
-        statics = list(pool.map(static_one, all_cells(), chunksize=64))
+        # the representatives' static metrics came with their training; the other cells need them
+        known = {r["cell"]: {m: r[m] for m in STATIC_METRICS} for r in rows.values()
+                 if all(m in r for m in STATIC_METRICS)}
+        todo = [c for c in all_cells() if cell_string(c) not in known]
+        known.update(zip(map(cell_string, todo), pool.map(static_one, todo, chunksize=64), strict=True))
+        statics = [known[cell_string(c)] for c in all_cells()]
     return write_table(directory, rows, statics, seeds, _env())
 
 
