@@ -341,17 +341,25 @@ def _open_executor(workers: int, dask: str | None) -> tuple[Executor | None, Any
 
 
 def _execute(specs: Sequence[RunSpec], out: Path, executor: Executor | None,
-             bar: Any) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
+             bar: Any) -> Iterator[tuple[RunSpec, dict[str, Any] | str]]:
+    """Each run's summary — or, for a run that raised, the error: one broken run (an agent bug, a
+    plugin that won't import on a worker) doesn't stop the others; rerunning retries it."""
     if executor is None:
         for spec in specs:
-            yield spec, execute_run(asdict(spec), str(out))
+            try:
+                yield spec, execute_run(asdict(spec), str(out))
+            except Exception as exc:  # reported per run, see above
+                yield spec, f"{type(exc).__name__}: {exc}"
             bar.update()
         return
     futures: dict[Future[dict[str, Any]], RunSpec] = {
         executor.submit(execute_run, asdict(spec), str(out)): spec for spec in specs
     }
     for future in as_completed(futures):
-        yield futures[future], future.result()
+        try:
+            yield futures[future], future.result()
+        except Exception as exc:  # reported per run, see above
+            yield futures[future], f"{type(exc).__name__}: {exc}"
         bar.update()
 
 
@@ -370,14 +378,15 @@ def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = N
     done_before = sum((out / "runs" / s.key / SUMMARY).exists() for s in tuning)
     executor, resources = _open_executor(workers, dask)
     summaries: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
     try:
         with _progress_bar(n_total, progress) as bar:
-            for spec, summary in _execute(tuning, out, executor, bar):
-                summaries[spec.key] = summary
+            for spec, outcome in _execute(tuning, out, executor, bar):
+                (summaries if isinstance(outcome, dict) else failed)[spec.key] = outcome
             test = runs_on_test_seeds(campaign, pairs, {k: final_of(s) for k, s in summaries.items()})
             done_before += sum((out / "runs" / s.key / SUMMARY).exists() for s in test)
-            for spec, summary in _execute(test, out, executor, bar):
-                summaries[spec.key] = summary
+            for spec, outcome in _execute(test, out, executor, bar):
+                (summaries if isinstance(outcome, dict) else failed)[spec.key] = outcome
     finally:
         for resource in resources:  # the client before its cluster, so no result is orphaned
             # Client.close, never Client.shutdown: that would stop a shared cluster
@@ -385,9 +394,10 @@ def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = N
     specs = tuning + test
     from archgym.campaign_tables import write_tables
 
-    write_tables(out, campaign, specs, summaries)
-    return {"runs": len(specs), "already_finished": done_before, "skipped_pairs": skipped,
-            "runs_table": str(out / RUNS_TABLE), "evaluations_table": str(out / EVALUATIONS_TABLE)}
+    write_tables(out, campaign, [s for s in specs if s.key in summaries], summaries)
+    return {"runs": len(specs), "already_finished": done_before, "failed_runs": failed,
+            "skipped_pairs": skipped, "runs_table": str(out / RUNS_TABLE),
+            "evaluations_table": str(out / EVALUATIONS_TABLE)}
 
 
 def _check_same_campaign(out: Path, campaign: Campaign) -> None:

@@ -208,6 +208,10 @@ def _bench(args: argparse.Namespace) -> int:
     result = run_campaign(campaign, args.out, workers=args.workers, dask=args.dask,
                           progress=False if args.no_progress else None)
     print(json.dumps(result, indent=2))
+    if result["failed_runs"]:
+        print(f"archgym: {len(result['failed_runs'])} run(s) failed (listed above; the tables hold the "
+              "others); rerun the same command to retry them", file=sys.stderr)
+        return 1
     return 0
 
 

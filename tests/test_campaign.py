@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -260,3 +261,28 @@ name = "aco"
     report = write_report(out)
     assert all((report.parent / "figures" / name).stat().st_size > 1000 for name in FIGURES)
     assert "| Faulty-v0 | random |" in report.read_text()
+
+
+def test_a_run_that_raises_is_reported_and_the_others_finish(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("""
+budget = 6
+tuning_seeds = [0]
+test_seeds = [1]
+[[envs]]
+id = "archgym/Hartmann6-v0"
+[[agents]]
+name = "random"
+[[agents]]
+name = "grid"
+params = { max_designs = 10 }   # 5 points per axis in 6-D: the grid agent refuses at start
+""")
+    out = tmp_path / "c"
+    result = subprocess.run([sys.executable, "-m", "archgym.cli", "bench", str(path), "--out", str(out),
+                             "--workers", "0", "--no-progress"], capture_output=True, text=True)
+    assert result.returncode == 1 and "run(s) failed" in result.stderr
+    failed = json.loads(result.stdout)["failed_runs"]
+    assert set(failed) == {"tuning/Hartmann6-v0/grid/s0/seed0", "test/Hartmann6-v0/grid/s0/seed1"}
+    assert all("max_designs" in error for error in failed.values())
+    runs = pq.read_table(out / "runs.parquet").to_pandas()
+    assert sorted(runs.agent) == ["random", "random"] and (runs.n_evaluations == 6).all()
