@@ -81,13 +81,24 @@ def read_shards(directory: Path = TABLE_DIR) -> list[dict[str, Any]]:
 
 def progress(directory: Path = TABLE_DIR, seeds: Iterable[int] = SEEDS) -> tuple[int, int]:
     """(classes with every seed trained, classes that need training)."""
+    finished = finished_classes(directory, seeds)
+    return len(finished), len(trainable_classes())
+
+
+def finished_classes(directory: Path = TABLE_DIR, seeds: Iterable[int] = SEEDS) -> set[str]:
+    """Keys of the trainable classes the shards hold for every seed."""
     seeds = set(seeds)
     done: dict[str, set[int]] = {}
     for row in read_shards(directory):
         if row.get("error") is None:
             done.setdefault(row["key"], set()).add(row["seed"])
-    needed = trainable_classes()
-    return sum(seeds <= done.get(k, set()) for k in needed), len(needed)
+    return {k for k in trainable_classes() if seeds <= done.get(k, set())}
+
+
+def answerable_cells(directory: Path = TABLE_DIR) -> int:
+    """How many of the 15,625 cells the shards could answer (disconnected ones need no training)."""
+    finished = finished_classes(directory)
+    return sum(not is_connected(c) or isomorphism_key(c) in finished for c in all_cells())
 
 
 class IncompleteTable(FileNotFoundError):
@@ -129,7 +140,8 @@ def load(directory: Path = TABLE_DIR) -> Table:
         done, needed = progress(directory)
         raise IncompleteTable(
             f"backend='table': the NAS-Bench-201 table is not complete yet — {done:,} of {needed:,} "
-            f"trainable isomorphism classes are tabulated for seeds {list(SEEDS)} (shards in "
+            f"trainable isomorphism classes are tabulated for seeds {list(SEEDS)}, answering "
+            f"{answerable_cells(directory):,} of {len(all_cells()):,} cells (shards in "
             f"{directory / 'shards'}). Finish it with `python -m archgym_nas.tabulate`, or use the "
             "live env (backend='simulator')."
         )
