@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
         "where it spans two decades or more; the kind picked by validation RMSE) on DATASET's feasible "
         "rows; report test RMSE, relative RMSE, R2, "
         "Kendall tau against mean and linear baselines, and the speedup over a real evaluation. Writes "
-        "MODEL (a joblib pickle) and MODEL.card.json.")
+        "MODEL (a joblib pickle of the fitted models, served through ONNX Runtime) and MODEL.card.json.")
     train.add_argument("dataset", metavar="DATASET", help="exported dataset or run directory")
     train.add_argument("--target", nargs="+", required=True, metavar="METRIC", help="metrics to model")
     train.add_argument("-o", "--out", required=True, metavar="MODEL", help="model file, e.g. proxy.joblib")
