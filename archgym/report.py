@@ -14,6 +14,7 @@ import html
 import json
 import math
 import shutil
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,7 +236,7 @@ def _curve_figure(path: Path, compared: Any, curves: dict[str, np.ndarray], envs
             n = min(len(c) for c in stack)
             data = np.array([c[:n] for c in stack])
             x = np.arange(1, n + 1)
-            with np.errstate(all="ignore"), _quiet():
+            with warnings.catch_warnings(action="ignore", category=RuntimeWarning):  # all-NaN columns
                 lo, med, hi = np.nanpercentile(data, [25, 50, 75], axis=0)
             ax.plot(x, med, color=colors[agent], label=f"{agent} (n={len(stack)})")
             ax.fill_between(x, lo, hi, color=colors[agent], alpha=0.2)
@@ -246,23 +247,6 @@ def _curve_figure(path: Path, compared: Any, curves: dict[str, np.ndarray], envs
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def _quiet() -> Any:
-    import warnings
-
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("ignore", RuntimeWarning)
-
-    class _Exit:
-        def __enter__(self) -> None:
-            return None
-
-        def __exit__(self, *exc: object) -> None:
-            ctx.__exit__(*exc)
-
-    return _Exit()
 
 
 def _rank_over_budget(path: Path, compared: Any, curves: dict[str, np.ndarray],
