@@ -331,12 +331,9 @@ def _open_executor(workers: int, dask: str | None) -> tuple[Executor | None, Any
         return client.get_executor(), resources
     if workers == 0:
         return None, ()
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    from archgym.executors import spawn_pool
 
-    from archgym.executors import worker_start
-
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start)
+    pool = spawn_pool(workers)
     return pool, (pool,)
 
 

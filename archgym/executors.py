@@ -87,6 +87,15 @@ def worker_start() -> None:
     pin_threads()
 
 
+def spawn_pool(workers: int) -> Any:
+    """A ``concurrent.futures`` pool of ``workers`` spawned processes started by
+    :func:`worker_start`: for work that is a whole function call (a campaign's runs, a table's
+    trainings) rather than an evaluation of one env."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start)
+
+
 def _worker_main(conn: Connection, recipe: EnvRecipe) -> None:
     worker_start()
     try:

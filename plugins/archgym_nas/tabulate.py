@@ -17,18 +17,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import multiprocessing as mp
 import os
 import platform
 import random
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-from archgym.executors import worker_start
+from archgym.executors import spawn_pool
 from archgym_nas.cell import EDGE_NAMES, all_cells, cell_string
 from archgym_nas.table import (
     SEEDS,
@@ -100,7 +99,7 @@ def tabulate(directory: Path, workers: int, minutes: float | None, seeds: tuple[
     shard = shards / f"{stamp}-{os.getpid()}.jsonl"
     written, start = 0, time.monotonic()
     queue = iter(todo)
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start) as pool, \
+    with spawn_pool(workers) as pool, \
             open(shard, "a", buffering=1) as out:
         pending: set[Future[dict[str, Any]]] = set()
 
@@ -135,7 +134,7 @@ def consolidate(directory: Path, workers: int, seeds: tuple[int, ...]) -> Path:
     if missing:
         raise SystemExit(f"cannot consolidate: {len(missing):,} of {len(trainable_classes()) * len(seeds):,} "
                          "trainings are missing; run `python -m archgym_nas.tabulate` first")
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start) as pool:
+    with spawn_pool(workers) as pool:
         # the representatives' static metrics came with their training; the other cells need them
         known = {r["cell"]: {m: r[m] for m in STATIC_METRICS} for r in rows.values()
                  if all(m in r for m in STATIC_METRICS)}
