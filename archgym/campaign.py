@@ -321,43 +321,73 @@ def final_of(summary: Mapping[str, Any]) -> float:
     return float(value) if value is not None else math.nan
 
 
-def _open_executor(workers: int, dask: str | None) -> tuple[Executor | None, Any]:
-    """(executor, resources to close in order). ``None`` executor: run in this process, one at a
-    time."""
-    if dask is not None:
-        from archgym.executors import dask_client
+class _RunExecutor:
+    """Where a campaign's runs execute: in this process (``workers == 0``), a local spawn pool, or
+    a Dask cluster. Each run's outcome is its summary or, for a run that raised, the error: one
+    broken run (an agent bug, a plugin that won't import on a worker) doesn't stop the others, and
+    rerunning retries it.
 
-        client, resources = dask_client(dask, workers)
-        return client.get_executor(), resources
-    if workers == 0:
-        return None, ()
-    from archgym.executors import spawn_pool
+    A local worker that dies hard (a simulator's segfault, the OOM killer) breaks the whole pool
+    and every run it held. The pool is then replaced, and each of those runs is retried alone in a
+    fresh process, so only a run that kills its process again is reported failed."""
 
-    pool = spawn_pool(workers)
-    return pool, (pool,)
+    def __init__(self, workers: int, dask: str | None) -> None:
+        self.workers, self.resources = workers, ()
+        self.executor: Executor | None = None
+        if dask is not None:
+            from archgym.executors import dask_client
 
+            client, self.resources = dask_client(dask, workers)
+            self.executor = client.get_executor()
+        elif workers > 0:
+            self.executor = self._pool(workers)
 
-def _execute(specs: Sequence[RunSpec], out: Path, executor: Executor | None,
-             bar: Any) -> Iterator[tuple[RunSpec, dict[str, Any] | str]]:
-    """Each run's summary — or, for a run that raised, the error: one broken run (an agent bug, a
-    plugin that won't import on a worker) doesn't stop the others; rerunning retries it."""
-    if executor is None:
-        for spec in specs:
-            try:
-                yield spec, execute_run(asdict(spec), str(out))
-            except Exception as exc:  # reported per run, see above
-                yield spec, f"{type(exc).__name__}: {exc}"
+    def _pool(self, workers: int) -> Executor:
+        from archgym.executors import spawn_pool
+
+        pool = spawn_pool(workers)
+        self.resources = (pool,)
+        return pool
+
+    def run(self, specs: Sequence[RunSpec], out: Path,
+            bar: Any) -> Iterator[tuple[RunSpec, dict[str, Any] | str]]:
+        if self.executor is None:
+            for spec in specs:
+                yield spec, _outcome(lambda spec=spec: execute_run(asdict(spec), str(out)))
+                bar.update()
+            return
+        from concurrent.futures.process import BrokenProcessPool
+
+        futures: dict[Future[dict[str, Any]], RunSpec] = {
+            self.executor.submit(execute_run, asdict(spec), str(out)): spec for spec in specs
+        }
+        lost: list[RunSpec] = []
+        for future in as_completed(futures):
+            if isinstance(future.exception(), BrokenProcessPool):
+                lost.append(futures[future])
+                continue
+            yield futures[future], _outcome(future.result)
             bar.update()
-        return
-    futures: dict[Future[dict[str, Any]], RunSpec] = {
-        executor.submit(execute_run, asdict(spec), str(out)): spec for spec in specs
-    }
-    for future in as_completed(futures):
-        try:
-            yield futures[future], future.result()
-        except Exception as exc:  # reported per run, see above
-            yield futures[future], f"{type(exc).__name__}: {exc}"
-        bar.update()
+        if not lost:
+            return
+        self.resources[0].shutdown()
+        for spec in lost:  # alone, so a run that dies again takes down no other
+            with self._pool(1) as alone:
+                yield spec, _outcome(alone.submit(execute_run, asdict(spec), str(out)).result)
+            bar.update()
+        self.executor = self._pool(self.workers)
+
+    def close(self) -> None:
+        for resource in self.resources:  # the client before its cluster, so no result is orphaned
+            # Client.close, never Client.shutdown: that would stop a shared cluster
+            resource.shutdown() if isinstance(resource, Executor) else resource.close()
+
+
+def _outcome(result: Any) -> dict[str, Any] | str:
+    try:
+        return result()
+    except Exception as exc:  # reported per run, see _RunExecutor
+        return f"{type(exc).__name__}: {exc}"
 
 
 def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = None,
@@ -373,21 +403,19 @@ def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = N
     tuning = runs_on_tuning_seeds(campaign, pairs)
     n_total = len(tuning) + len(pairs) * len(campaign.test_seeds)
     done_before = sum((out / "runs" / s.key / SUMMARY).exists() for s in tuning)
-    executor, resources = _open_executor(workers, dask)
+    executor = _RunExecutor(workers, dask)
     summaries: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     try:
         with _progress_bar(n_total, progress) as bar:
-            for spec, outcome in _execute(tuning, out, executor, bar):
+            for spec, outcome in executor.run(tuning, out, bar):
                 (summaries if isinstance(outcome, dict) else failed)[spec.key] = outcome
             test = runs_on_test_seeds(campaign, pairs, {k: final_of(s) for k, s in summaries.items()})
             done_before += sum((out / "runs" / s.key / SUMMARY).exists() for s in test)
-            for spec, outcome in _execute(test, out, executor, bar):
+            for spec, outcome in executor.run(test, out, bar):
                 (summaries if isinstance(outcome, dict) else failed)[spec.key] = outcome
     finally:
-        for resource in resources:  # the client before its cluster, so no result is orphaned
-            # Client.close, never Client.shutdown: that would stop a shared cluster
-            resource.shutdown() if isinstance(resource, Executor) else resource.close()
+        executor.close()
     specs = tuning + test
     from archgym.campaign_tables import write_tables
 

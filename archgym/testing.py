@@ -8,6 +8,7 @@ named on the command line with Gymnasium's ``module:id`` syntax::
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -58,10 +59,14 @@ class SleepEnv(DesignEnv):
 
 class FaultyEnv(DesignEnv):
     """Raises for ``x < fail_below`` and hangs for ``hang_s`` seconds for ``x > hang_above``:
-    a simulator that crashes or hangs on some designs. Penalty reward: -10."""
+    a simulator that crashes or hangs on some designs. With ``die_at_or_above`` set, designs
+    with ``x >= die_at_or_above`` end the evaluating process at once (``os._exit``), as a
+    segfaulting simulator or the OOM killer would. Penalty reward: -10."""
 
-    def __init__(self, fail_below: float = 0.2, hang_above: float = 0.8, hang_s: float = 30.0) -> None:
+    def __init__(self, fail_below: float = 0.2, hang_above: float = 0.8, hang_s: float = 30.0,
+                 die_at_or_above: float | None = None) -> None:
         self.fail_below, self.hang_above, self.hang_s = fail_below, hang_above, hang_s
+        self.die_at_or_above = die_at_or_above
         super().__init__(
             design_space=DesignSpace([Real("x", 0.0, 1.0)]),
             metrics={"value": "1"},
@@ -70,6 +75,8 @@ class FaultyEnv(DesignEnv):
 
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
         x = design["x"]
+        if self.die_at_or_above is not None and x >= self.die_at_or_above:
+            os._exit(70)
         if x < self.fail_below:
             raise RuntimeError(f"simulated crash at x={x:.3f}")
         if x > self.hang_above:
