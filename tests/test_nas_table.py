@@ -43,15 +43,23 @@ def test_isomorphic_cells_agree_on_connectivity_and_index_round_trips(ops: tuple
     assert all_cells()[cell_index(ops)] == ops
 
 
-def _synthetic_table(directory: Path, seeds: tuple[int, ...] = (0, 1)) -> None:
-    """Test data (not results): each class's metrics derived from a hash of its key, so lookups
-    can be checked against what was written."""
-    rows = {}
+def _synthetic_rows(seeds: tuple[int, ...] = (0, 1)) -> list[tuple[str, int, tuple[float, ...]]]:
+    """(class, seed, trained metrics in TRAINED_METRICS order), derived from a hash of the key."""
+    out = []
     for key in table.trainable_classes():
         for seed in seeds:
             h = int(hashlib.sha256(f"{key}|{seed}".encode()).hexdigest()[:8], 16) / 16**8
-            rows[(key, seed)] = {"val_accuracy": 50 + 50 * h, "test_accuracy": 40 + 50 * h,
-                                 "train_loss": 2 - h, "train_time_s": 1 + h, "torch": "test"}
+            values = {"val_accuracy": 50 + 50 * h, "test_accuracy": 40 + 50 * h, "train_loss": 2 - h,
+                      "train_time_s": 1 + h}
+            out.append((key, seed, tuple(values[m] for m in table.TRAINED_METRICS)))
+    return out
+
+
+def _synthetic_table(directory: Path, seeds: tuple[int, ...] = (0, 1)) -> None:
+    """Test data (not results): each class's metrics derived from a hash of its key, so lookups
+    can be checked against what was written."""
+    rows = {(key, seed): dict(zip(table.TRAINED_METRICS, values, strict=True), torch="test")
+            for key, seed, values in _synthetic_rows(seeds)}
     statics = [{"params": float(i), "flops": 0.5 * i, "synflow_log": 0.1 * i}
                for i in range(len(all_cells()))]
     directory.mkdir(parents=True, exist_ok=True)
@@ -109,10 +117,31 @@ def test_table_backend_refuses_what_it_was_not_made_with(table_dir: Path) -> Non
         gym.make("archgym/NASBench201-v0", backend="tables")
 
 
+def _assert_table_holds(directory: Path, rows: dict[tuple[str, int], dict]) -> None:
+    """Every connected cell holds its class's training for every seed (so isomorphic cells agree)."""
+    tab = table.load(directory)
+    for ops in all_cells():
+        if not is_connected(ops):
+            continue
+        key = table.isomorphism_key(ops)
+        for seed_index, seed in enumerate(tab.seeds):
+            got = tab.lookup(cell_index(ops), seed_index)
+            assert all(got[m] == rows[(key, seed)][m] for m in table.TRAINED_METRICS), (ops, seed)
+
+
+def test_lookups_hold_each_classes_training(table_dir: Path) -> None:
+    rows = {(k, s): {m: float(v) for m, v in zip(table.TRAINED_METRICS, values, strict=True)}
+            for k, s, values in _synthetic_rows()}
+    _assert_table_holds(table_dir, rows)
+
+
 def test_the_shipped_table_is_complete_or_refused_with_a_count() -> None:
     if (table.TABLE_DIR / f"{table.TABLE_NAME}.parquet").is_file():
         card = json.loads((table.TABLE_DIR / f"{table.TABLE_NAME}.card.json").read_text())
         assert card["trained_classes"] == 6461 and card["seed_to_seed_spearman_val_accuracy"] >= 0.6
+        assert (table.TABLE_DIR / f"{table.TABLE_NAME}.parquet").stat().st_size < 5e6  # ships in the repo
+        _assert_table_holds(table.TABLE_DIR, {(r["key"], r["seed"]): r for r in
+                                              table.read_shards(table.TABLE_DIR) if r.get("error") is None})
         return
     done_before, needed = table.progress()
     cells_before = table.answerable_cells()
