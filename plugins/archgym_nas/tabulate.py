@@ -121,7 +121,9 @@ def tabulate(directory: Path, workers: int, minutes: float | None, seeds: tuple[
                 submit()
             if written and written % 50 == 0:
                 rate = written / (time.monotonic() - start)
-                print(f"{len(done) + written:,}/{total:,} trainings, {rate * 3600:.0f}/h", flush=True)
+                left_h = (len(todo) - written) / rate / 3600
+                print(f"{len(done) + written:,}/{total:,} trainings, {rate * 3600:.0f}/h, "
+                      f"~{left_h:.1f} h to go", flush=True)
     if not shard.stat().st_size:
         shard.unlink()
     return written
