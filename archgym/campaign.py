@@ -26,7 +26,7 @@ import math
 import statistics
 import tomllib
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -296,9 +296,10 @@ def runs_on_test_seeds(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, Agent
 
 
 # --- execution ----------------------------------------------------------------------------------
-def execute_run(spec_dict: dict[str, Any], out: str) -> dict[str, Any]:
+def execute_run(spec_dict: dict[str, Any], out: str, isolate: bool = False) -> dict[str, Any]:
     """Run (or resume) one campaign run; a module-level function so process pools and Dask
-    workers can call it. Returns the run's summary."""
+    workers can call it. Returns the run's summary. ``isolate``: evaluations in a child process
+    (see :func:`archgym.loop.run`)."""
     from archgym import loop
     from archgym.executors import pin_threads
 
@@ -309,9 +310,10 @@ def execute_run(spec_dict: dict[str, Any], out: str) -> dict[str, Any]:
     if summary_path.exists():
         return json.loads(summary_path.read_text())
     if (run_dir / loop.RUN_META).exists():
-        return loop.resume(run_dir, progress=False)
+        return loop.resume(run_dir, progress=False, isolate=isolate)
     return loop.run(env=spec.env, agent=spec.agent, budget=spec.budget, seed=spec.seed, out=run_dir,
-                    env_kwargs=spec.env_kwargs, agent_params=spec.agent_params, progress=False)
+                    env_kwargs=spec.env_kwargs, agent_params=spec.agent_params, progress=False,
+                    isolate=isolate)
 
 
 def final_of(summary: Mapping[str, Any]) -> float:
@@ -327,12 +329,14 @@ class _RunExecutor:
     broken run (an agent bug, a plugin that won't import on a worker) doesn't stop the others, and
     rerunning retries it.
 
-    A local worker that dies hard (a simulator's segfault, the OOM killer) breaks the whole pool
-    and every run it held. The pool is then replaced, and each of those runs is retried alone in a
-    fresh process, so only a run that kills its process again is reported failed."""
+    Runs evaluate in their own process (cheapest), so an evaluation that ends that process — a
+    simulator's segfault, the OOM killer — breaks the local pool and every run it held. Those runs
+    are then resumed from their journals in a fresh pool with their evaluations isolated in child
+    processes, where a dying evaluation is recorded infeasible and the run goes on."""
 
     def __init__(self, workers: int, dask: str | None) -> None:
-        self.workers, self.resources = workers, ()
+        self.workers, self.local = workers, dask is None
+        self.resources: tuple[Any, ...] = ()
         self.executor: Executor | None = None
         if dask is not None:
             from archgym.executors import dask_client
@@ -340,53 +344,62 @@ class _RunExecutor:
             client, self.resources = dask_client(dask, workers)
             self.executor = client.get_executor()
         elif workers > 0:
-            self.executor = self._pool(workers)
+            self.executor = self._pool()
 
-    def _pool(self, workers: int) -> Executor:
+    def _pool(self) -> Executor:
         from archgym.executors import spawn_pool
 
-        pool = spawn_pool(workers)
+        pool = spawn_pool(self.workers)
         self.resources = (pool,)
         return pool
 
     def run(self, specs: Sequence[RunSpec], out: Path,
             bar: Any) -> Iterator[tuple[RunSpec, dict[str, Any] | str]]:
+        """Each run's outcome, in the order the runs finish."""
         if self.executor is None:
             for spec in specs:
                 yield spec, _outcome(lambda spec=spec: execute_run(asdict(spec), str(out)))
                 bar.update()
             return
+        lost = yield from self._gather(specs, out, bar, isolate=False)
+        if lost:
+            assert self.executor is not None
+            self.executor.shutdown()
+            self.executor = self._pool()
+            yield from self._gather(lost, out, bar, isolate=True)
+
+    def _gather(self, specs: Sequence[RunSpec], out: Path, bar: Any,
+                isolate: bool) -> Generator[tuple[RunSpec, dict[str, Any] | str], None, list[RunSpec]]:
+        """Yield the outcomes; return the runs lost to a broken pool (only when not isolated)."""
         from concurrent.futures.process import BrokenProcessPool
 
+        assert self.executor is not None
         futures: dict[Future[dict[str, Any]], RunSpec] = {
-            self.executor.submit(execute_run, asdict(spec), str(out)): spec for spec in specs
+            self.executor.submit(execute_run, asdict(spec), str(out), isolate): spec for spec in specs
         }
         lost: list[RunSpec] = []
         for future in as_completed(futures):
-            if isinstance(future.exception(), BrokenProcessPool):
+            if not isolate and self.local and isinstance(future.exception(), BrokenProcessPool):
                 lost.append(futures[future])
                 continue
             yield futures[future], _outcome(future.result)
             bar.update()
-        if not lost:
-            return
-        self.resources[0].shutdown()
-        for spec in lost:  # alone, so a run that dies again takes down no other
-            with self._pool(1) as alone:
-                yield spec, _outcome(alone.submit(execute_run, asdict(spec), str(out)).result)
-            bar.update()
-        self.executor = self._pool(self.workers)
+        return lost
 
     def close(self) -> None:
         for resource in self.resources:  # the client before its cluster, so no result is orphaned
             # Client.close, never Client.shutdown: that would stop a shared cluster
-            resource.shutdown() if isinstance(resource, Executor) else resource.close()
+            if isinstance(resource, Executor):
+                resource.shutdown(cancel_futures=True)  # after an error, queued runs don't start
+            else:
+                resource.close()
 
 
-def _outcome(result: Any) -> dict[str, Any] | str:
+def _outcome(result: Callable[[], dict[str, Any]]) -> dict[str, Any] | str:
+    """The run's summary, or its error as text (a broken run is reported, not raised)."""
     try:
         return result()
-    except Exception as exc:  # reported per run, see _RunExecutor
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
 
 

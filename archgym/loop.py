@@ -98,12 +98,16 @@ def run(
     cost_budget: float | None = None,
     progress: bool | None = None,
     dask: str | None = None,
+    isolate: bool = False,
 ) -> dict[str, Any]:
     """Run ``agent`` on ``env`` for ``budget`` evaluations; write records and a summary to ``out``.
 
     ``dask``: evaluate on a Dask cluster (scheduler address, or ``"local"`` for a LocalCluster of
     ``workers`` processes) instead of local worker processes; like ``workers``, it changes how a
     run executes, never what it computes, so it is not part of the run's stored configuration.
+    ``isolate``: evaluate in a worker process even with one worker and no timeout, so an
+    evaluation that ends its process (a segfault) is recorded infeasible instead of ending the
+    run; not stored either.
 
     ``agent`` is a registered agent name, or a factory ``(problem, *, seed) -> Agent`` for agents
     built in code: an Agent subclass itself, or e.g. ``lambda problem, seed: AskTellAdapter(...)``
@@ -119,18 +123,21 @@ def run(
     if (out / RUN_META).exists():
         raise FileExistsError(f"{out} already holds a run; resume it (--resume) or choose another --out")
     factory = None if isinstance(agent, str) else agent
-    return _Run(config, out, factory=factory, progress=progress, resumed=False, dask=dask).execute()
+    return _Run(config, out, factory=factory, progress=progress, resumed=False, dask=dask,
+                isolate=isolate).execute()
 
 
-def resume(out: str | Path, *, progress: bool | None = None,
-           agent: AgentFactory | None = None, dask: str | None = None) -> dict[str, Any]:
-    """Continue a killed run from its journal, without re-evaluating finished designs."""
+def resume(out: str | Path, *, progress: bool | None = None, agent: AgentFactory | None = None,
+           dask: str | None = None, isolate: bool = False) -> dict[str, Any]:
+    """Continue a killed run from its journal, without re-evaluating finished designs
+    (``dask`` and ``isolate`` as in :func:`run`)."""
     out = Path(out)
     if not (out / RUN_META).exists():
         raise FileNotFoundError(f"{out} holds no run to resume ({RUN_META} missing)")
     meta = json.loads((out / RUN_META).read_text())
     config = RunConfig(**meta["config"])
-    return _Run(config, out, factory=agent, progress=progress, resumed=True, meta=meta, dask=dask).execute()
+    return _Run(config, out, factory=agent, progress=progress, resumed=True, meta=meta, dask=dask,
+                isolate=isolate).execute()
 
 
 def versions_of(env: gym.Env[Any, Any], env_id: str) -> dict[str, str]:
@@ -191,12 +198,12 @@ def build_agent(
 class _Run:
     def __init__(self, config: RunConfig, out: Path, *, factory: AgentFactory | None,
                  progress: bool | None, resumed: bool, meta: dict[str, Any] | None = None,
-                 dask: str | None = None) -> None:
+                 dask: str | None = None, isolate: bool = False) -> None:
         if dask is not None and config.timeout is not None:
             raise ValueError("--timeout needs local worker processes (a Dask task can't be killed); "
                              "drop --timeout or --dask")
         self.config, self.out, self.factory, self.resumed = config, out, factory, resumed
-        self.dask = dask
+        self.dask, self.isolate = dask, isolate
         self.progress = progress
         scalarize = None if config.scalarize is None else parse_scalarize(config.scalarize)
         env_id = config.env.partition(":")[2] if ":" in config.env else config.env
@@ -262,7 +269,7 @@ class _Run:
         if self.dask is not None:
             return DaskExecutor(self.recipe, address=self.dask, workers=self.config.workers,
                                 penalty=penalty_of(self.env))
-        if self.config.workers == 1 and self.config.timeout is None:
+        if self.config.workers == 1 and self.config.timeout is None and not self.isolate:
             return InProcessExecutor(BoundEnv(self.env))
         return ProcessExecutor(self.recipe, workers=self.config.workers, timeout=self.config.timeout,
                                penalty=penalty_of(self.env))
