@@ -30,12 +30,13 @@ import numpy as np
 import archgym  # noqa: F401 - registers the envs
 from archgym.campaign import parse_campaign, run_campaign
 from archgym_nas import table
-from archgym_nas.cell import EDGE_NAMES, all_cells, cell_index
+from archgym_nas.cell import EDGE_NAMES, all_cells, cell_index, is_connected
 from archgym_nas.env import NASBench201
 
 LOOKUP_MAX_S = 100e-6
 SPEARMAN_MIN = 0.6
 FRESH_SEED = 424242
+AGENTS = ("random", "ga", "bo", "rl")
 
 
 def lookup_times(tab: table.Table, kwargs: dict) -> tuple[float, float]:
@@ -60,12 +61,15 @@ def lookup_times(tab: table.Table, kwargs: dict) -> tuple[float, float]:
 
 
 def faithfulness(tab: table.Table, n_cells: int) -> float:
+    """Spearman between the table (seed mean) and a fresh live training of ``n_cells`` random
+    connected cells (disconnected ones score chance in both by construction: free agreement)."""
     from scipy.stats import spearmanr
 
     rng = np.random.default_rng(FRESH_SEED)
     live = NASBench201()
     cells = all_cells()
-    picks = rng.choice(len(cells), size=n_cells, replace=False)
+    connected = [i for i, ops in enumerate(cells) if is_connected(ops)]
+    picks = rng.choice(connected, size=n_cells, replace=False)
     fresh, tabled = [], []
     for i in picks:
         live.reset(seed=FRESH_SEED + int(i))
@@ -76,18 +80,25 @@ def faithfulness(tab: table.Table, n_cells: int) -> float:
     return float(spearmanr(fresh, tabled).statistic)
 
 
-def agents(n_seeds: int, budget: int, workers: int, kwargs: dict) -> dict[str, float]:
+def agents(n_seeds: int, budget: int, workers: int, kwargs: dict) -> tuple[dict[str, float], list[str]]:
+    """Each agent's median best over ``n_seeds`` runs, and what went wrong (failed runs, or an
+    agent with fewer finished runs than seeds)."""
     spec = parse_campaign({
         "name": "nas201-table", "budget": budget, "workers": workers, "tuning_seeds": list(range(n_seeds)),
         "envs": [{"id": "archgym/NASBench201-v0", "kwargs": kwargs}],
-        "agents": [{"name": a} for a in ("random", "ga", "bo", "rl")],
+        "agents": [{"name": a} for a in AGENTS],
     }, source="benchmark")
     with tempfile.TemporaryDirectory(prefix="archgym-nas-table-") as tmp:
-        run_campaign(spec, tmp, progress=False)
+        result = run_campaign(spec, tmp, progress=False)
         import pandas as pd
 
-        runs = pd.read_parquet(f"{tmp}/runs.parquet")
-    return runs.groupby("agent").final.median().to_dict()
+        runs = pd.read_parquet(f"{tmp}/runs.parquet") if (Path(tmp) / "runs.parquet").exists() else None
+    problems = [f"run {key} failed: {error}" for key, error in result["failed_runs"].items()]
+    finished = runs.groupby("agent").final.count().to_dict() if runs is not None else {}
+    problems += [f"{agent}: {finished.get(agent, 0)} of {n_seeds} runs finished"
+                 for agent in AGENTS if finished.get(agent, 0) != n_seeds]
+    medians = runs.groupby("agent").final.median().to_dict() if runs is not None else {}
+    return {a: medians.get(a, float("nan")) for a in AGENTS}, problems
 
 
 def main() -> int:
@@ -117,7 +128,8 @@ def main() -> int:
     print(f"Spearman(table, live) = {rho:.3f} (required >= {SPEARMAN_MIN})")
     if not rho >= SPEARMAN_MIN:
         missed.append(f"Spearman {rho:.3f}")
-    medians = agents(args.seeds, args.budget, args.workers, kwargs)
+    medians, problems = agents(args.seeds, args.budget, args.workers, kwargs)
+    missed += problems
     print(f"median best validation accuracy over {args.seeds} seeds at budget {args.budget}: "
           + ", ".join(f"{a} {v:.3f}" for a, v in sorted(medians.items())))
     for agent in ("bo", "ga"):

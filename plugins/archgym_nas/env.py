@@ -157,6 +157,11 @@ class NASBench201(DesignEnv):
         return self._table.lookup(index, seed_index)
 
     def versions(self) -> dict[str, str]:
+        """With the table backend, the table that answered (not this machine's torch)."""
+        if self._table is not None:
+            card = self._table.card
+            return {"nas-table": f"{card['date']} sha256:{self._table.sha256[:16]} (trained with torch "
+                                 f"{', '.join(card['trained_with_torch'])})"}
         import sklearn
         import torch
 

@@ -15,6 +15,8 @@ Layout of :data:`TABLE_DIR` (shipped in the wheel):
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -54,8 +56,10 @@ def isomorphism_key(ops: Sequence[str]) -> str:
     return nodes[3]
 
 
+@functools.cache
 def classes() -> dict[str, tuple[str, ...]]:
-    """Isomorphism key → representative cell (the first in :func:`all_cells` order)."""
+    """Isomorphism key → representative cell (the first in :func:`all_cells` order); cached, so
+    don't mutate it."""
     reps: dict[str, tuple[str, ...]] = {}
     for cell in all_cells():
         reps.setdefault(isomorphism_key(cell), cell)
@@ -113,6 +117,7 @@ class Table:
     static: dict[str, np.ndarray]  # metric → (15625,)
     seeds: tuple[int, ...]
     card: dict[str, Any]
+    sha256: str  # of the Parquet file: which table answered, recorded with every run
 
     def lookup(self, index: int, seed_index: int) -> dict[str, float]:
         """The metrics of cell ``index`` as trained with table seed number ``seed_index``."""
@@ -138,15 +143,18 @@ def load(directory: Path = TABLE_DIR) -> Table:
     path = directory / f"{TABLE_NAME}.parquet"
     if not path.is_file():
         done, needed = progress(directory)
+        step = ("write it with `python -m archgym_nas.tabulate --consolidate`" if done == needed else
+                "finish it with `python -m archgym_nas.tabulate`")
         raise IncompleteTable(
             f"backend='table': the NAS-Bench-201 table is not complete yet — {done:,} of {needed:,} "
             f"trainable isomorphism classes are tabulated for seeds {list(SEEDS)}, answering "
             f"{answerable_cells(directory):,} of {len(all_cells()):,} cells (shards in "
-            f"{directory / 'shards'}). Finish it with `python -m archgym_nas.tabulate`, or use the "
-            "live env (backend='simulator')."
+            f"{directory / 'shards'}). {step[0].upper()}{step[1:]}, or use the live env "
+            "(backend='simulator')."
         )
     import pyarrow.parquet as pq
 
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     frame = pq.read_table(path).to_pydict()
     card = json.loads((directory / f"{TABLE_NAME}.card.json").read_text())
     seeds = tuple(card["seeds"])
@@ -159,5 +167,5 @@ def load(directory: Path = TABLE_DIR) -> Table:
         for m in TRAINED_METRICS
     }
     static = {m: np.asarray(frame[m], dtype=np.float64)[order] for m in STATIC_METRICS}
-    _CACHE[directory] = table = Table(trained, static, seeds, card)
+    _CACHE[directory] = table = Table(trained, static, seeds, card, digest)
     return table

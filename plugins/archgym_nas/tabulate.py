@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
+import math
 import os
 import platform
 import random
@@ -78,6 +80,8 @@ def static_one(ops: tuple[str, ...]) -> dict[str, float]:
 
 def work_items(done: set[tuple[str, int]],
                seeds: tuple[int, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
+    """(class, representative, seed) not yet in ``done``, classes in a fixed shuffled order with
+    their seeds together, so any prefix is a random sample of whole classes."""
     classes = sorted(trainable_classes().items())
     random.Random(ORDER_SEED).shuffle(classes)
     for key, ops in classes:
@@ -86,21 +90,27 @@ def work_items(done: set[tuple[str, int]],
                 yield key, ops, seed
 
 
-def tabulate(directory: Path, workers: int, minutes: float | None, seeds: tuple[int, ...]) -> int:
-    """Train what is missing; returns how many results were written."""
+def tabulate(directory: Path, workers: int, minutes: float | None, seeds: tuple[int, ...],
+             max_trainings: int | None = None) -> int:
+    """Train what is missing (at most ``max_trainings``, for at most ``minutes`` of submitting);
+    returns how many results were written."""
+    from tqdm import tqdm
+
     shards = directory / "shards"
     shards.mkdir(parents=True, exist_ok=True)
     done = {(r["key"], r["seed"]) for r in read_shards(directory) if r.get("error") is None}
-    todo = list(work_items(done, seeds))
+    todo = list(work_items(done, seeds))[:max_trainings]
     total = len(trainable_classes()) * len(seeds)
     print(f"{len(done):,} of {total:,} trainings in the shards; {len(todo):,} to go, {workers} worker(s)")
+    if not todo and len(done) >= total:
+        print("every class has every seed: write the table with --consolidate")
     deadline = time.monotonic() + 60 * minutes if minutes else None
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     shard = shards / f"{stamp}-{os.getpid()}.jsonl"
-    written, start = 0, time.monotonic()
+    written = 0
     queue = iter(todo)
-    with spawn_pool(workers) as pool, \
-            open(shard, "a", buffering=1) as out:
+    with spawn_pool(workers) as pool, open(shard, "a", buffering=1) as out, \
+            tqdm(total=len(todo), unit="training", mininterval=30, file=sys.stdout) as bar:
         pending: set[Future[dict[str, Any]]] = set()
 
         def submit() -> None:
@@ -118,12 +128,8 @@ def tabulate(directory: Path, workers: int, minutes: float | None, seeds: tuple[
                 out.write(json.dumps(future.result()) + "\n")
                 os.fsync(out.fileno())
                 written += 1
+                bar.update()
                 submit()
-            if written and written % 50 == 0:
-                rate = written / (time.monotonic() - start)
-                left_h = (len(todo) - written) / rate / 3600
-                print(f"{len(done) + written:,}/{total:,} trainings, {rate * 3600:.0f}/h, "
-                      f"~{left_h:.1f} h to go", flush=True)
     if not shard.stat().st_size:
         shard.unlink()
     return written
@@ -157,13 +163,19 @@ def write_table(directory: Path, rows: Mapping[tuple[str, int], Mapping[str, Any
     import torch
     from scipy.stats import spearmanr
 
+    from archgym_nas.env import LEARNING_RATE, MOMENTUM, WEIGHT_DECAY
+
     cells = all_cells()
     trained = trainable_classes()
-    chance = {"val_accuracy": 100.0 / 10, "test_accuracy": 100.0 / 10, "train_loss": float(np.log(10)),
-              "train_time_s": 0.0}  # disconnected cells: what the live env answers without training
+    n_classes = env._load().n_classes
+    chance = {"val_accuracy": 100.0 / n_classes, "test_accuracy": 100.0 / n_classes,
+              "train_loss": float(np.log(n_classes)), "train_time_s": 0.0}  # what the live env answers
     keys = [isomorphism_key(c) for c in cells]
-    columns: dict[str, list[Any]] = {"cell_index": list(range(len(cells))),
-                                     "cell": [cell_string(c) for c in cells], "key": keys}
+    columns: dict[str, list[Any]] = {
+        "cell_index": list(range(len(cells))), "cell": [cell_string(c) for c in cells], "key": keys,
+        # the cell that was trained for this cell's class (None: disconnected, nothing trained)
+        "representative": [cell_string(trained[k]) if k in trained else None for k in keys],
+    }
     for metric in TRAINED_METRICS:
         for seed in seeds:
             columns[f"{metric}@{seed}"] = [rows[(k, seed)][metric] if k in trained else chance[metric]
@@ -173,24 +185,31 @@ def write_table(directory: Path, rows: Mapping[tuple[str, int], Mapping[str, Any
     path = directory / f"{TABLE_NAME}.parquet"
     pq.write_table(pa.table(columns), path, compression="zstd")
     val = np.array([[rows[(k, s)]["val_accuracy"] for s in seeds] for k in trained])
-    rho = float(spearmanr(val[:, 0], val[:, 1]).statistic) if len(seeds) >= 2 else float("nan")
+    pairs = list(itertools.combinations(range(len(seeds)), 2))
+    rho = float(np.mean([spearmanr(val[:, a], val[:, b]).statistic for a, b in pairs])) if pairs else math.nan
+    shard_files = sorted((directory / "shards").glob("*.jsonl"))
     card = {
         "env_id": "archgym/NASBench201-v0",
         "env_kwargs": {"channels": env.channels, "n_cells": env.n_cells, "dataset": env.dataset,
                        "resolution": env.resolution, "max_train": env.max_train,
                        "batch_size": env.batch_size},
         "fidelity": {"epochs": int(env.fidelity.default)},
-        "recipe": "SGD Nesterov 0.9, lr 0.0125 cosine per step, wd 5e-4, batch 64, precise BN",
+        "recipe": f"SGD, Nesterov momentum {MOMENTUM}, lr {LEARNING_RATE} cosine-annealed per step to 0, "
+                  f"weight decay {WEIGHT_DECAY}, batch {env.batch_size}, cross-entropy, precise BN "
+                  "statistics after training",
         "dataset": f"{env.dataset} at {env.resolution}x{env.resolution} (fixed split, see archgym_nas.data)",
         "params_range": [min(columns["params"]), max(columns["params"])],
         "seeds": list(seeds),
-        "seed_meaning": "seed s = the live env's reset(seed=s) then one step",
+        "seed_meaning": "seed s = the live env's reset(seed=s) then one step on the class's "
+                        "representative (column 'representative')",
         "isomorphism": "NAS-Bench-201 to_unique_str(consider_zero=True); one training per class",
         "classes": len(set(keys)), "trained_classes": len(trained),
-        "seed_to_seed_spearman_val_accuracy": rho,
+        "seed_to_seed_spearman_val_accuracy": rho,  # mean over seed pairs
         "versions": {"torch": torch.__version__, "scikit-learn": sklearn.__version__,
                      "numpy": np.__version__, "python": sys.version.split()[0]},
         "trained_with_torch": sorted({r.get("torch", "?") for r in rows.values()}),
+        "trained_on": sorted({r.get("host", "?") for r in rows.values()}),
+        "shards": {p.name: sum(1 for _ in p.open()) for p in shard_files},  # names start with a UTC stamp
         "date": dt.date.today().isoformat(),
     }
     (directory / f"{TABLE_NAME}.card.json").write_text(json.dumps(card, indent=2) + "\n")
@@ -203,14 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=TABLE_DIR, help="table folder (default: shipped)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--minutes", type=float, default=None, help="stop submitting after this long")
+    parser.add_argument("--max-trainings", type=int, default=None, help="stop after this many trainings")
     parser.add_argument("--consolidate", action="store_true", help="write the table from complete shards")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error(f"--workers must be >= 1, got {args.workers}")
+    if args.max_trainings is not None and args.max_trainings < 1:
+        parser.error(f"--max-trainings must be >= 1, got {args.max_trainings}")
     if args.consolidate:
         print(consolidate(args.dir, args.workers, SEEDS))
     else:
-        print(f"wrote {tabulate(args.dir, args.workers, args.minutes, SEEDS):,} results")
+        print(f"wrote {tabulate(args.dir, args.workers, args.minutes, SEEDS, args.max_trainings):,} results")
     return 0
 
 
