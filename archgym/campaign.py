@@ -397,8 +397,14 @@ class _RunExecutor:
 
 def _outcome(result: Callable[[], dict[str, Any]]) -> dict[str, Any] | str:
     """The run's summary, or its error as text (a broken run is reported, not raised)."""
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         return result()
+    except BrokenProcessPool:
+        return ("BrokenProcessPool: a run's process died outright even with evaluations isolated (an "
+                "agent that steps its env in-process, such as rl, or a crash outside evaluation); "
+                "rerunning the campaign retries this run")
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
 
