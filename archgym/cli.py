@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="per-evaluation limit in seconds; a slower evaluation is killed and recorded as "
                      "infeasible (runs evaluations in worker processes; ask/tell agents only: an agent "
                      "that steps the env itself, such as rl, runs in-process)")
+    run.add_argument("--isolate", action="store_true",
+                     help="evaluate in a worker process even with --workers 1: a simulator that kills "
+                     "its process (segfault, out of memory) is then recorded infeasible and the run goes "
+                     "on (also with --resume; not stored with the run)")
     run.add_argument("--scalarize", default=None, metavar="METHOD:W1,W2,…",
                      help="turn a multi-objective env into a single-objective one for single-objective "
                      "agents: weighted:W1,W2,… or chebyshev:W1,W2,…")
@@ -181,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
 
     progress = False if args.no_progress else None
     if args.resume is not None:
-        summary = loop.resume(args.resume, progress=progress, dask=args.dask)
+        summary = loop.resume(args.resume, progress=progress, dask=args.dask, isolate=args.isolate)
     else:
         missing = [opt for opt, value in (("--env", args.env), ("--agent", args.agent),
                                           ("--budget", args.budget), ("--out", args.out)) if value is None]
@@ -191,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
             env=args.env, agent=args.agent, budget=args.budget, seed=args.seed, out=args.out,
             env_kwargs=dict(args.env_kwarg), agent_params=dict(args.agent_param), workers=args.workers,
             timeout=args.timeout, scalarize=args.scalarize, cost_budget=args.cost_budget, progress=progress,
-            dask=args.dask,
+            dask=args.dask, isolate=args.isolate,
         )
     keys = ("env_id", "agent", "n_evaluations", "n_feasible", "best_reward", "best_design", "hypervolume",
             "test")

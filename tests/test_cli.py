@@ -37,7 +37,7 @@ def test_every_run_option_is_explained_by_help() -> None:
     out = subprocess.run([sys.executable, "-m", "archgym.cli", "run", "--help"], capture_output=True,
                          text=True, check=True).stdout
     for option in ("--env", "--agent", "--budget", "--seed", "--out", "--env-kwarg", "--agent-param",
-                   "--workers", "--timeout", "--scalarize", "--cost-budget", "--resume", "--no-progress"):
+                   "--workers", "--timeout", "--isolate", "--scalarize", "--cost-budget", "--resume", "--no-progress"):
         assert option in out
     assert out.count("\n") > 20  # options come with their explanations
 
@@ -65,3 +65,25 @@ def test_env_kwargs_and_agent_params_reach_the_run(tmp_path: Path) -> None:
 
     batches = pq.read_table(out / "evaluations.parquet").column("batch").to_pylist()
     assert batches == [0, 0, 0, 1, 1, 1, 2]  # batch_size=3 over 7 evaluations
+
+
+def test_a_simulator_that_kills_the_run_is_recorded_infeasible_on_resume_with_isolate(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    command = [sys.executable, "-m", "archgym.cli", "run", "--env", "archgym.testing:archgym-testing/Faulty-v0",
+               "--env-kwarg", "fail_below=0", "--env-kwarg", "die_at_or_above=0.5", "--agent", "random",
+               "--budget", "12", "--out", str(out), "--no-progress"]
+    died = subprocess.run(command, capture_output=True, text=True)
+    assert died.returncode == 70 and not (out / "summary.json").exists()  # in-process: the run died with it
+    before = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
+    resumed = subprocess.run([sys.executable, "-m", "archgym.cli", "run", "--resume", str(out), "--isolate",
+                              "--no-progress"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out / "evaluations.parquet").to_pandas().sort_values("step")
+    assert list(rows.step) == list(range(12))
+    killers = rows[rows["param.x"] >= 0.5]
+    assert len(killers) > 0 and not killers.feasible.any()
+    assert killers.error.str.contains("worker process died").all()
+    assert rows[rows["param.x"] < 0.5].feasible.all()
+    assert rows.reward.iloc[:len(before)].tolist() == [r["reward"] for r in before]  # kept, not redone
