@@ -37,7 +37,8 @@ def test_every_run_option_is_explained_by_help() -> None:
     out = subprocess.run([sys.executable, "-m", "archgym.cli", "run", "--help"], capture_output=True,
                          text=True, check=True).stdout
     for option in ("--env", "--agent", "--budget", "--seed", "--out", "--env-kwarg", "--agent-param",
-                   "--workers", "--timeout", "--isolate", "--scalarize", "--cost-budget", "--resume", "--no-progress"):
+                   "--workers", "--timeout", "--isolate", "--scalarize", "--cost-budget", "--resume",
+                   "--no-progress"):
         assert option in out
     assert out.count("\n") > 20  # options come with their explanations
 
@@ -69,8 +70,9 @@ def test_env_kwargs_and_agent_params_reach_the_run(tmp_path: Path) -> None:
 
 def test_a_simulator_that_kills_the_run_is_recorded_infeasible_on_resume_with_isolate(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    command = [sys.executable, "-m", "archgym.cli", "run", "--env", "archgym.testing:archgym-testing/Faulty-v0",
-               "--env-kwarg", "fail_below=0", "--env-kwarg", "die_at_or_above=0.5", "--agent", "random",
+    command = [sys.executable, "-m", "archgym.cli", "run",
+               "--env", "archgym.testing:archgym-testing/Faulty-v0", "--env-kwarg", "fail_below=0",
+               "--env-kwarg", "die_at_or_above=0.5", "--agent", "random",
                "--budget", "12", "--out", str(out), "--no-progress"]
     died = subprocess.run(command, capture_output=True, text=True)
     assert died.returncode == 70 and not (out / "summary.json").exists()  # in-process: the run died with it
