@@ -152,10 +152,12 @@ def load(directory: Path = TABLE_DIR) -> Table:
             f"{directory / 'shards'}). {step[0].upper()}{step[1:]}, or use the live env "
             "(backend='simulator')."
         )
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    frame = pq.read_table(path).to_pydict()
+    data = path.read_bytes()  # read once: hashed, then parsed
+    digest = hashlib.sha256(data).hexdigest()
+    frame = pq.read_table(pa.BufferReader(data)).to_pydict()
     card = json.loads((directory / f"{TABLE_NAME}.card.json").read_text())
     seeds = tuple(card["seeds"])
     n = len(frame["cell_index"])
