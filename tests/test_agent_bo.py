@@ -70,7 +70,7 @@ def test_bad_hyperparameter_is_rejected(tmp_path: Path) -> None:
 
 
 def test_infeasible_evaluations_are_imputed_not_fed_as_penalties(tmp_path: Path) -> None:
-    built, factory = _capture(n_init=6, **FAST)
+    built, factory = _capture(n_init=6, output_warping="none", **FAST)
     run(env=FAULTY, env_kwargs={"hang_above": 1.0}, agent=factory, budget=12, seed=2,
         out=tmp_path / "f", progress=False)
     rows = _rows(tmp_path / "f")
@@ -90,6 +90,25 @@ def test_infeasible_evaluations_are_imputed_not_fed_as_penalties(tmp_path: Path)
     assert fitted_Y.min() >= min(feasible) and len(fitted_Y) == 11
     targets, _ = agent.model.outcome_transform.untransform(agent.model.train_targets.unsqueeze(-1))
     assert float(targets.min()) == pytest.approx(min(feasible))
+
+
+def test_one_objective_gp_is_fitted_on_winsorized_rewards() -> None:
+    space = DesignSpace([Real("x", 0.0, 1.0)])
+    problem = Problem(env_id="t", design_space=space, n_objectives=1)
+    rewards = [1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, -50.0]  # one broken design far below the rest
+    fitted = {}
+    for warping in ("winsorize", "none"):
+        agent = BayesianOptimization(problem, seed=0, n_init=len(rewards), output_warping=warping, **FAST)
+        designs = agent.ask(len(rewards))
+        agent.tell(designs, [EvalResult(design=d, reward=r, metrics={}, feasible=True, eval_time_s=0.0)
+                             for d, r in zip(designs, rewards, strict=True)])
+        agent.ask(1)
+        fitted[warping] = agent.last_training_data[1][:, 0]
+    q1, q3 = np.percentile(rewards, [25, 75])
+    fence = q1 - 1.5 * (q3 - q1)
+    assert fitted["none"].tolist() == rewards
+    assert fitted["winsorize"][:-1].tolist() == rewards[:-1]  # the good side keeps its magnitudes
+    assert fitted["winsorize"][-1] == pytest.approx(fence) and fence > -50.0
 
 
 def test_mixed_conditional_space_proposes_legal_values_only(tmp_path: Path) -> None:

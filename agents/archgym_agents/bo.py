@@ -9,6 +9,14 @@ The agent works on the unit-hypercube encoding of the design space (``space.to_u
   ``Standardize`` outcomes, fitted by ``fit_gpytorch_mll``; ``MixedSingleTaskGP`` (a categorical
   kernel) when the space has categorical parameters. Several objectives: one GP per objective
   (a batched multi-output GP).
+* **Outliers** (one objective, ``output_warping="winsorize"``, default): before fitting, rewards
+  below the lower Tukey fence of those observed (Q1 − 1.5·IQR) are raised to it. Rewards of real
+  design spaces have a heavy bad tail — broken designs at chance accuracy, a diverged solver —
+  and a GP fitted to raw values spends its variance on that tail and can't tell the good designs
+  apart; only the bad side is clipped, so the differences near the optimum keep their size
+  (Ax's automatic winsorization uses the same cutoff). ``"none"`` fits the rewards as observed.
+  Several objectives are not winsorized: their hypervolume reference point lives in the rewards'
+  own units.
 * **Acquisition**: ``qLogNoisyExpectedImprovement`` (``acquisition="qlognei"``, default) or
   ``qLogExpectedImprovement`` (``"qlogei"``); with several objectives their hypervolume
   counterparts ``qLogNoisyExpectedHypervolumeImprovement`` / ``qLogExpectedHypervolumeImprovement``.
@@ -67,6 +75,7 @@ SPECS = [
             Categorical("acquisition", ["qlognei", "qlogei"], default="qlognei"),
             Integer("mc_samples", 16, 4096, default=128),
             Categorical("reference_point", ["auto", "inferred"], default="auto"),
+            Categorical("output_warping", ["winsorize", "none"], default="winsorize"),
         ),
     ),
 ]
@@ -105,9 +114,11 @@ class BayesianOptimization(Agent):
         reference_point: hypervolume reference (several objectives): ``"auto"`` = the env's
             declared one if any, else inferred from the observed front; ``"inferred"`` = always
             inferred.
+        output_warping: ``"winsorize"`` clips one objective's bad outliers before the GP sees
+            them, ``"none"`` fits the rewards as observed (see the module docstring).
 
     After each model-based ask, ``model`` is the fitted GP, ``last_training_data`` the ``(X, Y)``
-    it was fitted on, and ``reference_point`` the hypervolume reference used.
+    it was fitted on (``Y`` winsorized), and ``reference_point`` the hypervolume reference used.
     """
 
     single_objective = True
@@ -125,11 +136,12 @@ class BayesianOptimization(Agent):
         acquisition: str = "qlognei",
         mc_samples: int = 128,
         reference_point: str = "auto",
+        output_warping: str = "winsorize",
         **hyperparameters: Any,
     ) -> None:
         super().__init__(problem, seed=seed, n_init=n_init, batch_size=batch_size, num_restarts=num_restarts,
                          raw_samples=raw_samples, acquisition=acquisition, mc_samples=mc_samples,
-                         reference_point=reference_point, **hyperparameters)
+                         reference_point=reference_point, output_warping=output_warping, **hyperparameters)
         if acquisition not in ("qlognei", "qlogei"):
             raise ValueError(f"acquisition: {acquisition!r} is not legal; legal values: qlognei, qlogei")
         self.dim = len(self.space)
@@ -143,6 +155,10 @@ class BayesianOptimization(Agent):
             raise ValueError(f"reference_point: {reference_point!r} is not legal; "
                              "legal values: auto, inferred")
         self.reference = reference_point
+        if output_warping not in ("winsorize", "none"):
+            raise ValueError(f"output_warping: {output_warping!r} is not legal; "
+                             "legal values: winsorize, none")
+        self.output_warping = output_warping
         self.reference_point: np.ndarray | None = None  # the last one used (multi-objective)
         self.n_objectives = problem.n_objectives
         self._layout = _Layout(self.space)
@@ -211,6 +227,14 @@ class BayesianOptimization(Agent):
             Y[~ok] = Y[ok].min(axis=0)
         return X, Y
 
+    def _warp(self, Y: np.ndarray) -> np.ndarray:
+        """The GP's targets: one objective's rewards raised to their lower Tukey fence
+        (``output_warping="winsorize"``); several objectives unchanged."""
+        if self.output_warping == "none" or self.n_objectives > 1:
+            return Y
+        q1, q3 = np.percentile(Y, [25, 75], axis=0)
+        return np.maximum(Y, q1 - 1.5 * (q3 - q1))
+
     # --- design generation -------------------------------------------------------------------
     def _next_sobol(self) -> np.ndarray:
         """The next point of the agent's scrambled Sobol sequence (drawn in blocks of 32, so the
@@ -272,6 +296,7 @@ class BayesianOptimization(Agent):
             torch.manual_seed(torch_seed)
             _quiet_botorch_warnings()
             X, Y = self.training_data()
+            Y = self._warp(Y)
             self.last_training_data = (X.copy(), Y.copy())
             tX = torch.as_tensor(X, dtype=torch.float64)
             tY = torch.as_tensor(Y, dtype=torch.float64)
