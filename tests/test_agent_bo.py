@@ -4,6 +4,7 @@ out of the GP's targets."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,25 @@ def test_text_parameters_are_refused() -> None:
     space = DesignSpace([Real("x", 0.0, 1.0), Text("note")])
     why = BayesianOptimization.incompatibility(Problem(env_id="t", design_space=space, n_objectives=1))
     assert why is not None and "note" in why
+
+
+def test_categorical_only_space_starts_acquisition_from_rounded_points() -> None:
+    """A continuous relaxation looks flat to a categorical kernel: starting from it, BoTorch warns
+    and picks its starting points at random."""
+    from botorch.exceptions.warnings import BadInitialCandidatesWarning
+
+    from archgym.spaces import Categorical
+
+    ops = ["a", "b", "c", "d", "e"]
+    space = DesignSpace([Categorical(f"edge{i}", ops) for i in range(6)])  # 15,625 designs: not enumerated
+    agent = BayesianOptimization(Problem(env_id="t", design_space=space, n_objectives=1), seed=0,
+                                 n_init=8, **FAST)
+    assert not agent._layout.enumerable
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            designs = agent.ask(8 if agent.stats["initial"] == 0 else 1)
+            agent.tell(designs, [EvalResult(design=d, reward=sum(v == "a" for v in d.values()), metrics={},
+                                            feasible=True, eval_time_s=0.0) for d in designs])
+    assert agent.stats["model_based"] == 2
+    assert not [w for w in caught if issubclass(w.category, BadInitialCandidatesWarning)]

@@ -396,7 +396,7 @@ class BayesianOptimization(Agent):
         else:
             cand, _ = optimize_acqf_mixed_alternating(
                 acqf, bounds=bounds, discrete_dims=layout.discrete_dims or None,
-                cat_dims=layout.cat_dims or None, **common)
+                cat_dims=layout.cat_dims or None, options=layout.mixed_options, **common)
         return cand.detach().numpy().reshape(-1, self.dim)
 
     def _repair(self, acqf: Any, candidates: np.ndarray, n: int) -> list[Design]:
@@ -453,6 +453,12 @@ class _Layout:
                 self.cat_dims[i] = values
             else:
                 self.discrete_dims[i] = values
+        # With only categorical parameters free, BoTorch's default start (optimising a continuous
+        # relaxation) sees a flat acquisition: a categorical kernel finds every relaxed point
+        # equally unlike the data. Start from rounded Sobol points instead.
+        free = [i for i in range(d) if i not in self.fixed]
+        only_categorical = bool(free) and all(i in self.cat_dims for i in free)
+        self.mixed_options = {"initialization_strategy": "random"} if only_categorical else None
         size = space.size
         self.enumerable = size is not None and size <= MAX_ENUMERATE
 
