@@ -15,7 +15,7 @@ import pytest
 import archgym.testing  # noqa: F401  (registers archgym-testing/Faulty-v0)
 from archgym.agent import EvalResult, Problem
 from archgym.loop import run
-from archgym.spaces import Constraint, DesignSpace, Real, Text
+from archgym.spaces import Categorical, Constraint, DesignSpace, Real, Text
 
 # isort: split
 # after archgym: importing an agent module first would load the plugins in the middle of it
@@ -68,6 +68,9 @@ def test_bad_hyperparameter_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="acquisition"):
         run(env="archgym/Branin-v0", agent="bo", agent_params={"acquisition": "ucb"}, budget=2, seed=0,
             out=tmp_path / "r", progress=False)
+    problem = Problem(env_id="t", design_space=DesignSpace([Real("x", 0.0, 1.0)]), n_objectives=1)
+    with pytest.raises(ValueError, match=r"output_warping.*winsorize"):
+        BayesianOptimization(problem, seed=0, output_warping="copula")
 
 
 def test_infeasible_evaluations_are_imputed_not_fed_as_penalties(tmp_path: Path) -> None:
@@ -183,8 +186,6 @@ def test_categorical_only_space_starts_acquisition_from_rounded_points() -> None
     """A continuous relaxation looks flat to a categorical kernel: starting from it, BoTorch warns
     and picks its starting points at random."""
     from botorch.exceptions.warnings import BadInitialCandidatesWarning
-
-    from archgym.spaces import Categorical
 
     ops = ["a", "b", "c", "d", "e"]
     space = DesignSpace([Categorical(f"edge{i}", ops) for i in range(6)])  # 15,625 designs: not enumerated
