@@ -1,5 +1,6 @@
 """archgym: every design and hyperparameter problem as a Gymnasium environment.
 
+The core is layered sub-packages (docs/architecture.md); this module is their public facade.
 ``import archgym`` loads every installed plugin (entry-point group ``archgym``) and registers
 its envs with Gymnasium; it imports only gymnasium, numpy and pluggy. Simulators and agent
 libraries are imported when an env or agent is made.
@@ -7,12 +8,21 @@ libraries are imported when an env or agent is made.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from archgym.checker import check_env
-from archgym.derive import ActionCodec, codec_for, derive_design_space
-from archgym.env import Backend, DesignEnv, EvalContext, Fidelity, InfeasibleDesign
-from archgym.hookspecs import hookimpl, hookspec
-from archgym.objectives import Objective, Objectives, ObjectiveSpec, Target, TargetSpec
-from archgym.registry import AgentSpec, PluginWarning, Registry, get_registry, load_plugins
+from archgym import proxy as _proxy  # noqa: F401 - registers the proxy backend with the env base
+from archgym.env import (
+    ActionCodec,
+    Backend,
+    DesignEnv,
+    EvalContext,
+    Fidelity,
+    FlatActions,
+    InfeasibleDesign,
+    ScalarizeReward,
+    check_env,
+    codec_for,
+    derive_design_space,
+)
+from archgym.plugins import AgentSpec, PluginWarning, Registry, get_registry, hookimpl, hookspec, load_plugins
 from archgym.spaces import (
     Categorical,
     Condition,
@@ -20,12 +30,16 @@ from archgym.spaces import (
     Design,
     DesignSpace,
     Integer,
+    Objective,
+    Objectives,
+    ObjectiveSpec,
     Ordinal,
     Parameter,
     Real,
+    Target,
+    TargetSpec,
     Text,
 )
-from archgym.wrappers import FlatActions, ScalarizeReward
 
 try:
     __version__ = version("archgym")

@@ -227,14 +227,14 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _dataset(args: argparse.Namespace) -> int:
-    from archgym import dataset
+    from archgym import data
 
     if args.dataset_command == "export":
-        card = dataset.export(args.inputs, args.out)
+        card = data.export(args.inputs, args.out)
         keys = ("env_id", "env_kwargs", "rows", "feasible_rows", "feasibility_rate", "backends", "agents")
         print(json.dumps({"file": args.out, **{k: card[k] for k in keys}}, indent=2, default=str))
         return 0
-    summary = dataset.collect(
+    summary = data.collect(
         env=args.env, n=args.n, out=args.out, seed=args.seed, workers=args.workers,
         env_kwargs=dict(args.env_kwarg), method=args.method, timeout=args.timeout,
         progress=False if args.no_progress else None,
@@ -258,8 +258,8 @@ def _proxy(args: argparse.Namespace) -> int:
 def _envs(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
-    from archgym import get_registry
-    from archgym.loop import problem_of
+    from archgym.plugins import get_registry
+    from archgym.search import problem_of
 
     registry = get_registry()
     rows = []
@@ -292,7 +292,7 @@ def _envs(args: argparse.Namespace) -> int:
 
 
 def _agents(args: argparse.Namespace) -> int:
-    from archgym import get_registry
+    from archgym.plugins import get_registry
 
     registry = get_registry()
     rows = []

@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from archgym import records
-from archgym.records import METRIC, PARAM, layout_from_meta
+from archgym.env import register_proxy_loader
+from archgym.records import METRIC, PARAM, RecordLayout, layout_from_meta, layout_to_meta
 from archgym.spaces import Categorical, Design, DesignSpace
 
 __all__ = ["ProxyModel", "encode", "load", "load_for_env", "train"]
@@ -210,7 +211,6 @@ def load_for_env(model: str | os.PathLike[str], env: Any, *, trust: bool = False
     """Load ``model`` for ``env`` (a :class:`~archgym.env.DesignEnv` just constructed), refusing
     a model trained for another env, other kwargs or other parameters, or one lacking a metric
     the env's objective needs."""
-    from archgym.records import RecordLayout, layout_to_meta
 
     card = read_card(model)
     here = env_class_name(env)
@@ -289,7 +289,7 @@ def train(dataset: str | Path, targets: Sequence[str], out: str | Path, *, seed:
     from sklearn.linear_model import LinearRegression
     from sklearn.model_selection import train_test_split
 
-    from archgym.dataset import load_dataset
+    from archgym.data import load_dataset
 
     if not targets:
         raise ValueError("--target: name at least one metric")
@@ -429,3 +429,6 @@ def format_report(card: Mapping[str, Any]) -> str:
             f"{b['linear']['rmse']:>12.4g}{s['rmse']:>12.4g}{t['speedup']['single_row']:>10.0f}"
             f"{t['speedup']['batched']:>10.0f}")
     return "\n".join(lines)
+
+
+register_proxy_loader(load_for_env)  # the env base names no backend module: it is told

@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from archgym.campaign import EVALUATIONS_TABLE, RUNS_TABLE
-from archgym.campaign_tables import best_so_far
+from archgym.campaign import EVALUATIONS_TABLE, RUNS_TABLE, best_so_far
 
 __all__ = ["FIGURES", "write_report"]
 
@@ -32,6 +31,8 @@ FIGURES = ("best_so_far.png", "hypervolume.png", "rank_over_budget.png", "critic
 """Figures every report has (MAP-Elites archives, ``archive_<env>.png``, come on top where that
 agent ran). A figure whose data the campaign lacks says so on its canvas."""
 CHECKPOINTS = 25
+KNOWN_OPTIMUM = {False: "optimal_reward", True: "reference_front_hypervolume"}
+"""The ``runs.parquet`` column holding an env's known optimum, by whether it is multi-objective."""
 
 
 @dataclass
@@ -109,7 +110,13 @@ def _load(directory: Path) -> tuple[Any, Any]:
             raise FileNotFoundError(f"{directory / name} missing: run `archgym bench CAMPAIGN --out "
                                     f"{directory}` "
                                     "first (it writes the tables when the campaign finishes)")
-    return pd.read_parquet(directory / RUNS_TABLE), pd.read_parquet(directory / EVALUATIONS_TABLE)
+    runs = pd.read_parquet(directory / RUNS_TABLE)
+    missing = sorted(set(KNOWN_OPTIMUM.values()) - set(runs.columns))
+    if missing:
+        raise ValueError(f"{directory / RUNS_TABLE} lacks column(s) {missing}: it was written by an archgym "
+                         "older than 0.2, before runs recorded their env's known optimum; rerun the "
+                         f"campaign into a new directory (`archgym bench CAMPAIGN --out NEW_DIR`)")
+    return runs, pd.read_parquet(directory / EVALUATIONS_TABLE)
 
 
 def _compared(runs: Any) -> Any:
@@ -170,29 +177,19 @@ def _is_mo(runs: Any, env: str) -> bool:
 
 def _references(runs: Any) -> dict[str, tuple[float, float]]:
     """Per env: (best, worst) final result used to normalise regret — the known optimum where the
-    env declares one (hypervolume of the true front for MO envs), else the best any run reached;
-    the worst any run of the campaign finished with."""
-    import gymnasium as gym
-    import moocore
-
+    env declares one (its ``optimal_reward``, or the hypervolume of its true front for MO envs, as
+    each run's summary recorded it), else the best any run reached; the worst any run of the
+    campaign finished with. Read from ``runs.parquet`` alone: no env is built."""
     refs = {}
     for env in _envs(runs):
         rows = runs[runs.env_label == env]
         finals = rows.final.to_numpy(float)
         finals = finals[np.isfinite(finals)]
         best, worst = (float(finals.max()), float(finals.min())) if len(finals) else (math.nan, math.nan)
-        first = rows.iloc[0]
-        try:
-            inner = gym.make(first.env, **json.loads(first.env_kwargs)).unwrapped
-            if _is_mo(runs, env):
-                front = inner.pareto_front(2000)
-                if front is not None and inner.reference_point is not None:
-                    front_hv = moocore.hypervolume(front, ref=inner.reference_point, maximise=True)
-                    best = max(best, float(front_hv))
-            elif getattr(inner, "optimal_reward", None) is not None:
-                best = max(best, float(inner.optimal_reward))
-        except Exception:
-            pass
+        known = rows[KNOWN_OPTIMUM[_is_mo(runs, env)]].to_numpy(float)
+        known = known[np.isfinite(known)]
+        if len(known):
+            best = max(best, float(known.max()))
         refs[env] = (best, worst)
     return refs
 

@@ -15,10 +15,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from archgym.agent import Agent, EvalResult, Problem
 from archgym.env import DesignEnv, EvalContext, Fidelity
-from archgym.objectives import Objective, Objectives
-from archgym.spaces import Design, DesignSpace, Real
+from archgym.search import Agent, EvalResult, Problem
+from archgym.spaces import Design, DesignSpace, Objective, Objectives, Real
 
 __all__ = ["ConstantAgent", "FaultyEnv", "NullEnv", "SleepEnv"]
 
@@ -42,6 +41,8 @@ class SleepEnv(DesignEnv):
 
     Fidelity ``steps`` (1–10, default 10) scales the sleep, like training epochs would.
     """
+
+    optimal_reward = 0.0  # value = 0 at (x, y) = (0.3, 0.7)
 
     def __init__(self, delay_s: float = 0.05) -> None:
         self.delay_s = float(delay_s)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from archgym.agent import EvalResult, Problem
+from archgym.search import EvalResult, Problem
 from archgym.spaces import DesignSpace, Real
 
 # isort: split

@@ -128,7 +128,7 @@ def time_real_evaluations(conf: dict[str, Any], path: Path, n: int, seed: int) -
     """Median wall time of one real ``env.step`` over ``n`` feasible designs drawn from the dataset."""
     import numpy as np
 
-    from archgym.dataset import load_dataset
+    from archgym.data import load_dataset
     from archgym.records import PARAM
 
     table, _ = load_dataset(path)

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import archgym
-from archgym.agent import EvalResult, Problem
 from archgym.loop import build_agent, problem_of, run
+from archgym.search import EvalResult, Problem
 
 # Via the registry (``import archgym`` first): importing an agent module before archgym is
 # circular, since ``import archgym`` loads the agent plugin.

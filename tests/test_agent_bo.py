@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import archgym.testing  # noqa: F401  (registers archgym-testing/Faulty-v0)
-from archgym.agent import EvalResult, Problem
 from archgym.loop import run
+from archgym.search import EvalResult, Problem
 from archgym.spaces import Categorical, Constraint, DesignSpace, Real, Text
 
 # isort: split

@@ -11,13 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import archgym  # registers the envs and agents
-from archgym.agent import EvalResult, Problem
 from archgym.loop import run
+from archgym.search import EvalResult, Problem
 from archgym.spaces import Categorical, Condition, Constraint, DesignSpace, Integer, Ordinal, Real
 
 # Through the registry: importing archgym_agents.* before archgym would break the plugin's load.
-GeneticAlgorithm = archgym.registry.get_registry().agent("ga").load()
-NSGA2 = archgym.registry.get_registry().agent("nsga2").load()
+GeneticAlgorithm = archgym.plugins.get_registry().agent("ga").load()
+NSGA2 = archgym.plugins.get_registry().agent("nsga2").load()
 
 MIXED = "archgym/MixedConditional-v0"
 DTLZ2 = "archgym/DTLZ2-v0"

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import archgym
-from archgym.agent import Problem
 from archgym.loop import build_agent, problem_of, run
+from archgym.search import Problem
 from archgym.spaces import Condition, Constraint, DesignSpace, Integer, Real
 
 # Via the registry (``import archgym`` first): importing an agent module before archgym is

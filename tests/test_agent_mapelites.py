@@ -13,8 +13,8 @@ import pytest
 
 import archgym
 import archgym.testing  # registers the archgym-testing envs
-from archgym.agent import EvalResult
 from archgym.loop import build_agent, problem_of, run
+from archgym.search import EvalResult
 
 # Imported after archgym: an agent module imported first re-enters archgym's plugin loading (which
 # imports every agent module) and breaks the 'agents' plugin.

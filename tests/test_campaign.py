@@ -17,13 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archgym.campaign import (
+    best_so_far,
+    evaluations_to_targets,
     load_campaign,
     parse_campaign,
     run_campaign,
     runs_on_test_seeds,
     runs_on_tuning_seeds,
 )
-from archgym.campaign_tables import best_so_far, evaluations_to_targets
 from archgym.report import FIGURES, write_report
 
 SLEEP = "archgym.testing:archgym-testing/Sleep-v0"

@@ -11,7 +11,7 @@ import pytest
 
 from archgym import loop
 from archgym.cli import main
-from archgym.dataset import SpaceFillingAgent, card_paths, collect, export, load_dataset
+from archgym.data import SpaceFillingAgent, card_paths, collect, export, load_dataset
 from archgym.records import JOURNAL, PARQUET
 
 

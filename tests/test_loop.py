@@ -18,10 +18,10 @@ import pytest
 
 import archgym
 import archgym.testing
-from archgym.agent import Agent, AskTellAdapter, EvalResult, InteractiveAgent, Problem, Proposal
 from archgym.cli import main as cli
 from archgym.loop import build_agent, resume, run
 from archgym.records import read_journal
+from archgym.search import Agent, AskTellAdapter, EvalResult, InteractiveAgent, Problem, Proposal
 from archgym.testing import ConstantAgent
 
 ANALYTIC = ["archgym/Branin-v0", "archgym/Hartmann6-v0", "archgym/MixedConditional-v0", "archgym/DTLZ2-v0"]

@@ -14,7 +14,7 @@ import pytest
 import archgym
 from archgym import DesignEnv, DesignSpace, Objective, Objectives, Real, loop
 from archgym.cli import main
-from archgym.dataset import collect, export
+from archgym.data import collect, export
 from archgym.proxy import load, train
 from archgym.records import PARQUET
 

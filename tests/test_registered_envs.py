@@ -14,7 +14,7 @@ import pytest
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import archgym
-from archgym.wrappers import reward_space_of
+from archgym.env import reward_space_of
 
 ENV_IDS = sorted(archgym.get_registry().env_plugins)
 

@@ -25,7 +25,7 @@ from archgym import (
     Real,
     ScalarizeReward,
 )
-from archgym.wrappers import parse_scalarize, reward_space_of
+from archgym.env import parse_scalarize, reward_space_of
 
 
 class TwoObjectives(DesignEnv):

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from archgym.agent import Agent, EvalResult, Problem
-from archgym.registry import AgentSpec
+from archgym.plugins import AgentSpec
+from archgym.search import Agent, EvalResult, Problem
 from archgym.spaces import Categorical, Design, Integer, Parameter, Real
 
 SPECS = [

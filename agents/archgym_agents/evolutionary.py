@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from archgym.agent import Agent, EvalResult, Problem
-from archgym.registry import AgentSpec
+from archgym.plugins import AgentSpec
+from archgym.search import Agent, EvalResult, Problem
 from archgym.spaces import Categorical, Condition, Design, DesignSpace, Integer, Ordinal, Real
 
 __all__ = ["NSGA2", "SPECS", "GeneticAlgorithm"]

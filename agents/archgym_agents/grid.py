@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from archgym.agent import Agent, EvalResult, Problem
-from archgym.registry import AgentSpec
+from archgym.plugins import AgentSpec
+from archgym.search import Agent, EvalResult, Problem
 from archgym.spaces import Categorical, Design, DesignSpace, Integer, Parameter, Real
 
 MAX_DESIGNS_LIMIT = 10_000_000

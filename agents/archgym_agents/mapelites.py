@@ -67,8 +67,8 @@ from typing import Any
 
 import numpy as np
 
-from archgym.agent import Agent, EvalResult, Problem
-from archgym.registry import AgentSpec
+from archgym.plugins import AgentSpec
+from archgym.search import Agent, EvalResult, Problem
 from archgym.spaces import Categorical, Design, DesignSpace, Integer, Real, Text
 
 __all__ = ["SPECS", "MapElites", "archive_stats", "archive_stats_of_run"]
@@ -393,27 +393,24 @@ def archive_stats_of_run(out: str | Path, *, qd_offset: float, problem: Problem 
 
     import pyarrow.parquet as pq
 
+    from archgym.records import PARQUET, RUN_META, layout_from_meta, result_from_row
+
     out = Path(out)
+    meta = json.loads((out / RUN_META).read_text())
     if problem is None:
         import gymnasium as gym
 
-        from archgym.loop import problem_of
+        from archgym.search import problem_of
 
-        meta = json.loads((out / "run.json").read_text())
         env = gym.make(meta["env_id"], **meta.get("env_kwargs", {}))
         try:
             problem = problem_of(env, meta["env_id"])
         finally:
             env.close()
-    rows = sorted(pq.read_table(out / "evaluations.parquet").to_pylist(), key=lambda r: r["step"])
-    designs, results = [], []
-    for row in rows:
-        design = {k[6:]: v for k, v in row.items() if k.startswith("param.") and v is not None}
-        metrics = {k[7:]: (math.nan if v is None else v) for k, v in row.items() if k.startswith("metric.")}
-        reward = math.nan if row.get("reward") is None else row["reward"]
-        designs.append(design)
-        results.append(EvalResult(design=design, reward=reward, metrics=metrics,
-                                  feasible=bool(row["feasible"]), eval_time_s=0.0))
+    layout = layout_from_meta(meta)
+    rows = sorted(pq.read_table(out / PARQUET).to_pylist(), key=lambda r: r["step"])
+    results = [result_from_row(row, layout) for row in rows]
+    designs = [result.design for result in results]
     return archive_stats(designs, results, problem, qd_offset=qd_offset, **archive)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from archgym.agent import Agent, EvalResult, Problem
-from archgym.registry import AgentSpec
+from archgym.plugins import AgentSpec
+from archgym.search import Agent, EvalResult, Problem
 from archgym.spaces import Design, Integer
 
 SPECS = [

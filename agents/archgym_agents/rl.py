@@ -30,8 +30,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from archgym.agent import InteractiveAgent, Problem
-from archgym.registry import AgentSpec
+from archgym.plugins import AgentSpec
+from archgym.search import InteractiveAgent, Problem
 from archgym.spaces import Categorical, Integer, Real
 
 __all__ = ["SPECS", "ReinforcementLearning"]
@@ -248,8 +248,8 @@ class ReinforcementLearning(InteractiveAgent):
     def run(self, env: gym.Env[Any, Any], budget: int) -> None:
         import torch
 
-        from archgym.loop import BudgetExhausted
-        from archgym.wrappers import FlatActions
+        from archgym.env import FlatActions
+        from archgym.search import BudgetExhausted
 
         torch.set_num_threads(1)
         torch.manual_seed(self.seed)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from archgym import Categorical, DesignEnv, DesignSpace, EvalContext, Fidelity, Objective, Objectives
-from archgym.objectives import Reward
+from archgym.spaces import Reward
 from archgym_nas.cell import EDGE_NAMES, OPS, cell_string, is_connected, parse_cell_string
 
 RESNET_CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"

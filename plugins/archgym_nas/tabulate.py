@@ -29,7 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-from archgym.executors import spawn_pool
+from archgym.execution import spawn_pool
 from archgym_nas.cell import EDGE_NAMES, all_cells, cell_string
 from archgym_nas.table import (
     SEEDS,

@@ -35,7 +35,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -44,15 +44,26 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from archgym.objectives import ObjectiveSpec, Reward
-from archgym.spaces import Design, DesignSpace
+from archgym.spaces import Design, DesignSpace, ObjectiveSpec, Reward
 
 Backend = Literal["simulator", "proxy", "table"]
 TIME_UNIT = "s"
 """Unit of wall-clock metrics: they vary between identical evaluations, so they are kept out of
 the observation and masked by :func:`archgym.check_env`'s determinism checks."""
 
-__all__ = ["Backend", "DesignEnv", "EvalContext", "Fidelity", "InfeasibleDesign"]
+__all__ = ["Backend", "DesignEnv", "EvalContext", "Fidelity", "InfeasibleDesign", "register_proxy_loader"]
+
+ProxyLoader = Callable[..., Any]
+"""``loader(model_path, env, *, trust) -> predictor`` with a ``predict_metrics(design)`` method."""
+_proxy_loader: ProxyLoader | None = None
+
+
+def register_proxy_loader(loader: ProxyLoader) -> None:
+    """Install the function that builds an env's proxy model (called by :mod:`archgym.proxy` on
+    import). The env base names no backend module, so it stays below the records, the loop and
+    the proxy machinery that depends on them."""
+    global _proxy_loader
+    _proxy_loader = loader
 
 
 class InfeasibleDesign(Exception):
@@ -285,9 +296,9 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
     # --- proxy backend ---------------------------------------------------------------------------
     def _use_proxy(self, model: str | os.PathLike[str], *, trust: bool) -> None:
         """Answer evaluations with ``model``'s predictions (see :func:`archgym.proxy.load`)."""
-        from archgym.proxy import load_for_env
-
-        self.proxy = load_for_env(model, self, trust=trust)
+        if _proxy_loader is None:
+            raise RuntimeError("backend='proxy': no proxy loader is registered (import archgym.proxy)")
+        self.proxy = _proxy_loader(model, self, trust=trust)
         self.backend = "proxy"
         self.evaluate = self._proxy_evaluate  # type: ignore[method-assign]
 

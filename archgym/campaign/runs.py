@@ -32,11 +32,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archgym.campaign.tables import EVALUATIONS_TABLE, RUNS_TABLE, final_of, write_tables
+
 __all__ = ["Campaign", "RunSpec", "load_campaign", "run_campaign"]
 
 CAMPAIGN_META = "campaign.json"
-RUNS_TABLE = "runs.parquet"
-EVALUATIONS_TABLE = "evaluations.parquet"
 STAGES = ("tuning", "test")
 
 
@@ -102,7 +102,7 @@ def load_campaign(path: str | Path) -> Campaign:
 
 
 def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campaign:
-    from archgym.registry import get_registry
+    from archgym.plugins import get_registry
 
     def fail(msg: str) -> ValueError:
         return ValueError(f"{source}: {msg}")
@@ -146,7 +146,7 @@ def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campa
 
 
 def _env_entry(raw: Any, index: int, fail: Any) -> EnvEntry:
-    from archgym.evaluation import resolve_spec
+    from archgym.execution import resolve_spec
 
     if not isinstance(raw, Mapping) or "id" not in raw:
         raise fail(f"envs[{index}] must be a table with an 'id'")
@@ -250,7 +250,7 @@ def compatible_pairs(campaign: Campaign) -> tuple[list[tuple[EnvEntry, AgentEntr
     import gymnasium as gym
 
     from archgym.loop import problem_of
-    from archgym.registry import get_registry
+    from archgym.plugins import get_registry
 
     registry = get_registry()
     pairs, skipped = [], []
@@ -301,7 +301,8 @@ def execute_run(spec_dict: dict[str, Any], out: str, isolate: bool = False) -> d
     workers can call it. Returns the run's summary. ``isolate``: evaluations in a child process
     (see :func:`archgym.loop.run`)."""
     from archgym import loop
-    from archgym.executors import pin_threads
+    from archgym.execution import pin_threads
+    from archgym.records import RUN_META
 
     pin_threads()
     spec = RunSpec(**spec_dict)
@@ -309,18 +310,11 @@ def execute_run(spec_dict: dict[str, Any], out: str, isolate: bool = False) -> d
     summary_path = run_dir / loop.SUMMARY
     if summary_path.exists():
         return json.loads(summary_path.read_text())
-    if (run_dir / loop.RUN_META).exists():
+    if (run_dir / RUN_META).exists():
         return loop.resume(run_dir, progress=False, isolate=isolate)
     return loop.run(env=spec.env, agent=spec.agent, budget=spec.budget, seed=spec.seed, out=run_dir,
                     env_kwargs=spec.env_kwargs, agent_params=spec.agent_params, progress=False,
                     isolate=isolate)
-
-
-def final_of(summary: Mapping[str, Any]) -> float:
-    """One number per run, higher is better: hypervolume for multi-objective envs, else the
-    best reward."""
-    value = summary.get("hypervolume", summary.get("best_reward"))
-    return float(value) if value is not None else math.nan
 
 
 class _RunExecutor:
@@ -339,7 +333,7 @@ class _RunExecutor:
         self.resources: tuple[Any, ...] = ()
         self.executor: Executor | None = None
         if dask is not None:
-            from archgym.executors import dask_client
+            from archgym.execution import dask_client
 
             client, self.resources = dask_client(dask, workers)
             self.executor = client.get_executor()
@@ -347,7 +341,7 @@ class _RunExecutor:
             self.executor = self._pool()
 
     def _pool(self) -> Executor:
-        from archgym.executors import spawn_pool
+        from archgym.execution import spawn_pool
 
         pool = spawn_pool(self.workers)
         self.resources = (pool,)
@@ -412,7 +406,7 @@ def _outcome(result: Callable[[], dict[str, Any]]) -> dict[str, Any] | str:
 def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = None,
                  dask: str | None = None, progress: bool | None = None) -> dict[str, Any]:
     """Run what is not finished yet; write the campaign's tables; return a short summary."""
-    from archgym.loop import SUMMARY, _progress_bar
+    from archgym.loop import SUMMARY, progress_bar
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -426,7 +420,7 @@ def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = N
     summaries: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     try:
-        with _progress_bar(n_total, progress) as bar:
+        with progress_bar(n_total, progress, desc="runs", unit="run") as bar:
             for spec, outcome in executor.run(tuning, out, bar):
                 (summaries if isinstance(outcome, dict) else failed)[spec.key] = outcome
             test = runs_on_test_seeds(campaign, pairs, {k: final_of(s) for k, s in summaries.items()})
@@ -436,8 +430,6 @@ def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = N
     finally:
         executor.close()
     specs = tuning + test
-    from archgym.campaign_tables import write_tables
-
     write_tables(out, campaign, [s for s in specs if s.key in summaries], summaries)
     return {"runs": len(specs), "already_finished": done_before, "failed_runs": failed,
             "skipped_pairs": skipped, "runs_table": str(out / RUNS_TABLE),

@@ -1,0 +1,279 @@
+"""Proxy-cost datasets: export logged evaluations into one file with a card, and read them back.
+
+``archgym dataset export RUN_DIR… -o FILE`` merges the records of many runs (killed ones too:
+their journals are consolidated first with :func:`archgym.records.consolidate`) into one file with
+the records schema (docs/running.md), plus a dataset card (``FILE.card.json`` / ``FILE.card.md``).
+
+Collecting space-filling samples lives in :mod:`archgym.data.sampling`.
+
+Heavy libraries (pyarrow, scipy) are imported inside functions: ``import archgym`` stays light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from archgym.records import (
+    COLUMNS,
+    JOURNAL,
+    LOOP_COLUMNS,
+    METRIC,
+    PARAM,
+    PARQUET,
+    RUN_META,
+    consolidate,
+    layout_from_meta,
+    read_card,
+)
+
+__all__ = ["CARD_FORMAT", "REQUIRED_COLUMNS", "card_paths", "export", "load_dataset", "metric_units"]
+
+CARD_FORMAT = "archgym-dataset"
+REQUIRED_COLUMNS = tuple(c for c in (*COLUMNS, "versions") if c not in LOOP_COLUMNS)
+
+
+def card_paths(path: str | Path) -> tuple[Path, Path]:
+    """``FILE.card.json`` and ``FILE.card.md`` beside a dataset file."""
+    path = Path(path)
+    return path.with_suffix(".card.json"), path.with_suffix(".card.md")
+
+
+# --- reading -----------------------------------------------------------------------------------
+def _read_table(path: Path, layout_meta: Mapping[str, Any] | None = None) -> Any:
+    """A Parquet or CSV file as an Arrow table; any failure is a ValueError naming the file."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    try:
+        if path.suffix == ".csv":
+            types = {}
+            if layout_meta is not None:
+                schema = layout_from_meta({"layout": layout_meta}).arrow_schema()
+                types = {f.name: f.type for f in schema}
+            return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        kind = "CSV" if path.suffix == ".csv" else "Parquet"
+        raise ValueError(f"{path}: not a readable {kind} file ({type(exc).__name__}: {exc})") from None
+
+
+def _check_columns(path: Path, table: Any, layout_meta: Mapping[str, Any]) -> None:
+    names = set(table.column_names)
+    wanted = list(REQUIRED_COLUMNS)
+    wanted += [PARAM + p["name"] for p in layout_meta["parameters"]]
+    wanted += [METRIC + m for m in layout_meta["metrics"]]
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        raise ValueError(
+            f"{path}: not an archgym records/dataset file for its declared env: missing column(s) "
+            f"{missing[:8]}{' …' if len(missing) > 8 else ''} (has {sorted(names)[:8]}…)"
+        )
+
+
+def _source_meta(path: Path) -> tuple[Path, dict[str, Any], str]:
+    """(records file, run.json or dataset card, kind) for a run dir, its Parquet or a dataset."""
+    if path.is_dir():
+        meta_path = path / RUN_META
+        if not meta_path.exists():
+            raise ValueError(f"{path}: not a run directory ({RUN_META} missing)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{meta_path}: not valid JSON ({exc})") from None
+        parquet = path / PARQUET
+        journal = path / JOURNAL
+        stale = not parquet.exists() or (
+            journal.exists() and journal.stat().st_mtime > parquet.stat().st_mtime)
+        if stale:  # a killed run: rebuild its Parquet from the journal
+            consolidate(path)
+        return parquet, meta, "run"
+    if not path.exists():
+        raise ValueError(f"{path}: no such file or run directory")
+    if path.name == PARQUET and (path.parent / RUN_META).exists():
+        return _source_meta(path.parent)
+    card = card_paths(path)[0]
+    if not card.exists():
+        raise ValueError(f"{path}: no dataset card ({card.name}) or {RUN_META} beside it, so its parameter "
+                         "definitions are unknown")
+    return path, read_card(card, card_format=CARD_FORMAT, kind="dataset"), "dataset"
+
+
+def load_dataset(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Records of a run dir, its ``evaluations.parquet`` or an exported dataset, with the run.json
+    or dataset card describing them (``env_id``, ``env_kwargs``, ``layout``, …)."""
+    records, meta, _ = _source_meta(Path(path))
+    table = _read_table(records, meta["layout"])
+    _check_columns(records, table, meta["layout"])
+    return table, meta
+
+
+# --- export ------------------------------------------------------------------------------------
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _iso(seconds: float | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def metric_units(env_id: str, env_kwargs: Mapping[str, Any]) -> dict[str, str] | None:
+    """Metric units from the env itself (run.json does not store them); None if it can't be built."""
+    import gymnasium as gym
+
+    try:
+        env = gym.make(env_id, **dict(env_kwargs))
+    except Exception:  # the card says "unknown" rather than failing the export
+        return None
+    try:
+        return dict(getattr(env.unwrapped, "metric_units", {})) or None
+    finally:
+        env.close()
+
+
+def export(inputs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
+    """Merge the records of ``inputs`` (run dirs, their Parquet files or exported datasets) into
+    ``out`` (``.parquet`` or ``.csv``) and write its card. Returns the card.
+
+    Every input must be the same problem (env id, version, kwargs, parameter definitions): a
+    dataset mixes runs, never problems.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    if out.suffix not in (".parquet", ".csv"):
+        raise ValueError(f"-o {out}: legal suffixes are .parquet and .csv")
+    if not inputs:
+        raise ValueError("export needs at least one run directory or dataset")
+    tables, runs, first = [], [], None
+    versions: dict[str, set[str]] = {}
+    for raw in inputs:
+        path = Path(raw)
+        records, meta, kind = _source_meta(path)
+        table = _read_table(records, meta["layout"])
+        _check_columns(records, table, meta["layout"])
+        problem = {"env_id": meta["env_id"], "env_version": meta["env_version"],
+                   "env_kwargs": meta["env_kwargs"], "layout": meta["layout"]}
+        if first is None:
+            first = problem
+        else:
+            for key in problem:
+                if _canonical(problem[key]) != _canonical(first[key]):
+                    raise ValueError(f"{path}: {key} {problem[key]!r} differs from the first input's "
+                                     f"{first[key]!r}; a dataset holds one problem")
+        foreign = pc.unique(table["env_id"]).to_pylist()
+        if foreign and foreign != [meta["env_id"]]:
+            raise ValueError(f"{records}: rows of env(s) {foreign}, but its metadata says {meta['env_id']}")
+        tables.append(table)
+        if kind == "run":
+            runs.append(_run_provenance(path, meta, table))
+        else:
+            runs += meta.get("runs", [])
+        for row_versions in pc.unique(table["versions"]).to_pylist():
+            for key, value in json.loads(row_versions or "{}").items():
+                versions.setdefault(key, set()).add(str(value))
+    assert first is not None
+    merged = pa.concat_tables(tables, promote_options="default")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        pacsv.write_csv(merged, out)
+    else:
+        pq.write_table(merged, out)
+    card = _card(out, first, merged, runs, versions)
+    json_path, md_path = card_paths(out)
+    json_path.write_text(json.dumps(card, indent=2, default=str))
+    md_path.write_text(_card_markdown(card))
+    return card
+
+
+def _run_provenance(path: Path, meta: Mapping[str, Any], table: Any) -> dict[str, Any]:
+    import pyarrow.compute as pc
+
+    stamps = table["timestamp"]
+    first = pc.min(stamps).as_py() if table.num_rows else None
+    last = pc.max(stamps).as_py() if table.num_rows else None
+    budget = meta.get("config", {}).get("budget")
+    return {
+        "run_id": meta["run_id"], "dir": str(path), "agent": meta["agent"],
+        "agent_params": meta["agent_params"], "seed": meta["seed"], "rows": table.num_rows,
+        "feasible": int(pc.sum(table["feasible"]).as_py() or 0), "budget": budget,
+        "complete": budget is not None and table.num_rows >= budget,
+        "started": _iso(meta.get("started")),
+        "first_evaluation": None if first is None else first.isoformat(),
+        "last_evaluation": None if last is None else last.isoformat(),
+    }
+
+
+def _card(out: Path, problem: Mapping[str, Any], table: Any, runs: list[dict[str, Any]],
+          versions: Mapping[str, set[str]]) -> dict[str, Any]:
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    feasible = int(pc.sum(table["feasible"]).as_py() or 0)
+    counts = pc.value_counts(table["backend"])
+    backends = {str(k): int(v) for k, v in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(),
+                                               strict=True)}
+    units = metric_units(problem["env_id"], problem["env_kwargs"])
+    stamps = [r["first_evaluation"] for r in runs if r.get("first_evaluation")]
+    stamps += [r["last_evaluation"] for r in runs if r.get("last_evaluation")]
+    return {
+        "format": CARD_FORMAT, "card_version": 1, "file": out.name, "sha256": _sha256(out),
+        "created": datetime.now(UTC).isoformat(),
+        "env_id": problem["env_id"], "env_version": problem["env_version"],
+        "env_kwargs": problem["env_kwargs"], "layout": problem["layout"],
+        "parameters": problem["layout"]["parameters"],
+        "metric_units": {m: (units or {}).get(m, "unknown") for m in problem["layout"]["metrics"]},
+        "versions": {k: sorted(v) for k, v in sorted(versions.items())},
+        "rows": n, "feasible_rows": feasible, "feasibility_rate": feasible / n if n else None,
+        "backends": backends,
+        "agents": sorted({r["agent"] for r in runs}), "seeds": sorted({r["seed"] for r in runs}),
+        "dates": {"first": min(stamps, default=None), "last": max(stamps, default=None)},
+        "runs": runs,
+    }
+
+
+def _card_markdown(card: Mapping[str, Any]) -> str:
+    versions = ", ".join(k + " " + "/".join(v) for k, v in card["versions"].items())
+    rate = card["feasibility_rate"]
+    rate_text = "n/a" if rate is None else f"{rate:.3f}"
+    lines = [
+        f"# Dataset card: {card['file']}", "",
+        f"- env: `{card['env_id']}` v{card['env_version']}, kwargs `{_canonical(card['env_kwargs'])}`",
+        f"- versions: {versions}",
+        f"- rows: {card['rows']} ({card['feasible_rows']} feasible, rate {rate_text}); "
+        f"backends: {card['backends']}",
+        f"- agents: {', '.join(card['agents'])}; seeds: {card['seeds']}",
+        f"- dates: {card['dates']['first']} to {card['dates']['last']}",
+        f"- sha256: `{card['sha256']}`", "", "## Parameters", "",
+        "| name | type | domain | condition |", "| --- | --- | --- | --- |",
+    ]
+    for p in card["parameters"]:
+        log = " log" if p.get("log") else ""
+        domain = p.get("values") if "values" in p else f"[{p['low']}, {p['high']}]{log}"
+        lines.append(f"| {p['name']} | {p['type']} | {domain} | {p['condition'] or ''} |")
+    lines += ["", "## Metrics", "", "| column | unit |", "| --- | --- |"]
+    lines += [f"| metric.{m} | {u} |" for m, u in card["metric_units"].items()]
+    lines += ["", "## Runs", "", "| run_id | agent | seed | rows | feasible | complete | started |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['run_id']} | {r['agent']} | {r['seed']} | {r['rows']} | {r['feasible']} | "
+              f"{r['complete']} | {r['started']} |" for r in card["runs"]]
+    return "\n".join(lines) + "\n"
+
+
+# --- collect -----------------------------------------------------------------------------------

@@ -1,0 +1,38 @@
+"""Floor 1 — the env: the base class every problem derives from, the design↔action codec
+(designs of any Gymnasium action space), the wrappers that compose with it, and the checker.
+
+Depends on :mod:`archgym.spaces` only: a plugin author subclassing :class:`DesignEnv` pulls in
+nothing of the loop, the records or the proxy machinery.
+"""
+
+from archgym.env.base import (
+    TIME_UNIT,
+    Backend,
+    DesignEnv,
+    EvalContext,
+    Fidelity,
+    InfeasibleDesign,
+    register_proxy_loader,
+)
+from archgym.env.checker import check_env
+from archgym.env.codec import ActionCodec, codec_for, derive_design_space
+from archgym.env.wrappers import FlatActions, ScalarizeReward, parse_scalarize, penalty_of, reward_space_of
+
+__all__ = [
+    "TIME_UNIT",
+    "ActionCodec",
+    "Backend",
+    "DesignEnv",
+    "EvalContext",
+    "Fidelity",
+    "FlatActions",
+    "InfeasibleDesign",
+    "ScalarizeReward",
+    "check_env",
+    "codec_for",
+    "derive_design_space",
+    "parse_scalarize",
+    "penalty_of",
+    "register_proxy_loader",
+    "reward_space_of",
+]

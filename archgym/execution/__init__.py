@@ -1,0 +1,44 @@
+"""Floor 4 — execution: one evaluation as a picklable task, and the executors that run tasks in
+the loop's process, in worker processes (timeouts, crashes, memory) or on a Dask cluster.
+
+The executor seam is where a new way of running evaluations plugs in; it knows nothing of agents
+or records beyond the result of one evaluation.
+"""
+
+from archgym.execution.evaluation import (
+    BoundEnv,
+    EnvRecipe,
+    Task,
+    eval_seed,
+    evaluate_task,
+    failed_result,
+    resolve_spec,
+)
+from archgym.execution.executors import (
+    DaskExecutor,
+    Executor,
+    InProcessExecutor,
+    ProcessExecutor,
+    dask_client,
+    pin_threads,
+    spawn_pool,
+    worker_start,
+)
+
+__all__ = [
+    "BoundEnv",
+    "DaskExecutor",
+    "EnvRecipe",
+    "Executor",
+    "InProcessExecutor",
+    "ProcessExecutor",
+    "Task",
+    "dask_client",
+    "eval_seed",
+    "evaluate_task",
+    "failed_result",
+    "pin_threads",
+    "resolve_spec",
+    "spawn_pool",
+    "worker_start",
+]

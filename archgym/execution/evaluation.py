@@ -1,0 +1,104 @@
+"""One evaluation, the same in the loop's process, a worker process or a cluster node.
+
+An :class:`EnvRecipe` is a picklable description of the env (its Gymnasium spec, kwargs and
+wrappers), so workers build their own env instance and nothing mutable is shared.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+from gymnasium.envs.registration import EnvSpec
+
+from archgym.env import ActionCodec, ScalarizeReward, codec_for, penalty_of
+from archgym.records import result_from_step
+from archgym.search import EvalResult
+from archgym.spaces import Design, Reward
+
+__all__ = ["EnvRecipe", "Task", "evaluate_task", "failed_result", "resolve_spec"]
+
+
+def resolve_spec(env_id: str) -> EnvSpec:
+    """The spec of ``env_id``; ``"module:id"`` imports ``module`` first (Gymnasium's syntax)."""
+    if ":" in env_id:
+        module, _, env_id = env_id.partition(":")
+        importlib.import_module(module)
+    try:
+        return gym.spec(env_id)
+    except gym.error.Error as exc:
+        known = sorted(k for k in gym.registry if "/" in k)
+        raise ValueError(f"--env: {exc}; registered namespaced envs: {known}") from None
+
+
+@dataclass(frozen=True)
+class EnvRecipe:
+    """Everything needed to build the run's env anywhere: spec, kwargs, scalarization."""
+
+    spec: EnvSpec
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    scalarize: dict[str, Any] | None = None
+
+    def make(self) -> gym.Env[Any, Any]:
+        env = gym.make(self.spec, **self.kwargs)
+        if self.scalarize is not None:
+            env = ScalarizeReward(env, **self.scalarize)
+        return env
+
+
+@dataclass(frozen=True)
+class Task:
+    """One evaluation to run: ``index`` is its position in the run (it also seeds the env)."""
+
+    index: int
+    design: Design
+    fidelity: float | int | None
+    seed: int | None  # None: the agent drove the env itself (interactive agents)
+
+
+def eval_seed(run_seed: int, index: int) -> int:
+    """The env seed of evaluation ``index``: a function of the run seed and the index only,
+    so it doesn't matter which worker evaluates it or whether the run was resumed."""
+    return (run_seed * 1_000_003 + index) % 2**32
+
+
+def failed_result(task: Task, error: str, penalty: Reward, eval_time_s: float) -> EvalResult:
+    return EvalResult(
+        design=task.design, reward=penalty, metrics={}, feasible=False,
+        eval_time_s=eval_time_s, error=error, fidelity=task.fidelity,
+    )
+
+
+def evaluate_task(env: gym.Env[Any, Any], codec: ActionCodec, task: Task) -> EvalResult:
+    """Reset with the task's seed (and fidelity), step once, and package the result.
+
+    Any exception becomes an infeasible result: the run goes on.
+    """
+    start = time.perf_counter()
+    try:
+        options = None if task.fidelity is None else {"fidelity": task.fidelity}
+        env.reset(seed=task.seed, options=options)
+        _, reward, _, _, info = env.step(codec.to_action(task.design))
+    except Exception as exc:
+        return failed_result(task, f"{type(exc).__name__}: {exc}", penalty_of(env),
+                             time.perf_counter() - start)
+    return result_from_step(task.design, reward, info, fidelity=task.fidelity,
+                            eval_time_s=time.perf_counter() - start)
+
+
+class BoundEnv:
+    """An env instance with its codec, built once per process."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        self.env = env
+        self.codec = codec_for(env)
+
+    @classmethod
+    def from_recipe(cls, recipe: EnvRecipe) -> BoundEnv:
+        return cls(recipe.make())
+
+    def __call__(self, task: Task) -> EvalResult:
+        return evaluate_task(self.env, self.codec, task)

@@ -1,0 +1,87 @@
+"""Finishing a run: ``summary.json`` from the records, with the provenance, the known optimum
+(so reports compute regret from files alone) and, where the env has a test mode, the best
+design re-evaluated on it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from archgym.execution import BoundEnv, EnvRecipe, Task, eval_seed
+from archgym.loop.config import SUMMARY
+from archgym.loop.ledger import Ledger
+from archgym.loop.setup import RunSetup
+from archgym.records import summarize
+from archgym.spaces import Design
+
+__all__ = ["FRONT_POINTS", "known_optimum", "write_summary"]
+
+FRONT_POINTS = 2000
+"""Points of a known Pareto front whose hypervolume stands for a multi-objective env's optimum."""
+
+
+def write_summary(setup: RunSetup, ledger: Ledger, *, wall_time: float, resumed: bool) -> dict[str, Any]:
+    config = setup.config
+    summary = summarize(setup.out, setup.problem)
+    summary.update(known_optimum(setup))
+    summary.update({
+        "run_id": setup.meta["run_id"], "env_id": setup.env_id, "env_kwargs": setup.meta["env_kwargs"],
+        "agent": config.agent, "agent_params": setup.meta["agent_params"],
+        "seed": config.seed, "budget": config.budget, "workers": config.workers,
+        "timeout": config.timeout, "scalarize": config.scalarize,
+        "cost_budget": config.cost_budget, "cost": ledger.cost,
+        "versions": setup.meta["versions"], "wall_time_s": wall_time, "resumed": resumed,
+        "agent_summary": setup.agent.finish(setup.out),
+    })
+    test = _test_best(setup, ledger, summary.get("best_design"))
+    if test is not None:
+        summary["test"] = test
+    (setup.out / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_safe))
+    return summary
+
+
+def known_optimum(setup: RunSetup) -> dict[str, Any]:
+    """What the env knows of its optimum, in reward units: ``optimal_reward`` (single objective)
+    or ``reference_front_hypervolume``, the hypervolume of :data:`FRONT_POINTS` points of its true
+    Pareto front against its reference point (several objectives). None where it declares none."""
+    problem = setup.problem
+    if problem.n_objectives == 1:
+        return {"optimal_reward": problem.optimal_reward}
+    pareto_front = getattr(setup.env.unwrapped, "pareto_front", None)  # DesignEnvs declare one
+    front = None if pareto_front is None else pareto_front(FRONT_POINTS)
+    if front is None or problem.reference_point is None:
+        return {"reference_front_hypervolume": None}
+    import moocore
+
+    volume = moocore.hypervolume(np.asarray(front), ref=problem.reference_point, maximise=True)
+    return {"reference_front_hypervolume": float(volume)}
+
+
+def _test_best(setup: RunSetup, ledger: Ledger, best_design: Design | None) -> dict[str, Any] | None:
+    """Re-evaluate the best design in the env's test mode (``DesignEnv.test_kwargs``, e.g.
+    disjoint test seeds), so tuned and test performance are reported side by side."""
+    test_kwargs = getattr(setup.env.unwrapped, "test_kwargs", None)
+    if not test_kwargs or best_design is None:
+        return None
+    base = setup.recipe
+    recipe = EnvRecipe(base.spec, {**base.kwargs, **test_kwargs}, base.scalarize)
+    env = recipe.make()
+    try:
+        task = Task(index=-1, design=best_design, fidelity=None,
+                    seed=eval_seed(setup.config.seed, setup.config.budget))
+        result = BoundEnv(env)(task)
+    finally:
+        env.close()
+    return {"env_kwargs": {**base.kwargs, **test_kwargs}, "design": best_design,
+            "tuned_reward": ledger.best, "test_reward": result.reward, "feasible": result.feasible,
+            "metrics": result.metrics, "error": result.error}
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

@@ -1,0 +1,82 @@
+"""Resuming a killed run: the evaluations its journal already holds are handed back to the
+agent instead of evaluated again — replayed where the agent asks the same designs (it is
+deterministic given its seed), re-told where it does not."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from archgym.execution import Task
+from archgym.loop.recorder import Recorder
+from archgym.records import RecordLayout, design_of, read_journal, result_from_row
+from archgym.search import Agent, EvalResult
+
+__all__ = ["Replay"]
+
+
+class Replay:
+    """The recorded rows of a run, by step (empty for a new run)."""
+
+    def __init__(self, rows: Mapping[int, Mapping[str, Any]], layout: RecordLayout) -> None:
+        self.rows = dict(rows)
+        self.layout = layout
+
+    @classmethod
+    def of(cls, out: Path, layout: RecordLayout) -> Replay:
+        return cls({row["step"]: row for row in read_journal(out)}, layout)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def holds_from(self, step: int) -> bool:
+        """True if any recorded evaluation is at ``step`` or later."""
+        return any(s >= step for s in self.rows)
+
+    def replay(self, tasks: list[Task], results: list[EvalResult | None], recorder: Recorder) -> bool:
+        """Reuse recorded results for the designs the agent asks again; False on divergence."""
+        replayed = []
+        for i, task in enumerate(tasks):
+            row = self.rows.get(task.index)
+            if row is None:
+                continue
+            if design_of(row) != task.design:
+                return False
+            replayed.append((i, result_from_row(row, self.layout)))
+        for i, result in replayed:
+            results[i] = result
+            recorder.count(result)
+        return True
+
+    def retell(self, agent: Agent, agent_name: str, from_step: int, recorder: Recorder) -> None:
+        """Tell the agent the recorded evaluations it has not been told (from ``from_step`` on)."""
+        warnings.warn(
+            f"agent {agent_name!r} did not replay its recorded designs exactly (it is not "
+            "deterministic given its seed); re-telling the recorded evaluations instead",
+            stacklevel=4,
+        )
+        rows = [self.rows[s] for s in sorted(self.rows) if s >= from_step]
+        results = [result_from_row(r, self.layout) for r in rows]
+        agent.tell_history([design_of(r) for r in rows], results)
+        for result in results:
+            recorder.count(result)
+
+    def free_steps(self, budget: int) -> list[int]:
+        """The evaluation indices of the budget the journal lacks."""
+        return [s for s in range(budget) if s not in self.rows]
+
+    def last_batch(self, default: int) -> int:
+        """The highest batch number recorded (``default`` if higher)."""
+        return max([default, *(r["batch"] for r in self.rows.values())])
+
+    def results(self) -> list[EvalResult]:
+        return [result_from_row(row, self.layout) for row in self.rows.values()]
+
+    def next_step(self) -> int:
+        """The step after the last recorded one."""
+        return max(self.rows, default=-1) + 1

@@ -1,0 +1,136 @@
+"""Running and resuming: the public entry points, and the one sequence every run follows —
+set up, drive (ask/tell or interactive) while recording, consolidate, summarise."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from archgym.env import penalty_of
+from archgym.execution import (
+    BoundEnv,
+    DaskExecutor,
+    Executor,
+    InProcessExecutor,
+    ProcessExecutor,
+    pin_threads,
+)
+from archgym.loop.config import AgentFactory, RunConfig
+from archgym.loop.driver import AskTellDriver
+from archgym.loop.finish import write_summary
+from archgym.loop.interactive import drive_interactive
+from archgym.loop.ledger import Ledger
+from archgym.loop.progress import progress_bar
+from archgym.loop.recorder import Recorder
+from archgym.loop.resume import Replay
+from archgym.loop.setup import RunSetup, set_up
+from archgym.records import RUN_META, consolidate
+from archgym.search import Agent, InteractiveAgent
+
+__all__ = ["resume", "run"]
+
+
+def run(
+    *,
+    env: str,
+    agent: str | AgentFactory,
+    budget: int,
+    seed: int,
+    out: str | Path,
+    env_kwargs: Mapping[str, Any] | None = None,
+    agent_params: Mapping[str, Any] | None = None,
+    workers: int = 1,
+    timeout: float | None = None,
+    scalarize: str | None = None,
+    cost_budget: float | None = None,
+    progress: bool | None = None,
+    dask: str | None = None,
+    isolate: bool = False,
+) -> dict[str, Any]:
+    """Run ``agent`` on ``env`` for ``budget`` evaluations; write records and a summary to ``out``.
+
+    ``dask``: evaluate on a Dask cluster (scheduler address, or ``"local"`` for a LocalCluster of
+    ``workers`` processes) instead of local worker processes; like ``workers``, it changes how a
+    run executes, never what it computes, so it is not part of the run's stored configuration.
+    ``isolate``: evaluate in a worker process even with one worker and no timeout, so an
+    evaluation that ends its process (a segfault) is recorded infeasible instead of ending the
+    run; not stored either.
+
+    ``agent`` is a registered agent name, or a factory ``(problem, *, seed) -> Agent`` for agents
+    built in code: an Agent subclass itself, or e.g. ``lambda problem, seed: AskTellAdapter(...)``
+    (called as ``factory(problem, seed=seed)``). Returns the summary dict.
+    """
+    name = agent if isinstance(agent, str) else getattr(agent, "__name__", "custom")
+    config = RunConfig(
+        env=env, agent=name, budget=budget, seed=seed, env_kwargs=dict(env_kwargs or {}),
+        agent_params=dict(agent_params or {}), workers=workers, timeout=timeout,
+        scalarize=scalarize, cost_budget=cost_budget,
+    )
+    out = Path(out)
+    if (out / RUN_META).exists():
+        raise FileExistsError(f"{out} already holds a run; resume it (--resume) or choose another --out")
+    _check_dask(config, dask)
+    factory = None if isinstance(agent, str) else agent
+    setup = set_up(config, out, factory=factory)
+    return _execute(setup, resumed=False, progress=progress, dask=dask, isolate=isolate)
+
+
+def resume(out: str | Path, *, progress: bool | None = None, agent: AgentFactory | None = None,
+           dask: str | None = None, isolate: bool = False) -> dict[str, Any]:
+    """Continue a killed run from its journal, without re-evaluating finished designs
+    (``dask`` and ``isolate`` as in :func:`run`)."""
+    out = Path(out)
+    if not (out / RUN_META).exists():
+        raise FileNotFoundError(f"{out} holds no run to resume ({RUN_META} missing)")
+    meta = json.loads((out / RUN_META).read_text())
+    config = RunConfig(**meta["config"])
+    _check_dask(config, dask)
+    setup = set_up(config, out, factory=agent, meta=meta)
+    return _execute(setup, resumed=True, progress=progress, dask=dask, isolate=isolate)
+
+
+def _check_dask(config: RunConfig, dask: str | None) -> None:
+    if dask is not None and config.timeout is not None:
+        raise ValueError("--timeout needs local worker processes (a Dask task can't be killed); "
+                         "drop --timeout or --dask")
+
+
+def _execute(setup: RunSetup, *, resumed: bool, progress: bool | None, dask: str | None,
+             isolate: bool) -> dict[str, Any]:
+    out, config = setup.out, setup.config
+    out.mkdir(parents=True, exist_ok=True)
+    if not resumed:
+        (out / RUN_META).write_text(json.dumps(setup.meta, indent=2, default=str))
+    replay = Replay.of(out, setup.layout) if resumed else Replay({}, setup.layout)
+    pin_threads()
+    start = time.perf_counter()
+    ledger = Ledger(config, setup.env, setup.problem)
+    bar = progress_bar(config.budget, progress)
+    recorder = Recorder(out, setup.layout, ledger, bar)
+    try:
+        if isinstance(setup.agent, InteractiveAgent):
+            drive_interactive(setup.agent, config.agent, setup.env, recorder, replay)
+        else:
+            assert isinstance(setup.agent, Agent)
+            with _executor(setup, dask=dask, isolate=isolate) as executor:
+                driver = AskTellDriver(setup.agent, executor, recorder, config, setup.problem.design_space)
+                driver.drive(replay)
+    finally:
+        recorder.close()
+        bar.close()
+        setup.env.close()
+        consolidate(out)
+    return write_summary(setup, ledger, wall_time=time.perf_counter() - start, resumed=resumed)
+
+
+def _executor(setup: RunSetup, *, dask: str | None, isolate: bool) -> Executor:
+    config = setup.config
+    if dask is not None:
+        return DaskExecutor(setup.recipe, address=dask, workers=config.workers, penalty=penalty_of(setup.env))
+    if config.workers == 1 and config.timeout is None and not isolate:
+        return InProcessExecutor(BoundEnv(setup.env))
+    return ProcessExecutor(setup.recipe, workers=config.workers, timeout=config.timeout,
+                           penalty=penalty_of(setup.env))

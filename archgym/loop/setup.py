@@ -1,0 +1,111 @@
+"""Setting a run up: its env (built from a picklable recipe), problem, agent, record layout and
+the provenance stored in ``run.json``."""
+
+from __future__ import annotations
+
+import platform
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from archgym.env import DesignEnv, parse_scalarize
+from archgym.execution import EnvRecipe, resolve_spec
+from archgym.loop.config import AgentFactory, RunConfig
+from archgym.plugins import get_registry
+from archgym.records import RecordLayout, layout_to_meta
+from archgym.search import Agent, InteractiveAgent, Problem, problem_of
+
+__all__ = ["RunSetup", "build_agent", "set_up", "versions_of"]
+
+
+@dataclass
+class RunSetup:
+    """Everything a run is made of before its first evaluation."""
+
+    config: RunConfig
+    out: Path
+    recipe: EnvRecipe
+    env_id: str
+    env: gym.Env[Any, Any]
+    problem: Problem
+    agent: Agent | InteractiveAgent
+    layout: RecordLayout
+    meta: dict[str, Any]
+
+
+def set_up(config: RunConfig, out: Path, *, factory: AgentFactory | None,
+           meta: dict[str, Any] | None = None) -> RunSetup:
+    """Build the env, problem and agent of ``config``; ``meta`` is the stored ``run.json`` of a
+    resumed run (a new run gets new provenance)."""
+    scalarize = None if config.scalarize is None else parse_scalarize(config.scalarize)
+    env_id = config.env.partition(":")[2] if ":" in config.env else config.env
+    recipe = EnvRecipe(resolve_spec(config.env), dict(config.env_kwargs), scalarize)
+    env = recipe.make()
+    problem = problem_of(env, env_id)
+    if factory is not None:
+        agent = factory(problem, seed=config.seed)  # type: ignore[call-arg]
+    else:
+        agent = build_agent(config.agent, config.agent_params, problem, config.seed)
+    objective_names = None if problem.n_objectives == 1 else problem.objective_names
+    layout = RecordLayout(problem.design_space, problem.metric_names, objective_names)
+    if meta is None:
+        agent_params = {} if factory is not None else get_registry().agent(config.agent).resolve(
+            config.agent_params)
+        meta = {
+            "run_id": uuid.uuid4().hex,
+            "config": asdict(config),
+            "env_id": env_id,
+            "env_version": recipe.spec.version if recipe.spec.version is not None else 0,
+            "env_kwargs": dict(config.env_kwargs),
+            "agent": config.agent,
+            "agent_params": agent_params,
+            "seed": config.seed,
+            "versions": versions_of(env, env_id),
+            "layout": layout_to_meta(layout),
+            "started": time.time(),
+        }
+    return RunSetup(config=config, out=out, recipe=recipe, env_id=env_id, env=env, problem=problem,
+                    agent=agent, layout=layout, meta=meta)
+
+
+def versions_of(env: gym.Env[Any, Any], env_id: str) -> dict[str, str]:
+    """Package, plugin and simulator versions recorded with every evaluation."""
+    found: dict[str, str] = {"python": platform.python_version()}
+    for package in ("archgym", "gymnasium", "numpy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "unknown"
+    registry = get_registry()
+    plugin = registry.plugins.get(registry.env_plugins.get(env_id, ""))
+    if plugin is not None:
+        found[f"plugin:{plugin.name}"] = f"{plugin.distribution}=={plugin.version}"
+    if isinstance(env.unwrapped, DesignEnv):
+        found.update(env.unwrapped.versions())
+    return found
+
+
+def build_agent(
+    name: str, params: Mapping[str, Any], problem: Problem, seed: int
+) -> Agent | InteractiveAgent:
+    """Construct a registered agent with validated hyperparameters, or explain why it can't
+    search this problem (naming the agents that can, or ``--scalarize``)."""
+    registry = get_registry()
+    spec = registry.agent(name)
+    resolved = spec.resolve(params)
+    cls = spec.load()
+    why = cls.incompatibility(problem)
+    if why is not None:
+        able = [n for n, s in sorted(registry.agents.items())
+                if n != name and s.load().incompatibility(problem) is None]
+        hint = f"agents that can: {', '.join(able) or 'none installed'}"
+        if problem.n_objectives > 1:
+            hint += "; or scalarize the env with --scalarize weighted:W1,W2,… / chebyshev:W1,W2,…"
+        raise ValueError(f"agent {name!r} can't search {problem.env_id}: {why}; {hint}")
+    return cls(problem, seed=seed, **resolved)

@@ -1,0 +1,24 @@
+"""Floor 3 — plugins: the hook specifications (the plugin contract) and the registry that loads
+every entry point of the ``archgym`` group, built-ins exactly like third-party packages."""
+
+from archgym.plugins.hookspecs import PROJECT, hookimpl, hookspec
+from archgym.plugins.registry import (
+    AgentSpec,
+    PluginInfo,
+    PluginWarning,
+    Registry,
+    get_registry,
+    load_plugins,
+)
+
+__all__ = [
+    "PROJECT",
+    "AgentSpec",
+    "PluginInfo",
+    "PluginWarning",
+    "Registry",
+    "get_registry",
+    "hookimpl",
+    "hookspec",
+    "load_plugins",
+]

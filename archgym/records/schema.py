@@ -1,0 +1,215 @@
+"""The record schema: the one place that says which columns a record has and how they are typed.
+
+One row per evaluation. Per-evaluation fields go to ``journal.jsonl`` (see
+:mod:`archgym.records.journal`); run-constant provenance lives once in ``run.json``;
+:func:`archgym.records.consolidate` joins both into ``evaluations.parquet`` with this schema — the
+same schema as an exported proxy-cost dataset:
+
+=================  =====================================================================
+column             meaning
+=================  =====================================================================
+run_id             unique per run
+env_id, env_version, env_kwargs (JSON)
+agent, agent_params (JSON), seed
+step               evaluation index in the run (0-based); ``batch``, ``slot`` its ask/tell batch
+eval_seed          the seed the env was reset with
+fidelity, backend, feasible, error, eval_time_s, timestamp (UTC)
+reward             scalar reward (single-objective or scalarized envs)
+reward.<metric>    one column per objective (multi-objective envs), higher-is-better:
+                   the metric negated where it is minimised
+param.<name>       one column per design parameter (null where inactive)
+metric.<name>      one column per metric, raw units
+versions (JSON)    package, plugin and simulator versions
+=================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from archgym.search import EvalResult
+from archgym.spaces import Categorical, Condition, DesignSpace, Integer, Ordinal, Real
+
+__all__ = [
+    "COLUMNS",
+    "JOURNAL",
+    "LOOP_COLUMNS",
+    "METRIC",
+    "PARAM",
+    "PARQUET",
+    "REWARD",
+    "RUN_CONSTANT_COLUMNS",
+    "RUN_META",
+    "RecordLayout",
+    "layout_from_meta",
+    "layout_to_meta",
+    "run_constants",
+]
+
+JOURNAL = "journal.jsonl"
+RUN_META = "run.json"
+PARQUET = "evaluations.parquet"
+
+PARAM, METRIC, REWARD = "param.", "metric.", "reward."
+
+COLUMNS: dict[str, str] = {
+    "run_id": "string",
+    "env_id": "string",
+    "env_version": "int64",
+    "env_kwargs": "string",
+    "agent": "string",
+    "agent_params": "string",
+    "seed": "int64",
+    "step": "int64",
+    "batch": "int64",
+    "slot": "int64",
+    "eval_seed": "int64",
+    "fidelity": "float64",
+    "backend": "string",
+    "feasible": "bool",
+    "error": "string",
+    "eval_time_s": "float64",
+    "timestamp": "timestamp",
+}
+"""The fixed columns, in schema order, with their Arrow types; the reward, ``param.*`` and
+``metric.*`` columns follow, then ``versions``."""
+RUN_CONSTANT_COLUMNS = (
+    "run_id",
+    "env_id",
+    "env_version",
+    "env_kwargs",
+    "agent",
+    "agent_params",
+    "seed",
+    "versions",
+)
+"""Columns that are the same for every row of a run: stored once in ``run.json``."""
+JSON_COLUMNS = ("env_kwargs", "agent_params", "versions")
+"""Columns holding a mapping, stored as canonical JSON text."""
+LOOP_COLUMNS = ("batch", "slot")
+"""How the loop batched an evaluation: in every run's records, not needed to use a dataset."""
+
+
+def run_constants(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The run-constant column values, from a ``run.json`` (the JSON columns as canonical text)."""
+    return {
+        c: json.dumps(meta[c], sort_keys=True) if c in JSON_COLUMNS else meta[c] for c in RUN_CONSTANT_COLUMNS
+    }
+
+
+@dataclass(frozen=True)
+class RecordLayout:
+    """Column names and types of a run's records, from its design space, metrics, objectives."""
+
+    design_space: DesignSpace
+    metric_names: tuple[str, ...]
+    objective_names: tuple[str, ...] | None  # None: scalar reward
+
+    def row(
+        self, *, step: int, batch: int, slot: int, eval_seed: int | None, result: EvalResult, timestamp: float
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "step": step,
+            "batch": batch,
+            "slot": slot,
+            "eval_seed": eval_seed,
+            "fidelity": result.fidelity,
+            "backend": result.backend,
+            "feasible": result.feasible,
+            "error": result.error,
+            "eval_time_s": result.eval_time_s,
+            "timestamp": timestamp,
+        }
+        reward = result.reward
+        if self.objective_names is None:
+            row["reward"] = _finite_or_none(float(reward))
+        else:
+            for name, value in zip(self.objective_names, np.asarray(reward).reshape(-1), strict=True):
+                row[REWARD + name] = _finite_or_none(float(value))
+        for name, value in result.design.items():
+            row[PARAM + name] = value
+        for name in self.metric_names:
+            row[METRIC + name] = _finite_or_none(result.metrics.get(name, math.nan))
+        return row
+
+    def arrow_schema(self) -> Any:
+        import pyarrow as pa
+
+        types = {"timestamp": pa.timestamp("us", tz="UTC"), "bool": pa.bool_()}
+        fields = [(name, types.get(kind) or getattr(pa, kind)()) for name, kind in COLUMNS.items()]
+        if self.objective_names is None:
+            fields.append(("reward", pa.float64()))
+        else:
+            fields += [(REWARD + n, pa.float64()) for n in self.objective_names]
+        fields += [(PARAM + p.name, _arrow_type(p)) for p in self.design_space]
+        fields += [(METRIC + m, pa.float64()) for m in self.metric_names]
+        fields.append(("versions", pa.string()))
+        return pa.schema(fields)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _arrow_type(param: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(param, Integer):
+        return pa.int64()
+    if isinstance(param, Real):
+        return pa.float64()
+    assert isinstance(param, Categorical | Ordinal)
+    kinds = {type(v) for v in param.values_list()}  # one kind per parameter: see spaces
+    if kinds == {bool}:
+        return pa.bool_()
+    if kinds == {int}:
+        return pa.int64()
+    if kinds <= {int, float}:
+        return pa.float64()
+    return pa.string()
+
+
+def layout_to_meta(layout: RecordLayout) -> dict[str, Any]:
+    """The layout, as stored in ``run.json`` (parameter definitions included, for dataset cards)."""
+    return {
+        "parameters": [_describe_param(p) for p in layout.design_space],
+        "metrics": list(layout.metric_names),
+        "objectives": None if layout.objective_names is None else list(layout.objective_names),
+    }
+
+
+def layout_from_meta(meta: Mapping[str, Any]) -> RecordLayout:
+    """The layout a ``run.json`` (or dataset card) stores, rebuilt."""
+    params = []
+    for d in meta["layout"]["parameters"]:
+        cond = None if d["condition"] is None else Condition(d["condition"][0], d["condition"][1])
+        kind = d["type"]
+        if kind == "integer":
+            params.append(Integer(d["name"], d["low"], d["high"], log=d["log"], condition=cond))
+        elif kind == "real":
+            params.append(Real(d["name"], d["low"], d["high"], log=d["log"], condition=cond))
+        elif kind == "categorical":
+            params.append(Categorical(d["name"], d["values"], condition=cond))
+        else:
+            params.append(Ordinal(d["name"], d["values"], condition=cond))
+    objectives = meta["layout"]["objectives"]
+    return RecordLayout(
+        design_space=DesignSpace(params),
+        metric_names=tuple(meta["layout"]["metrics"]),
+        objective_names=None if objectives is None else tuple(objectives),
+    )
+
+
+def _describe_param(p: Any) -> dict[str, Any]:
+    cond = None if p.condition is None else [p.condition.parent, list(p.condition.values)]
+    if isinstance(p, Integer | Real):
+        kind = "integer" if isinstance(p, Integer) else "real"
+        return {"name": p.name, "type": kind, "low": p.low, "high": p.high, "log": p.log, "condition": cond}
+    kind = "categorical" if isinstance(p, Categorical) else "ordinal"
+    return {"name": p.name, "type": kind, "values": p.values_list(), "condition": cond}

@@ -1,0 +1,81 @@
+"""How to build an agent without importing it: its name, entry point and hyperparameters.
+
+The spec is what plugins return from ``archgym_agents()``, what ``archgym agents`` lists and what
+campaigns sample settings from; the agent class is imported only when a run builds it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from archgym.spaces import DesignSpace, Parameter
+
+__all__ = ["AgentSpec", "check_entry_point", "load_entry_point"]
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """How to build an agent, without importing it.
+
+    Args:
+        name: the name used on the command line (``--agent NAME``).
+        entry_point: ``"package.module:Class"``.
+        description: one line, shown by ``archgym agents``.
+        hyperparameters: typed, with defaults and legal ranges.
+    """
+
+    name: str
+    entry_point: str
+    description: str
+    hyperparameters: tuple[Parameter, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hyperparameters", tuple(self.hyperparameters))
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError(f"AgentSpec name must be a non-empty string, got {self.name!r}")
+        check_entry_point(self.entry_point)
+        if self.hyperparameters:
+            DesignSpace(self.hyperparameters)  # validates names and conditions
+
+    def hyperparameter_space(self) -> DesignSpace | None:
+        return DesignSpace(self.hyperparameters) if self.hyperparameters else None
+
+    def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults overridden by ``params``, validated; errors name the hyperparameter."""
+        space = self.hyperparameter_space()
+        if space is None:
+            if params:
+                raise ValueError(f"agent {self.name!r} takes no hyperparameters, got {sorted(params)}")
+            return {}
+        unknown = set(params) - set(space.names)
+        if unknown:
+            raise ValueError(
+                f"agent {self.name!r}: unknown hyperparameter(s) {sorted(unknown)}; "
+                f"legal: {space.names}"
+            )
+        merged = space.default() | dict(params)
+        try:
+            for name, value in params.items():  # command-line values arrive as text
+                if isinstance(value, str):
+                    merged[name] = space[name].parse(value)
+            return space.validate(merged)
+        except ValueError as exc:
+            raise ValueError(f"agent {self.name!r}: {exc}") from None
+
+    def load(self) -> type:
+        return load_entry_point(self.entry_point)
+
+
+def load_entry_point(entry_point: str) -> Any:
+    """Import ``"package.module:attr"`` (the format Gymnasium and our specs use)."""
+    check_entry_point(entry_point)
+    module_name, attr = entry_point.split(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def check_entry_point(entry_point: Any) -> None:
+    if not isinstance(entry_point, str) or entry_point.count(":") != 1:
+        raise ValueError(f"entry_point must be a 'package.module:Class' string, got {entry_point!r}")

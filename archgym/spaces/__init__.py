@@ -1,0 +1,37 @@
+"""Floor 0 — what a design is and what makes one better: parameters, design spaces, objectives.
+
+Everything above builds on these two nouns; nothing here imports another archgym package.
+"""
+
+from archgym.spaces.design import (
+    Categorical,
+    Condition,
+    Constraint,
+    Design,
+    DesignSpace,
+    Integer,
+    Ordinal,
+    Parameter,
+    Real,
+    Text,
+)
+from archgym.spaces.objectives import Objective, Objectives, ObjectiveSpec, Reward, Target, TargetSpec
+
+__all__ = [
+    "Categorical",
+    "Condition",
+    "Constraint",
+    "Design",
+    "DesignSpace",
+    "Integer",
+    "Objective",
+    "ObjectiveSpec",
+    "Objectives",
+    "Ordinal",
+    "Parameter",
+    "Real",
+    "Reward",
+    "Target",
+    "TargetSpec",
+    "Text",
+]
