@@ -13,8 +13,11 @@ def forward(old: str, new: ModuleType) -> Callable[[str], object]:
     def __getattr__(name: str) -> object:
         if name.startswith("__"):
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
-        warnings.warn(f"{old} is deprecated and will be removed in the next release; import from "
-                      f"{new.__name__}", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"{old} is deprecated and will be removed in the next release; import from {new.__name__}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(new, name)
 
     return __getattr__

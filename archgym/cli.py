@@ -37,72 +37,126 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    envs = sub.add_parser("envs", help="list registered envs (and broken plugins)",
-                          description="List every registered archgym env with its parameters, "
-                          "objectives and fidelity, and any plugin that failed to load.")
+    envs = sub.add_parser(
+        "envs",
+        help="list registered envs (and broken plugins)",
+        description="List every registered archgym env with its parameters, "
+        "objectives and fidelity, and any plugin that failed to load.",
+    )
     envs.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    agents = sub.add_parser("agents", help="list agents and their hyperparameters",
-                            description="List every registered agent with its hyperparameters "
-                            "(type, default, legal range).")
+    agents = sub.add_parser(
+        "agents",
+        help="list agents and their hyperparameters",
+        description="List every registered agent with its hyperparameters (type, default, legal range).",
+    )
     agents.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     run = sub.add_parser(
-        "run", help="run an agent on an env for a budget of evaluations",
+        "run",
+        help="run an agent on an env for a budget of evaluations",
         description="Run AGENT on ENV for BUDGET evaluations. Writes OUT/evaluations.parquet (one row "
         "per evaluation), OUT/summary.json (best reward and design, provenance) and a crash-safe "
         "OUT/journal.jsonl; a killed run continues with --resume OUT.",
     )
-    run.add_argument("--env", help="env id, e.g. archgym/Branin-v0 (see `archgym envs`); "
-                     "'module:id' imports module first")
+    run.add_argument(
+        "--env", help="env id, e.g. archgym/Branin-v0 (see `archgym envs`); 'module:id' imports module first"
+    )
     run.add_argument("--agent", help="agent name (see `archgym agents`)")
     run.add_argument("--budget", type=int, help="number of evaluations")
     run.add_argument("--seed", type=int, default=0, help="seeds the agent and every evaluation (default 0)")
     run.add_argument("--out", help="output directory (must not hold a run already)")
-    run.add_argument("--env-kwarg", action="append", type=_key_value, default=[], metavar="K=V",
-                     help="keyword argument for the env constructor (repeatable); V is read as JSON "
-                     "where possible")
-    run.add_argument("--agent-param", action="append", type=_key_text, default=[], metavar="K=V",
-                     help="agent hyperparameter (repeatable), validated against `archgym agents`")
-    run.add_argument("--workers", type=int, default=1,
-                     help="worker processes evaluating each batch in parallel (default 1: in-process). "
-                     "Results don't depend on it")
-    run.add_argument("--timeout", type=float, default=None, metavar="S",
-                     help="per-evaluation limit in seconds; a slower evaluation is killed and recorded as "
-                     "infeasible (runs evaluations in worker processes; ask/tell agents only: an agent "
-                     "that steps the env itself, such as rl, runs in-process)")
-    run.add_argument("--isolate", action="store_true",
-                     help="evaluate in a worker process even with --workers 1: a simulator that kills "
-                     "its process (segfault, out of memory) is then recorded infeasible and the run goes "
-                     "on (also with --resume; not stored with the run)")
-    run.add_argument("--scalarize", default=None, metavar="METHOD:W1,W2,…",
-                     help="turn a multi-objective env into a single-objective one for single-objective "
-                     "agents: weighted:W1,W2,… or chebyshev:W1,W2,…")
-    run.add_argument("--cost-budget", type=float, default=None, metavar="C",
-                     help="also stop once the evaluations' cost reaches C full-fidelity evaluations "
-                     "(multi-fidelity agents)")
-    run.add_argument("--resume", metavar="DIR", default=None,
-                     help="continue the killed run in DIR from its journal (other options are taken "
-                     "from DIR/run.json); finished evaluations are not repeated")
-    run.add_argument("--dask", default=None, metavar="ADDRESS",
-                     help="evaluate on a Dask cluster (scheduler address, or 'local' for a LocalCluster of "
-                     "--workers processes) instead of local workers; results don't depend on it. Needs "
-                     "pip install 'archgym[dask]'")
+    run.add_argument(
+        "--env-kwarg",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="K=V",
+        help="keyword argument for the env constructor (repeatable); V is read as JSON where possible",
+    )
+    run.add_argument(
+        "--agent-param",
+        action="append",
+        type=_key_text,
+        default=[],
+        metavar="K=V",
+        help="agent hyperparameter (repeatable), validated against `archgym agents`",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes evaluating each batch in parallel (default 1: in-process). "
+        "Results don't depend on it",
+    )
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="per-evaluation limit in seconds; a slower evaluation is killed and recorded as "
+        "infeasible (runs evaluations in worker processes; ask/tell agents only: an agent "
+        "that steps the env itself, such as rl, runs in-process)",
+    )
+    run.add_argument(
+        "--isolate",
+        action="store_true",
+        help="evaluate in a worker process even with --workers 1: a simulator that kills "
+        "its process (segfault, out of memory) is then recorded infeasible and the run goes "
+        "on (also with --resume; not stored with the run)",
+    )
+    run.add_argument(
+        "--scalarize",
+        default=None,
+        metavar="METHOD:W1,W2,…",
+        help="turn a multi-objective env into a single-objective one for single-objective "
+        "agents: weighted:W1,W2,… or chebyshev:W1,W2,…",
+    )
+    run.add_argument(
+        "--cost-budget",
+        type=float,
+        default=None,
+        metavar="C",
+        help="also stop once the evaluations' cost reaches C full-fidelity evaluations "
+        "(multi-fidelity agents)",
+    )
+    run.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="continue the killed run in DIR from its journal (other options are taken "
+        "from DIR/run.json); finished evaluations are not repeated",
+    )
+    run.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="evaluate on a Dask cluster (scheduler address, or 'local' for a LocalCluster of "
+        "--workers processes) instead of local workers; results don't depend on it. Needs "
+        "pip install 'archgym[dask]'",
+    )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    dataset = sub.add_parser("dataset", help="export or collect proxy-cost datasets",
-                             description="Proxy-cost datasets (docs/dataset.md).")
+    dataset = sub.add_parser(
+        "dataset",
+        help="export or collect proxy-cost datasets",
+        description="Proxy-cost datasets (docs/dataset.md).",
+    )
     dsub = dataset.add_subparsers(dest="dataset_command", required=True)
     export = dsub.add_parser(
-        "export", help="merge the records of runs into one dataset with a card",
+        "export",
+        help="merge the records of runs into one dataset with a card",
         description="Merge the records of RUN_DIRs (killed runs too: their journals are consolidated) "
-        "into FILE (.parquet or .csv) with the records schema, and write FILE.card.json / FILE.card.md.")
+        "into FILE (.parquet or .csv) with the records schema, and write FILE.card.json / FILE.card.md.",
+    )
     export.add_argument("inputs", nargs="+", metavar="RUN_DIR", help="run directories (or exported datasets)")
     export.add_argument("-o", "--out", required=True, metavar="FILE", help="dataset file (.parquet or .csv)")
     collect = dsub.add_parser(
-        "collect", help="evaluate a space-filling sample of an env",
+        "collect",
+        help="evaluate a space-filling sample of an env",
         description="Evaluate N designs of a scrambled Sobol (or Latin hypercube) sample through the "
-        "core loop into DIR; run it again with the same arguments to resume a killed collection.")
+        "core loop into DIR; run it again with the same arguments to resume a killed collection.",
+    )
     collect.add_argument("--env", required=True, help="env id, e.g. archgym/SystolicArray-v0")
     collect.add_argument("--n", type=int, required=True, help="number of designs")
     collect.add_argument("--out", required=True, metavar="DIR", help="run directory (resumed if it exists)")
@@ -110,51 +164,77 @@ def _parser() -> argparse.ArgumentParser:
     collect.add_argument("--seed", type=int, default=0, help="seeds the sample and every evaluation")
     collect.add_argument("--method", choices=["sobol", "lhs"], default="sobol", help="default sobol")
     collect.add_argument("--timeout", type=float, default=None, metavar="S", help="per-evaluation limit")
-    collect.add_argument("--env-kwarg", action="append", type=_key_value, default=[], metavar="K=V",
-                         help="env constructor argument (repeatable); V is read as JSON where possible")
+    collect.add_argument(
+        "--env-kwarg",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="K=V",
+        help="env constructor argument (repeatable); V is read as JSON where possible",
+    )
     collect.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     bench = sub.add_parser(
-        "bench", help="run a campaign: envs x agents x hyperparameter settings x seeds",
+        "bench",
+        help="run a campaign: envs x agents x hyperparameter settings x seeds",
         description="Run the campaign file CAMPAIGN (TOML, docs/campaigns.md) into DIR: every setting of "
         "every agent on the tuning seeds, then each agent's best setting on the test seeds. Finished runs "
         "are skipped and killed ones resumed, so rerunning after a kill repeats nothing. Writes "
-        "DIR/runs.parquet and DIR/evaluations.parquet.")
+        "DIR/runs.parquet and DIR/evaluations.parquet.",
+    )
     bench.add_argument("campaign", metavar="CAMPAIGN", help="campaign file (.toml)")
-    bench.add_argument("--out", required=True, metavar="DIR",
-                       help="campaign directory (resumed if it exists)")
-    bench.add_argument("--workers", type=int, default=None,
-                       help="runs executed at once in local worker processes (default: the file's "
-                       "'workers'; 0: one after the other in this process)")
-    bench.add_argument("--dask", default=None, metavar="ADDRESS",
-                       help="run on a Dask cluster (scheduler address, or 'local' for a LocalCluster of "
-                       "--workers processes); needs pip install 'archgym[dask]'")
+    bench.add_argument(
+        "--out", required=True, metavar="DIR", help="campaign directory (resumed if it exists)"
+    )
+    bench.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="runs executed at once in local worker processes (default: the file's "
+        "'workers'; 0: one after the other in this process)",
+    )
+    bench.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Dask cluster (scheduler address, or 'local' for a LocalCluster of "
+        "--workers processes); needs pip install 'archgym[dask]'",
+    )
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     report = sub.add_parser(
-        "report", help="figures and tables of a campaign",
+        "report",
+        help="figures and tables of a campaign",
         description="Write DIR/report/report.md and report.html with PNG figures: best-so-far and "
         "hypervolume curves, rank over budget, final-performance tables, critical-difference diagram, "
-        "ECDFs of normalised regret, MAP-Elites archives and the hyperparameter-lottery view.")
+        "ECDFs of normalised regret, MAP-Elites archives and the hyperparameter-lottery view.",
+    )
     report.add_argument("directory", metavar="DIR", help="a campaign directory written by `archgym bench`")
 
     proxy = sub.add_parser("proxy", help="train proxy cost models", description="Proxy cost models.")
     psub = proxy.add_subparsers(dest="proxy_command", required=True)
     train = psub.add_parser(
-        "train", help="fit proxy models of metrics on a dataset",
+        "train",
+        help="fit proxy models of metrics on a dataset",
         description="Fit, per target metric, random-forest and gradient-boosting models (log target "
         "where it spans two decades or more; the kind picked by validation RMSE) on DATASET's feasible "
         "rows; report test RMSE, relative RMSE, R2, "
         "Kendall tau against mean and linear baselines, and the speedup over a real evaluation. Writes "
-        "MODEL (a joblib pickle of the fitted models, served through ONNX Runtime) and MODEL.card.json.")
+        "MODEL (a joblib pickle of the fitted models, served through ONNX Runtime) and MODEL.card.json.",
+    )
     train.add_argument("dataset", metavar="DATASET", help="exported dataset or run directory")
     train.add_argument("--target", nargs="+", required=True, metavar="METRIC", help="metrics to model")
     train.add_argument("-o", "--out", required=True, metavar="MODEL", help="model file, e.g. proxy.joblib")
     train.add_argument("--seed", type=int, default=0, help="seeds the split and the models")
     train.add_argument("--test-fraction", type=float, default=0.2, help="held-out share (default 0.2)")
     train.add_argument("--models", default="rf,gbm", help="comma-separated kinds among rf,gbm")
-    train.add_argument("--max-predict-ms", type=float, default=None, metavar="MS",
-                       help="don't select candidates whose single-row prediction takes longer (ms)")
+    train.add_argument(
+        "--max-predict-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="don't select candidates whose single-row prediction takes longer (ms)",
+    )
     train.add_argument("--json", action="store_true", help="print the card instead of a table")
     return parser
 
@@ -187,18 +267,44 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         summary = loop.resume(args.resume, progress=progress, dask=args.dask, isolate=args.isolate)
     else:
-        missing = [opt for opt, value in (("--env", args.env), ("--agent", args.agent),
-                                          ("--budget", args.budget), ("--out", args.out)) if value is None]
+        missing = [
+            opt
+            for opt, value in (
+                ("--env", args.env),
+                ("--agent", args.agent),
+                ("--budget", args.budget),
+                ("--out", args.out),
+            )
+            if value is None
+        ]
         if missing:
             raise ValueError(f"run needs {', '.join(missing)} (or --resume DIR)")
         summary = loop.run(
-            env=args.env, agent=args.agent, budget=args.budget, seed=args.seed, out=args.out,
-            env_kwargs=dict(args.env_kwarg), agent_params=dict(args.agent_param), workers=args.workers,
-            timeout=args.timeout, scalarize=args.scalarize, cost_budget=args.cost_budget, progress=progress,
-            dask=args.dask, isolate=args.isolate,
+            env=args.env,
+            agent=args.agent,
+            budget=args.budget,
+            seed=args.seed,
+            out=args.out,
+            env_kwargs=dict(args.env_kwarg),
+            agent_params=dict(args.agent_param),
+            workers=args.workers,
+            timeout=args.timeout,
+            scalarize=args.scalarize,
+            cost_budget=args.cost_budget,
+            progress=progress,
+            dask=args.dask,
+            isolate=args.isolate,
         )
-    keys = ("env_id", "agent", "n_evaluations", "n_feasible", "best_reward", "best_design", "hypervolume",
-            "test")
+    keys = (
+        "env_id",
+        "agent",
+        "n_evaluations",
+        "n_feasible",
+        "best_reward",
+        "best_design",
+        "hypervolume",
+        "test",
+    )
     print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2, default=str))
     return 0
 
@@ -209,12 +315,16 @@ def _bench(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {args.workers}")
     campaign = load_campaign(args.campaign)
-    result = run_campaign(campaign, args.out, workers=args.workers, dask=args.dask,
-                          progress=False if args.no_progress else None)
+    result = run_campaign(
+        campaign, args.out, workers=args.workers, dask=args.dask, progress=False if args.no_progress else None
+    )
     print(json.dumps(result, indent=2))
     if result["failed_runs"]:
-        print(f"archgym: {len(result['failed_runs'])} run(s) failed (listed above; the tables hold the "
-              "others); rerun the same command to retry them", file=sys.stderr)
+        print(
+            f"archgym: {len(result['failed_runs'])} run(s) failed (listed above; the tables hold the "
+            "others); rerun the same command to retry them",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -235,8 +345,14 @@ def _dataset(args: argparse.Namespace) -> int:
         print(json.dumps({"file": args.out, **{k: card[k] for k in keys}}, indent=2, default=str))
         return 0
     summary = data.collect(
-        env=args.env, n=args.n, out=args.out, seed=args.seed, workers=args.workers,
-        env_kwargs=dict(args.env_kwarg), method=args.method, timeout=args.timeout,
+        env=args.env,
+        n=args.n,
+        out=args.out,
+        seed=args.seed,
+        workers=args.workers,
+        env_kwargs=dict(args.env_kwarg),
+        method=args.method,
+        timeout=args.timeout,
         progress=False if args.no_progress else None,
     )
     keys = ("env_id", "n_evaluations", "n_feasible", "wall_time_s", "resumed")
@@ -248,9 +364,15 @@ def _proxy(args: argparse.Namespace) -> int:
     from archgym import proxy
 
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
-    card = proxy.train(args.dataset, args.target, args.out, seed=args.seed,
-                       test_fraction=args.test_fraction, kinds=kinds,
-                       max_predict_s=None if args.max_predict_ms is None else args.max_predict_ms / 1e3)
+    card = proxy.train(
+        args.dataset,
+        args.target,
+        args.out,
+        seed=args.seed,
+        test_fraction=args.test_fraction,
+        kinds=kinds,
+        max_predict_s=None if args.max_predict_ms is None else args.max_predict_ms / 1e3,
+    )
     print(json.dumps(card, indent=2, default=str) if args.json else proxy.format_report(card))
     return 0
 
@@ -298,8 +420,12 @@ def _agents(args: argparse.Namespace) -> int:
     rows = []
     for name, spec in sorted(registry.agents.items()):
         params = [
-            {"name": p.name, "type": type(p).__name__.lower(), "default": p.default_value(),
-             "legal": p.legal_values()}
+            {
+                "name": p.name,
+                "type": type(p).__name__.lower(),
+                "default": p.default_value(),
+                "legal": p.legal_values(),
+            }
             for p in spec.hyperparameters
         ]
         rows.append({"name": name, "description": spec.description, "hyperparameters": params})

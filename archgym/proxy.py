@@ -37,7 +37,7 @@ import numpy as np
 
 from archgym import records
 from archgym.env import register_proxy_loader
-from archgym.records import METRIC, PARAM, RecordLayout, layout_from_meta, layout_to_meta
+from archgym.records import METRIC, RecordLayout, design_of, layout_from_meta, layout_to_meta
 from archgym.spaces import Categorical, Design, DesignSpace
 
 __all__ = ["ProxyModel", "encode", "load", "load_for_env", "train"]
@@ -90,17 +90,20 @@ class Served:
     (transformed) target, ``(t - centre) / scale``, so float32 keeps its precision even for a
     target with a large offset; the rest is undone here in float64."""
 
-    def __init__(self, estimator: Any, n_features: int, log: bool, centre: float = 0.0,
-                 scale: float = 1.0) -> None:
+    def __init__(
+        self, estimator: Any, n_features: int, log: bool, centre: float = 0.0, scale: float = 1.0
+    ) -> None:
         import onnxruntime as ort
         from skl2onnx import to_onnx
 
-        graph = to_onnx(estimator, np.zeros((1, n_features), dtype=np.float32),
-                        target_opset={"": 17, "ai.onnx.ml": 3})
+        graph = to_onnx(
+            estimator, np.zeros((1, n_features), dtype=np.float32), target_opset={"": 17, "ai.onnx.ml": 3}
+        )
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(graph.SerializeToString(), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
         self.input = self.session.get_inputs()[0].name
         self.log, self.centre, self.scale = log, centre, scale
 
@@ -125,9 +128,16 @@ class ProxyModel:
         self.space = layout_from_meta({"layout": card["layout"]}).design_space
         self.encoder = Encoder(self.space)
         self.estimators = dict(estimators)
-        self.served = {t: Served(est, len(self.encoder.columns), card["targets"][t]["transform"] == "log",
-                                 card["targets"][t]["centre"], card["targets"][t]["scale"])
-                       for t, est in self.estimators.items()}
+        self.served = {
+            t: Served(
+                est,
+                len(self.encoder.columns),
+                card["targets"][t]["transform"] == "log",
+                card["targets"][t]["centre"],
+                card["targets"][t]["scale"],
+            )
+            for t, est in self.estimators.items()
+        }
         self.metrics = list(card["layout"]["metrics"])
 
     def predict_rows(self, target: str, x: np.ndarray) -> np.ndarray:
@@ -181,8 +191,9 @@ def load(model: str | os.PathLike[str], *, trust: bool = False) -> ProxyModel:
 def read_card(model: str | Path) -> dict[str, Any]:
     path = card_path(model)
     if not path.exists():
-        raise ValueError(f"{model}: its card {path.name} is missing; not a model written by "
-                         "`archgym proxy train`")
+        raise ValueError(
+            f"{model}: its card {path.name} is missing; not a model written by `archgym proxy train`"
+        )
     return records.read_card(path, card_format=CARD_FORMAT, kind="proxy")
 
 
@@ -218,16 +229,20 @@ def load_for_env(model: str | os.PathLike[str], env: Any, *, trust: bool = False
     if card["env_class"] != here:
         raise ValueError(f"{model}: trained for {card['env_id']} ({card['env_class']}), not for {here}")
     if _normalized_kwargs(type(env), card["constructor_kwargs"]) != _normalized_kwargs(type(env), kwargs):
-        raise ValueError(f"{model}: trained for {card['env_id']} with kwargs {card['constructor_kwargs']}, "
-                         f"not {dict(kwargs)}")
+        raise ValueError(
+            f"{model}: trained for {card['env_id']} with kwargs {card['constructor_kwargs']}, "
+            f"not {dict(kwargs)}"
+        )
     layout = layout_to_meta(RecordLayout(env.design_space, tuple(env.metric_units), None))
     if layout["parameters"] != card["layout"]["parameters"]:
         raise ValueError(f"{model}: trained on other parameter definitions than this env's")
     missing = [m for m in env.objective.metrics if m not in card["targets"]]
     if missing:
-        raise ValueError(f"{model}: the env's objective needs metric(s) {missing}, but the model predicts "
-                         f"only {sorted(card['targets'])}; train it with --target "
-                         f"{' '.join(env.objective.metrics)}")
+        raise ValueError(
+            f"{model}: the env's objective needs metric(s) {missing}, but the model predicts "
+            f"only {sorted(card['targets'])}; train it with --target "
+            f"{' '.join(env.objective.metrics)}"
+        )
     return load(model, trust=trust)
 
 
@@ -236,11 +251,13 @@ def _estimator(kind: str, seed: int) -> Any:
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 
     if kind == "rf":
-        return RandomForestRegressor(n_estimators=60, min_samples_leaf=1, max_features=0.8, n_jobs=1,
-                                     random_state=seed)
+        return RandomForestRegressor(
+            n_estimators=60, min_samples_leaf=1, max_features=0.8, n_jobs=1, random_state=seed
+        )
     if kind == "gbm":
-        return GradientBoostingRegressor(n_estimators=800, max_depth=4, learning_rate=0.05, subsample=0.8,
-                                         random_state=seed)
+        return GradientBoostingRegressor(
+            n_estimators=800, max_depth=4, learning_rate=0.05, subsample=0.8, random_state=seed
+        )
     raise ValueError(f"model kind {kind!r} is not legal; legal values: {list(KINDS)}")
 
 
@@ -250,8 +267,12 @@ def _scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
     rmse = float(np.sqrt(np.mean((y - pred) ** 2)))
     tau = kendalltau(y, pred).statistic if len(y) > 1 and np.ptp(pred) > 0 else math.nan
-    return {"rmse": rmse, "relative_rmse": rmse / float(np.mean(np.abs(y))) if np.any(y) else math.nan,
-            "r2": float(r2_score(y, pred)) if len(y) > 1 else math.nan, "kendall_tau": float(tau)}
+    return {
+        "rmse": rmse,
+        "relative_rmse": rmse / float(np.mean(np.abs(y))) if np.any(y) else math.nan,
+        "r2": float(r2_score(y, pred)) if len(y) > 1 else math.nan,
+        "kendall_tau": float(tau),
+    }
 
 
 def _median_time(fn: Any, repeats: int) -> float:
@@ -263,8 +284,9 @@ def _median_time(fn: Any, repeats: int) -> float:
     return float(np.median(times))
 
 
-def _predict_times(served: Served, encoder: Encoder, design: Design,
-                   x_test: np.ndarray) -> tuple[float, float]:
+def _predict_times(
+    served: Served, encoder: Encoder, design: Design, x_test: np.ndarray
+) -> tuple[float, float]:
     """Median seconds to predict one design from scratch (encoding included), and per row of a
     batch of ``x_test``."""
     single = _median_time(lambda: served(np.array([encoder.row(design)])), 200)
@@ -272,9 +294,17 @@ def _predict_times(served: Served, encoder: Encoder, design: Design,
     return single, batched
 
 
-def train(dataset: str | Path, targets: Sequence[str], out: str | Path, *, seed: int = 0,
-          test_fraction: float = 0.2, kinds: Sequence[str] = KINDS,
-          max_predict_s: float | None = None, real_eval_time_s: float | None = None) -> dict[str, Any]:
+def train(
+    dataset: str | Path,
+    targets: Sequence[str],
+    out: str | Path,
+    *,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    kinds: Sequence[str] = KINDS,
+    max_predict_s: float | None = None,
+    real_eval_time_s: float | None = None,
+) -> dict[str, Any]:
     """Fit one model per target on ``dataset`` (feasible, non-proxy rows); write ``out`` and its
     card; return the card (figures under ``targets[name]``).
 
@@ -306,7 +336,7 @@ def train(dataset: str | Path, targets: Sequence[str], out: str | Path, *, seed:
     encoder = Encoder(space)
     rows = table.to_pylist()
     usable = [r for r in rows if r["feasible"] and r["backend"] != "proxy"]
-    designs = [{p.name: r[PARAM + p.name] for p in space if r[PARAM + p.name] is not None} for r in usable]
+    designs = [design_of(r) for r in usable]
     x_all = encoder(designs)
     eval_times = np.array([r["eval_time_s"] for r in usable], dtype=np.float64)
     real_time = float(np.median(eval_times)) if len(eval_times) else math.nan
@@ -317,11 +347,22 @@ def train(dataset: str | Path, targets: Sequence[str], out: str | Path, *, seed:
         real_time, real_source = float(real_eval_time_s), "measured by the caller"
 
     card: dict[str, Any] = {
-        "format": CARD_FORMAT, "card_version": 1, "created": datetime.now(UTC).isoformat(),
-        "env_id": meta["env_id"], "env_version": meta["env_version"], "env_kwargs": meta["env_kwargs"],
-        "layout": layout, "features": encoder.columns, "seed": seed, "test_fraction": test_fraction,
-        "dataset": {"path": str(dataset), "rows": len(rows), "used_rows": len(usable),
-                    "excluded": "infeasible rows and rows from proxy backends"},
+        "format": CARD_FORMAT,
+        "card_version": 1,
+        "created": datetime.now(UTC).isoformat(),
+        "env_id": meta["env_id"],
+        "env_version": meta["env_version"],
+        "env_kwargs": meta["env_kwargs"],
+        "layout": layout,
+        "features": encoder.columns,
+        "seed": seed,
+        "test_fraction": test_fraction,
+        "dataset": {
+            "path": str(dataset),
+            "rows": len(rows),
+            "used_rows": len(usable),
+            "excluded": "infeasible rows and rows from proxy backends",
+        },
         "real_eval_time_s": real_time,
         "real_eval_time_source": real_source,
         "targets": {},
@@ -351,16 +392,24 @@ def train(dataset: str | Path, targets: Sequence[str], out: str | Path, *, seed:
                 val = _scores(y[idx_val], served(x[idx_val]))
                 latency = _median_time(lambda served=served, row=x[:1]: served(row), 30)
                 fast = max_predict_s is None or latency <= max_predict_s
-                candidates.append({"kind": kind, "transform": transform, "validation": val,
-                                   "single_row_s": latency, "fast_enough": fast})
+                candidates.append(
+                    {
+                        "kind": kind,
+                        "transform": transform,
+                        "validation": val,
+                        "single_row_s": latency,
+                        "fast_enough": fast,
+                    }
+                )
         allowed = [c for c in candidates if c["fast_enough"]]
         if allowed:
             best = min(allowed, key=lambda c: c["validation"]["rmse"])
         else:
             best = min(candidates, key=lambda c: c["single_row_s"])
         fwd, inv = tf[best["transform"]]
-        model, served = _fit_served(best["kind"], seed, x[idx_train], fwd(y[idx_train]),
-                                    best["transform"] == "log")
+        model, served = _fit_served(
+            best["kind"], seed, x[idx_train], fwd(y[idx_train]), best["transform"] == "log"
+        )
         x_test, y_test = x[idx_test], y[idx_test]
         pred = served(x_test)
         mean_pred = DummyRegressor().fit(x[idx_train], y[idx_train]).predict(x_test)
@@ -371,11 +420,18 @@ def train(dataset: str | Path, targets: Sequence[str], out: str | Path, *, seed:
 
         single, batched = _predict_times(served, encoder, designs[0], x_test)
         card["targets"][target] = {
-            "max_predict_s": max_predict_s, "model": best["kind"], "transform": best["transform"],
-            "centre": served.centre, "scale": served.scale,
+            "max_predict_s": max_predict_s,
+            "model": best["kind"],
+            "transform": best["transform"],
+            "centre": served.centre,
+            "scale": served.scale,
             "params": _params(model),
-            "candidates": candidates, "n_train": len(idx_train), "n_test": len(idx_test),
-            "target_range": [float(y.min()), float(y.max())], "test": scores, "baselines": baselines,
+            "candidates": candidates,
+            "n_train": len(idx_train),
+            "n_test": len(idx_test),
+            "target_range": [float(y.min()), float(y.max())],
+            "test": scores,
+            "baselines": baselines,
             "clear_win": {b: bool(scores["rmse"] <= 0.5 * v["rmse"]) for b, v in baselines.items()},
             "predict_time_s": {"single_row": single, "batched_per_row": batched, "batch_rows": len(x_test)},
             "speedup": {"single_row": real_time / single, "batched": real_time / batched},
@@ -399,8 +455,10 @@ def _params(model: Any) -> dict[str, Any]:
 def _versions() -> dict[str, str]:
     from importlib.metadata import version
 
-    return {p: version(p) for p in ("archgym", "scikit-learn", "skl2onnx", "onnxruntime", "joblib", "numpy",
-                                    "scipy")}
+    return {
+        p: version(p)
+        for p in ("archgym", "scikit-learn", "skl2onnx", "onnxruntime", "joblib", "numpy", "scipy")
+    }
 
 
 def _env_identity(env_id: str, env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -409,25 +467,31 @@ def _env_identity(env_id: str, env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     import gymnasium as gym
 
     spec = gym.spec(env_id)
-    entry = spec.entry_point if isinstance(spec.entry_point, str) else (
-        f"{spec.entry_point.__module__}:{spec.entry_point.__qualname__}")
+    entry = (
+        spec.entry_point
+        if isinstance(spec.entry_point, str)
+        else (f"{spec.entry_point.__module__}:{spec.entry_point.__qualname__}")
+    )
     kwargs = {**spec.kwargs, **dict(env_kwargs)}
     return {"env_class": entry, "constructor_kwargs": kwargs}
 
 
 def format_report(card: Mapping[str, Any]) -> str:
     """A table of the card's per-target figures (ArchGym reports 0.61 % relative RMSE)."""
-    lines = [f"proxy for {card['env_id']} (kwargs {card['env_kwargs']}); real evaluation "
-             f"{card['real_eval_time_s'] * 1e3:.3g} ms (median)",
-             f"{'target':<22}{'model':<10}{'relRMSE':>9}{'ArchGym':>9}{'R2':>8}{'tau':>7}"
-             f"{'mean RMSE':>12}{'lin RMSE':>12}{'RMSE':>12}{'x1 row':>10}{'xbatch':>10}"]
+    lines = [
+        f"proxy for {card['env_id']} (kwargs {card['env_kwargs']}); real evaluation "
+        f"{card['real_eval_time_s'] * 1e3:.3g} ms (median)",
+        f"{'target':<22}{'model':<10}{'relRMSE':>9}{'ArchGym':>9}{'R2':>8}{'tau':>7}"
+        f"{'mean RMSE':>12}{'lin RMSE':>12}{'RMSE':>12}{'x1 row':>10}{'xbatch':>10}",
+    ]
     for name, t in card["targets"].items():
         s, b = t["test"], t["baselines"]
         lines.append(
             f"{name:<22}{t['model'] + '/' + t['transform']:<10}{s['relative_rmse'] * 100:>8.2f}%"
             f"{'0.61%':>9}{s['r2']:>8.4f}{s['kendall_tau']:>7.3f}{b['mean']['rmse']:>12.4g}"
             f"{b['linear']['rmse']:>12.4g}{s['rmse']:>12.4g}{t['speedup']['single_row']:>10.0f}"
-            f"{t['speedup']['batched']:>10.0f}")
+            f"{t['speedup']['batched']:>10.0f}"
+        )
     return "\n".join(lines)
 
 

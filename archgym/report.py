@@ -23,11 +23,18 @@ from typing import Any
 import numpy as np
 
 from archgym.campaign import EVALUATIONS_TABLE, RUNS_TABLE, best_so_far
+from archgym.records import REWARD
 
 __all__ = ["FIGURES", "write_report"]
 
-FIGURES = ("best_so_far.png", "hypervolume.png", "rank_over_budget.png", "critical_difference.png",
-           "regret_ecdf.png", "lottery.png")
+FIGURES = (
+    "best_so_far.png",
+    "hypervolume.png",
+    "rank_over_budget.png",
+    "critical_difference.png",
+    "regret_ecdf.png",
+    "lottery.png",
+)
 """Figures every report has (MAP-Elites archives, ``archive_<env>.png``, come on top where that
 agent ran). A figure whose data the campaign lacks says so on its canvas."""
 CHECKPOINTS = 25
@@ -70,10 +77,12 @@ class Doc:
 
     def html(self, title: str) -> str:
         e = html.escape
-        out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
-               "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:"
-               "collapse}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head>"
-               f"<body><h1>{e(title)}</h1>"]
+        out = [
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:"
+            "collapse}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}</style></head>"
+            f"<body><h1>{e(title)}</h1>"
+        ]
         for kind, value in self.blocks:
             if kind == "h":
                 out.append(f"<h2>{e(value)}</h2>")
@@ -85,8 +94,10 @@ class Doc:
                 out += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]
                 out.append("</table>")
             else:
-                out.append(f"<figure><img src='figures/{e(value[0])}'><figcaption>{e(value[1])}"
-                           "</figcaption></figure>")
+                out.append(
+                    f"<figure><img src='figures/{e(value[0])}'><figcaption>{e(value[1])}"
+                    "</figcaption></figure>"
+                )
         return "\n".join([*out, "</body></html>"])
 
 
@@ -107,15 +118,19 @@ def _load(directory: Path) -> tuple[Any, Any]:
 
     for name in (RUNS_TABLE, EVALUATIONS_TABLE):
         if not (directory / name).is_file():
-            raise FileNotFoundError(f"{directory / name} missing: run `archgym bench CAMPAIGN --out "
-                                    f"{directory}` "
-                                    "first (it writes the tables when the campaign finishes)")
+            raise FileNotFoundError(
+                f"{directory / name} missing: run `archgym bench CAMPAIGN --out "
+                f"{directory}` "
+                "first (it writes the tables when the campaign finishes)"
+            )
     runs = pd.read_parquet(directory / RUNS_TABLE)
     missing = sorted(set(KNOWN_OPTIMUM.values()) - set(runs.columns))
     if missing:
-        raise ValueError(f"{directory / RUNS_TABLE} lacks column(s) {missing}: it was written by an archgym "
-                         "older than 0.2, before runs recorded their env's known optimum; rerun the "
-                         f"campaign into a new directory (`archgym bench CAMPAIGN --out NEW_DIR`)")
+        raise ValueError(
+            f"{directory / RUNS_TABLE} lacks column(s) {missing}: it was written by an archgym "
+            "older than 0.2, before runs recorded their env's known optimum; rerun the "
+            f"campaign into a new directory (`archgym bench CAMPAIGN --out NEW_DIR`)"
+        )
     return runs, pd.read_parquet(directory / EVALUATIONS_TABLE)
 
 
@@ -138,7 +153,7 @@ def _run_curves(directory: Path, runs: Any, evaluations: Any) -> dict[str, np.nd
         if "reward" in group and group.reward.notna().any():
             curves[key] = best_so_far(group.reward.to_numpy(float), feasible)
             continue
-        cols = [c for c in group.columns if c.startswith("reward.") and group[c].notna().any()]
+        cols = [c for c in group.columns if c.startswith(REWARD) and group[c].notna().any()]
         summary = json.loads((directory / "runs" / key / "summary.json").read_text())
         ref = summary.get("reference_point")
         points = group[cols].to_numpy(float)
@@ -218,8 +233,15 @@ def _empty(ax: Any, text: str) -> None:
     ax.set_axis_off()
 
 
-def _curve_figure(path: Path, compared: Any, curves: dict[str, np.ndarray], envs: list[str],
-                  ylabel: str, colors: dict[str, Any], empty_text: str) -> None:
+def _curve_figure(
+    path: Path,
+    compared: Any,
+    curves: dict[str, np.ndarray],
+    envs: list[str],
+    ylabel: str,
+    colors: dict[str, Any],
+    empty_text: str,
+) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, max(len(envs), 1), figsize=(4.5 * max(len(envs), 1), 3.6), squeeze=False)
@@ -246,8 +268,9 @@ def _curve_figure(path: Path, compared: Any, curves: dict[str, np.ndarray], envs
     plt.close(fig)
 
 
-def _rank_over_budget(path: Path, compared: Any, curves: dict[str, np.ndarray],
-                      colors: dict[str, Any]) -> None:
+def _rank_over_budget(
+    path: Path, compared: Any, curves: dict[str, np.ndarray], colors: dict[str, Any]
+) -> None:
     """Mean normalised rank (0 best, 1 worst) among the agents of each (env, seed) block."""
     import matplotlib.pyplot as plt
     from scipy.stats import rankdata
@@ -294,8 +317,9 @@ def _critical_difference(path: Path, compared: Any, colors: dict[str, Any], doc:
     import scikit_posthocs as sp
     from scipy.stats import friedmanchisquare
 
-    table = compared.pivot_table(index=["env_label", "seed"], columns="agent", values="final",
-                                 aggfunc="first")
+    table = compared.pivot_table(
+        index=["env_label", "seed"], columns="agent", values="final", aggfunc="first"
+    )
     best_agents, best_rows = [], table.iloc[:0]
     for env in dict.fromkeys(table.index.get_level_values(0)):
         agents = [a for a in table.columns if table.loc[env][a].notna().all()]
@@ -312,14 +336,18 @@ def _critical_difference(path: Path, compared: Any, colors: dict[str, Any], doc:
         pvalues = sp.posthoc_nemenyi_friedman(best_rows.reset_index(drop=True))
         from matplotlib.colors import to_hex
 
-        sp.critical_difference_diagram(ranks, pvalues, ax=ax,
-                                       color_palette={a: to_hex(colors[a]) for a in best_agents})
+        sp.critical_difference_diagram(
+            ranks, pvalues, ax=ax, color_palette={a: to_hex(colors[a]) for a in best_agents}
+        )
         envs = sorted(set(best_rows.index.get_level_values(0)))
-        ax.set_title(f"mean rank (1 = best) over {len(best_rows)} blocks; Friedman p = {stat.pvalue:.3g}",
-                     fontsize=9)
-        doc.p(f"Critical difference over envs {envs} ({len(best_rows)} (env, seed) blocks, agents "
-              f"{best_agents}): Friedman chi2 = {stat.statistic:.3g}, p = {stat.pvalue:.3g}; agents "
-              "joined by a bar are not significantly different (Nemenyi, alpha = 0.05).")
+        ax.set_title(
+            f"mean rank (1 = best) over {len(best_rows)} blocks; Friedman p = {stat.pvalue:.3g}", fontsize=9
+        )
+        doc.p(
+            f"Critical difference over envs {envs} ({len(best_rows)} (env, seed) blocks, agents "
+            f"{best_agents}): Friedman chi2 = {stat.statistic:.3g}, p = {stat.pvalue:.3g}; agents "
+            "joined by a bar are not significantly different (Nemenyi, alpha = 0.05)."
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -330,8 +358,11 @@ def _regret_ecdf(path: Path, compared: Any, colors: dict[str, Any]) -> None:
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for agent, rows in compared.groupby("agent"):
-        ax.ecdf(rows.regret.to_numpy(float), color=colors[agent],
-                label=f"{agent} ({rows.env_label.nunique()} envs, {len(rows)} runs)")
+        ax.ecdf(
+            rows.regret.to_numpy(float),
+            color=colors[agent],
+            label=f"{agent} ({rows.env_label.nunique()} envs, {len(rows)} runs)",
+        )
     ax.set_xlabel("normalised regret (0 = best known, 1 = worst run of the campaign)")
     ax.set_ylabel("fraction of runs")
     ax.set_xlim(-0.02, 1.02)
@@ -361,14 +392,18 @@ def _lottery(path: Path, runs: Any, colors: dict[str, Any], doc: Doc) -> None:
             seeds = rows[(rows.agent == agent) & (rows.setting == 0)].final.to_numpy(float)
             ax.scatter(np.full(len(settings), i - 0.15), settings, color=colors[agent], marker="o", s=22)
             ax.scatter(np.full(len(seeds), i + 0.15), seeds, color=colors[agent], marker="x", s=22)
-            spread_rows.append([env, agent, len(settings), float(np.ptp(settings)), len(seeds),
-                                float(np.ptp(seeds))])
+            spread_rows.append(
+                [env, agent, len(settings), float(np.ptp(settings)), len(seeds), float(np.ptp(seeds))]
+            )
         ax.set_xticks(range(len(agents)), agents, rotation=30, fontsize=8)
         ax.set_title(f"{env}: o settings (seed median), x seeds (defaults)", fontsize=8)
         ax.set_ylabel("final result")
         ranking = {}
-        for label, pick in (("default", lambda s: s.iloc[0]), ("tuned", lambda s: s.max()),
-                            ("worst", lambda s: s.min())):
+        for label, pick in (
+            ("default", lambda s: s.iloc[0]),
+            ("tuned", lambda s: s.max()),
+            ("worst", lambda s: s.min()),
+        ):
             ranking[label] = per_setting.groupby(level=0).agg(pick).reindex(agents)
         tau_t = kendalltau(ranking["default"], ranking["tuned"]).statistic if len(agents) > 1 else math.nan
         tau_w = kendalltau(ranking["tuned"], ranking["worst"]).statistic if len(agents) > 1 else math.nan
@@ -379,13 +414,26 @@ def _lottery(path: Path, runs: Any, colors: dict[str, Any], doc: Doc) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    doc.table(["env", "agent", "settings", "range across settings", "seeds", "range across seeds (defaults)"],
-              spread_rows)
-    doc.p("Does the ranking survive? Best agent by median over the tuning seeds when every agent uses "
-          "its defaults, its best setting, or its worst setting; Kendall tau between the agent rankings "
-          "(1: unchanged).")
-    doc.table(["env", "best (defaults)", "best (tuned)", "best (worst settings)", "tau defaults vs tuned",
-               "tau tuned vs worst"], survive_rows)
+    doc.table(
+        ["env", "agent", "settings", "range across settings", "seeds", "range across seeds (defaults)"],
+        spread_rows,
+    )
+    doc.p(
+        "Does the ranking survive? Best agent by median over the tuning seeds when every agent uses "
+        "its defaults, its best setting, or its worst setting; Kendall tau between the agent rankings "
+        "(1: unchanged)."
+    )
+    doc.table(
+        [
+            "env",
+            "best (defaults)",
+            "best (tuned)",
+            "best (worst settings)",
+            "tau defaults vs tuned",
+            "tau tuned vs worst",
+        ],
+        survive_rows,
+    )
 
 
 def _archives(figures: Path, directory: Path, compared: Any, doc: Doc) -> None:
@@ -397,8 +445,11 @@ def _archives(figures: Path, directory: Path, compared: Any, doc: Doc) -> None:
         if source.is_file():
             name = f"archive_{env}.png"
             shutil.copyfile(source, figures / name)
-            doc.img(name, f"MAP-Elites archive on {env}, the run with the median QD score "
-                          f"({median.qd_score:.4g}, seed {median.seed}) of {len(group)}")
+            doc.img(
+                name,
+                f"MAP-Elites archive on {env}, the run with the median QD score "
+                f"({median.qd_score:.4g}, seed {median.seed}) of {len(group)}",
+            )
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -420,54 +471,103 @@ def write_report(directory: str | Path) -> Path:
     envs = _envs(compared)
     so_envs = [e for e in envs if not _is_mo(compared, e)]
     mo_envs = [e for e in envs if _is_mo(compared, e)]
-    name = json.loads((directory / "campaign.json").read_text()).get("name", directory.name) \
-        if (directory / "campaign.json").is_file() else directory.name
+    name = (
+        json.loads((directory / "campaign.json").read_text()).get("name", directory.name)
+        if (directory / "campaign.json").is_file()
+        else directory.name
+    )
 
     doc = Doc()
-    stage = "test seeds (settings chosen on the tuning seeds)" if (runs.stage == "test").any() \
+    stage = (
+        "test seeds (settings chosen on the tuning seeds)"
+        if (runs.stage == "test").any()
         else "tuning seeds, default settings"
-    doc.p(f"{len(runs)} runs ({(runs.stage == 'tuning').sum()} tuning, {(runs.stage == 'test').sum()} test) "
-          f"of {runs.agent.nunique()} agents on {runs.env_label.nunique()} envs, budget "
-          f"{int(runs.budget.max())} evaluations. Comparisons use the {stage}.")
+    )
+    doc.p(
+        f"{len(runs)} runs ({(runs.stage == 'tuning').sum()} tuning, {(runs.stage == 'test').sum()} test) "
+        f"of {runs.agent.nunique()} agents on {runs.env_label.nunique()} envs, budget "
+        f"{int(runs.budget.max())} evaluations. Comparisons use the {stage}."
+    )
     doc.h("Final performance")
     table = []
     for (env, agent), rows in compared.groupby(["env_label", "agent"], sort=False):
         finals = rows.final.to_numpy(float)
         finals = finals[np.isfinite(finals)]
         q1, med, q3 = np.percentile(finals, [25, 50, 75]) if len(finals) else (math.nan,) * 3
-        hits = [np.median([_count(r[i]) for r in rows.evaluations_to_target])
-                for i in range(len(rows.iloc[0].targets))]
-        table.append([env, agent, f"s{int(rows.setting.iloc[0])} {rows.agent_params.iloc[0]}", med, q3 - q1,
-                      ", ".join(f">={t:g}: {h:g}" for t, h in zip(rows.iloc[0].targets, hits, strict=True))
-                      or "–",
-                      float(rows.wall_time_s.median()), len(rows)])
-    doc.table(["env", "agent", "setting", "median final", "IQR", "median evaluations to target",
-               "median wall s", "runs"], table)
-    doc.p("final: best reward (single objective) or hypervolume (multi-objective); higher is better. "
-          "Evaluations to target: inf where the median run never reached it.")
+        hits = [
+            np.median([_count(r[i]) for r in rows.evaluations_to_target])
+            for i in range(len(rows.iloc[0].targets))
+        ]
+        table.append(
+            [
+                env,
+                agent,
+                f"s{int(rows.setting.iloc[0])} {rows.agent_params.iloc[0]}",
+                med,
+                q3 - q1,
+                ", ".join(f">={t:g}: {h:g}" for t, h in zip(rows.iloc[0].targets, hits, strict=True)) or "–",
+                float(rows.wall_time_s.median()),
+                len(rows),
+            ]
+        )
+    doc.table(
+        [
+            "env",
+            "agent",
+            "setting",
+            "median final",
+            "IQR",
+            "median evaluations to target",
+            "median wall s",
+            "runs",
+        ],
+        table,
+    )
+    doc.p(
+        "final: best reward (single objective) or hypervolume (multi-objective); higher is better. "
+        "Evaluations to target: inf where the median run never reached it."
+    )
     doc.h("Best so far")
-    _curve_figure(figures / "best_so_far.png", compared, curves, so_envs, "best reward so far", colors,
-                  "no single-objective env in this campaign")
+    _curve_figure(
+        figures / "best_so_far.png",
+        compared,
+        curves,
+        so_envs,
+        "best reward so far",
+        colors,
+        "no single-objective env in this campaign",
+    )
     doc.img("best_so_far.png", "Best reward so far: median over seeds, band = interquartile range")
-    _curve_figure(figures / "hypervolume.png", compared, curves, mo_envs, "hypervolume", colors,
-                  "no multi-objective env in this campaign")
+    _curve_figure(
+        figures / "hypervolume.png",
+        compared,
+        curves,
+        mo_envs,
+        "hypervolume",
+        colors,
+        "no multi-objective env in this campaign",
+    )
     doc.img("hypervolume.png", "Hypervolume of the evaluated points: median over seeds, band = IQR")
     doc.h("Rank over budget")
     _rank_over_budget(figures / "rank_over_budget.png", compared, curves, colors)
-    doc.img("rank_over_budget.png",
-            "Mean normalised rank among the agents of each (env, seed), by evaluations")
+    doc.img(
+        "rank_over_budget.png", "Mean normalised rank among the agents of each (env, seed), by evaluations"
+    )
     doc.h("Critical difference")
     _critical_difference(figures / "critical_difference.png", compared, colors, doc)
     doc.img("critical_difference.png", "Critical-difference diagram (Friedman + Nemenyi)")
     doc.h("Normalised regret across envs")
     _regret_ecdf(figures / "regret_ecdf.png", compared, colors)
     doc.img("regret_ecdf.png", "ECDF of normalised regret; higher and further left is better")
-    doc.p("Normalisation per env: "
-          + "; ".join(f"{e}: best {b:.4g}, worst {w:.4g}" for e, (b, w) in refs.items()))
+    doc.p(
+        "Normalisation per env: "
+        + "; ".join(f"{e}: best {b:.4g}, worst {w:.4g}" for e, (b, w) in refs.items())
+    )
     doc.h("Hyperparameter lottery")
     _lottery(figures / "lottery.png", runs, colors, doc)
-    doc.img("lottery.png",
-            "Spread across each agent's hyperparameter settings (o) beside spread across seeds (x)")
+    doc.img(
+        "lottery.png", "Spread across each agent's hyperparameter settings (o) beside spread across seeds (x)"
+    )
     if (compared.agent == "mapelites").any():
         doc.h("MAP-Elites archives")
         _archives(figures, directory, compared, doc)

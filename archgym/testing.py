@@ -64,8 +64,13 @@ class FaultyEnv(DesignEnv):
     with ``x >= die_at_or_above`` end the evaluating process at once (``os._exit``), as a
     segfaulting simulator or the OOM killer would. Penalty reward: -10."""
 
-    def __init__(self, fail_below: float = 0.2, hang_above: float = 0.8, hang_s: float = 30.0,
-                 die_at_or_above: float | None = None) -> None:
+    def __init__(
+        self,
+        fail_below: float = 0.2,
+        hang_above: float = 0.8,
+        hang_s: float = 30.0,
+        die_at_or_above: float | None = None,
+    ) -> None:
         self.fail_below, self.hang_above, self.hang_s = fail_below, hang_above, hang_s
         self.die_at_or_above = die_at_or_above
         super().__init__(

@@ -35,8 +35,15 @@ import archgym  # noqa: F401 - registers the envs
 from archgym.loop import run
 from archgym_accelerators.workloads import load_layers
 
-SYSTOLIC_DESIGN = {"array_rows": 32, "array_cols": 32, "dataflow": "ws", "ifmap_sram_kb": 64,
-                   "filter_sram_kb": 64, "ofmap_sram_kb": 64, "dram_bandwidth": 16}
+SYSTOLIC_DESIGN = {
+    "array_rows": 32,
+    "array_cols": 32,
+    "dataflow": "ws",
+    "ifmap_sram_kb": 64,
+    "filter_sram_kb": 64,
+    "ofmap_sram_kb": 64,
+    "dram_bandwidth": 16,
+}
 
 
 def direct_scalesim(design: dict[str, Any], workload: str) -> Callable[[], Any]:
@@ -59,14 +66,34 @@ def direct_scalesim(design: dict[str, Any], workload: str) -> Callable[[], Any]:
         config.valid_conf_flag = True
         topology = topologies()
         for la in layers:
-            topology.append_topo_arrays(la.name, [la.name, la.ifmap_h, la.ifmap_w, la.filter_h, la.filter_w,
-                                                  la.channels, la.filters, la.stride, la.stride, 1, 1])
+            topology.append_topo_arrays(
+                la.name,
+                [
+                    la.name,
+                    la.ifmap_h,
+                    la.ifmap_w,
+                    la.filter_h,
+                    la.filter_w,
+                    la.channels,
+                    la.filters,
+                    la.stride,
+                    la.stride,
+                    1,
+                    1,
+                ],
+            )
         topology.num_layers, topology.topo_load_flag = len(layers), True
         out = tempfile.mkdtemp()
         try:
             sim = simulator()
-            sim.set_params(config_obj=config, topo_obj=topology, layout_obj=layouts(), top_path=out,
-                           verbosity=False, save_trace=False)
+            sim.set_params(
+                config_obj=config,
+                topo_obj=topology,
+                layout_obj=layouts(),
+                top_path=out,
+                verbosity=False,
+                save_trace=False,
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 sim.run()
@@ -95,16 +122,33 @@ def direct_zigzag(env: Any, design: dict[str, Any], scratch: Path) -> Callable[[
     accelerator, mapping = env.write_inputs(design, scratch)  # written once, outside the timing
     workload = layer_description(env.layers)
     logging.getLogger("zigzag").setLevel(logging.ERROR)
-    stages = [WorkloadParserStage, AcceleratorParserStage, SumStage, WorkloadStage, MinimalEDPStage,
-              SpatialMappingGeneratorStage, MinimalEDPStage, TemporalMappingGeneratorStage, CostModelStage]
+    stages = [
+        WorkloadParserStage,
+        AcceleratorParserStage,
+        SumStage,
+        WorkloadStage,
+        MinimalEDPStage,
+        SpatialMappingGeneratorStage,
+        MinimalEDPStage,
+        TemporalMappingGeneratorStage,
+        CostModelStage,
+    ]
 
     def call() -> Any:
-        main = MainStage(stages, accelerator=str(accelerator), workload=workload, mapping=str(mapping),
-                         dump_folder=str(scratch), pickle_filename=str(scratch / "p"), loma_lpf_limit=4,
-                         loma_show_progress_bar=False, nb_mappings_generated=3,
-                         enable_mix_spatial_mapping_generation=False,
-                         access_same_data_considered_as_no_access=True,
-                         temporal_mapping_type=TemporalMappingType("uneven"))
+        main = MainStage(
+            stages,
+            accelerator=str(accelerator),
+            workload=workload,
+            mapping=str(mapping),
+            dump_folder=str(scratch),
+            pickle_filename=str(scratch / "p"),
+            loma_lpf_limit=4,
+            loma_show_progress_bar=False,
+            nb_mappings_generated=3,
+            enable_mix_spatial_mapping_generation=False,
+            access_same_data_considered_as_no_access=True,
+            temporal_mapping_type=TemporalMappingType("uneven"),
+        )
         return main.run()[0][0].energy_total
 
     return call
@@ -127,8 +171,10 @@ def per_evaluation(env_id: str, design: dict[str, Any], direct: Callable[[], Any
             fn()
             times.append(time.perf_counter() - start)
     env_s, direct_s = statistics.median(env_times), statistics.median(direct_times)
-    print(f"  per evaluation (median of {repeats}): env.step {env_s * 1e3:.1f} ms, direct call "
-          f"{direct_s * 1e3:.1f} ms, ratio {env_s / direct_s:.3f} (goal <= 1.05)")
+    print(
+        f"  per evaluation (median of {repeats}): env.step {env_s * 1e3:.1f} ms, direct call "
+        f"{direct_s * 1e3:.1f} ms, ratio {env_s / direct_s:.3f} (goal <= 1.05)"
+    )
 
 
 def parallel(env_id: str, evals: int, batch: int, root: Path) -> None:
@@ -136,11 +182,21 @@ def parallel(env_id: str, evals: int, batch: int, root: Path) -> None:
     print(f"  load average before (1/5/15 min): {os.getloadavg()} on {os.cpu_count()} CPUs")
     for workers in (1, 2):
         start = time.perf_counter()
-        run(env=env_id, agent="random", agent_params={"batch_size": batch}, budget=evals, seed=0,
-            out=root / f"{env_id.split('/')[1]}-w{workers}", workers=workers, progress=False)
+        run(
+            env=env_id,
+            agent="random",
+            agent_params={"batch_size": batch},
+            budget=evals,
+            seed=0,
+            out=root / f"{env_id.split('/')[1]}-w{workers}",
+            workers=workers,
+            progress=False,
+        )
         wall[workers] = time.perf_counter() - start
-    print(f"  {evals} evaluations (random, batch {batch}): 1 worker {wall[1]:.1f} s, 2 workers "
-          f"{wall[2]:.1f} s, speedup {wall[1] / wall[2]:.2f}x (goal >= 1.8)")
+    print(
+        f"  {evals} evaluations (random, batch {batch}): 1 worker {wall[1]:.1f} s, 2 workers "
+        f"{wall[2]:.1f} s, speedup {wall[1] / wall[2]:.2f}x (goal >= 1.8)"
+    )
     print(f"  load average after: {os.getloadavg()}")
 
 

@@ -40,12 +40,24 @@ def _one_run(agent: str, seed: int, budget: int, env_kwargs: dict[str, Any]) -> 
     from archgym.loop import run
 
     with tempfile.TemporaryDirectory(prefix="agent-hpo-") as out:
-        summary = run(env=ENV_ID, agent=agent, budget=budget, seed=seed, out=Path(out) / "run",
-                      env_kwargs=env_kwargs, progress=False)
+        summary = run(
+            env=ENV_ID,
+            agent=agent,
+            budget=budget,
+            seed=seed,
+            out=Path(out) / "run",
+            env_kwargs=env_kwargs,
+            progress=False,
+        )
         times = pq.read_table(Path(out) / "run" / "evaluations.parquet").column("eval_time_s").to_pylist()
     test = summary.get("test") or {}
-    return {"agent": agent, "seed": seed, "tuned": summary["best_reward"],
-            "test": test.get("test_reward", float("nan")), "eval_time_s": statistics.median(times)}
+    return {
+        "agent": agent,
+        "seed": seed,
+        "tuned": summary["best_reward"],
+        "test": test.get("test_reward", float("nan")),
+        "eval_time_s": statistics.median(times),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,14 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     env_kwargs = {"train_steps": args.train_steps, "n_seeds": args.n_seeds, "n_test_seeds": args.n_test_seeds}
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(_one_run, agent, seed, args.budget, env_kwargs)
-                   for seed in range(args.seeds) for agent in AGENTS]
+        futures = [
+            pool.submit(_one_run, agent, seed, args.budget, env_kwargs)
+            for seed in range(args.seeds)
+            for agent in AGENTS
+        ]
         results = [f.result() for f in futures]
     wall = time.perf_counter() - start
-    print(f"{ENV_ID} {env_kwargs}, budget {args.budget}, {args.seeds} run seeds, {args.jobs} jobs, "
-          f"wall {wall:.0f} s")
-    print(f"{'agent':<8} {'tuning HV (median)':>19} {'test HV (median)':>17} {'s / evaluation':>15}"
-          "  per-seed test")
+    print(
+        f"{ENV_ID} {env_kwargs}, budget {args.budget}, {args.seeds} run seeds, {args.jobs} jobs, "
+        f"wall {wall:.0f} s"
+    )
+    print(
+        f"{'agent':<8} {'tuning HV (median)':>19} {'test HV (median)':>17} {'s / evaluation':>15}"
+        "  per-seed test"
+    )
     medians: dict[str, float] = {}
     for agent in AGENTS:
         rows = [r for r in results if r["agent"] == agent]

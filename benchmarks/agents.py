@@ -50,8 +50,16 @@ def run_job(job: Job) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     out = Path(tempfile.mkdtemp(prefix="archgym-bench-"))
-    summary = run(env=job.env, agent=job.agent, budget=job.budget, seed=job.seed, out=out / "run",
-                  env_kwargs=dict(job.env_kwargs), agent_params=dict(job.agent_params), progress=False)
+    summary = run(
+        env=job.env,
+        agent=job.agent,
+        budget=job.budget,
+        seed=job.seed,
+        out=out / "run",
+        env_kwargs=dict(job.env_kwargs),
+        agent_params=dict(job.agent_params),
+        progress=False,
+    )
     summary["out"] = str(out / "run")
     return summary
 
@@ -93,23 +101,76 @@ def qd_score(summary: dict[str, Any]) -> float:
 def targets() -> list[Target]:
     above = lambda agent, baseline: baseline is not None and agent > baseline  # noqa: E731
     return [
-        Target("h6-bo", "Hartmann-6, bo best reward at 60 (>= 3.0)", Job(H6, "bo", 60, 0), None,
-               best, None, lambda a, _: a >= 3.0),
-        Target("h6-ga", "Hartmann-6, ga vs random best reward at 200", Job(H6, "ga", 200, 0),
-               Job(H6, "random", 200, 0), best, best, above),
-        Target("h6-aco", "Hartmann-6 (11 levels), aco vs random best reward at 200",
-               Job(H6, "aco", 200, 0, (("levels", 11),)), Job(H6, "random", 200, 0, (("levels", 11),)),
-               best, best, above),
-        Target("dtlz2-bo", "DTLZ2, bo hypervolume / true front's at 100 (>= 0.85)", Job(DTLZ2, "bo", 100, 0),
-               None, lambda s: hypervolume(s) / DTLZ2_FRONT_HV, None, lambda a, _: a >= 0.85),
-        Target("dtlz2-nsga2", "DTLZ2, nsga2 vs random hypervolume at 300", Job(DTLZ2, "nsga2", 300, 0),
-               Job(DTLZ2, "random", 300, 0), hypervolume, hypervolume, above),
-        Target("h6-qd", "Hartmann-6 (x1, x2; 10x10), mapelites vs random-filled QD score at 500",
-               Job(H6, "mapelites", 500, 0, (), (("measures", "x1,x2"), ("cells", 10),
-                                                  ("qd_offset", str(QD_OFFSET)))),
-               Job(H6, "random", 500, 0), qd_score, qd_score_of_random, above),
-        Target("mixed-rl", "MixedConditional, rl vs random best reward at 200", Job(MIXED, "rl", 200, 0),
-               Job(MIXED, "random", 200, 0), best, best, above),
+        Target(
+            "h6-bo",
+            "Hartmann-6, bo best reward at 60 (>= 3.0)",
+            Job(H6, "bo", 60, 0),
+            None,
+            best,
+            None,
+            lambda a, _: a >= 3.0,
+        ),
+        Target(
+            "h6-ga",
+            "Hartmann-6, ga vs random best reward at 200",
+            Job(H6, "ga", 200, 0),
+            Job(H6, "random", 200, 0),
+            best,
+            best,
+            above,
+        ),
+        Target(
+            "h6-aco",
+            "Hartmann-6 (11 levels), aco vs random best reward at 200",
+            Job(H6, "aco", 200, 0, (("levels", 11),)),
+            Job(H6, "random", 200, 0, (("levels", 11),)),
+            best,
+            best,
+            above,
+        ),
+        Target(
+            "dtlz2-bo",
+            "DTLZ2, bo hypervolume / true front's at 100 (>= 0.85)",
+            Job(DTLZ2, "bo", 100, 0),
+            None,
+            lambda s: hypervolume(s) / DTLZ2_FRONT_HV,
+            None,
+            lambda a, _: a >= 0.85,
+        ),
+        Target(
+            "dtlz2-nsga2",
+            "DTLZ2, nsga2 vs random hypervolume at 300",
+            Job(DTLZ2, "nsga2", 300, 0),
+            Job(DTLZ2, "random", 300, 0),
+            hypervolume,
+            hypervolume,
+            above,
+        ),
+        Target(
+            "h6-qd",
+            "Hartmann-6 (x1, x2; 10x10), mapelites vs random-filled QD score at 500",
+            Job(
+                H6,
+                "mapelites",
+                500,
+                0,
+                (),
+                (("measures", "x1,x2"), ("cells", 10), ("qd_offset", str(QD_OFFSET))),
+            ),
+            Job(H6, "random", 500, 0),
+            qd_score,
+            qd_score_of_random,
+            above,
+        ),
+        Target(
+            "mixed-rl",
+            "MixedConditional, rl vs random best reward at 200",
+            Job(MIXED, "rl", 200, 0),
+            Job(MIXED, "random", 200, 0),
+            best,
+            best,
+            above,
+        ),
     ]
 
 
@@ -144,9 +205,11 @@ def main() -> int:
 
         timing = measure()
         ok = timing["ratio"] <= 1.2
-        print(("PASS " if ok else "MISS ") + f"bo-iter      BO iteration (6-D, 50 obs, 1 thread): agent "
-              f"{timing['agent_s']:.3f} s, raw BoTorch {timing['raw_s']:.3f} s, ratio {timing['ratio']:.2f} "
-              "(goal <= 1.2)")
+        print(
+            ("PASS " if ok else "MISS ") + f"bo-iter      BO iteration (6-D, 50 obs, 1 thread): agent "
+            f"{timing['agent_s']:.3f} s, raw BoTorch {timing['raw_s']:.3f} s, ratio {timing['ratio']:.2f} "
+            "(goal <= 1.2)"
+        )
         if not ok:
             failed.append("bo-iter")
     print("missed: " + ", ".join(failed) if failed else "all targets met")
@@ -157,16 +220,21 @@ def report(t: Target, seeds: range, summaries: dict[tuple[str, str, int], dict[s
     """Print one target's medians (agent, baseline, ratio) and whether it is met."""
     scores = [t.score(summaries[(t.name, "agent", s)]) for s in seeds]
     agent_median = statistics.median(scores)
-    line = (f"{t.name:12s} {t.description}: agent median {agent_median:.4g} "
-            f"[{min(scores):.4g}, {max(scores):.4g}]")
+    line = (
+        f"{t.name:12s} {t.description}: agent median {agent_median:.4g} "
+        f"[{min(scores):.4g}, {max(scores):.4g}]"
+    )
     baseline_median = None
     if t.baseline is not None and t.baseline_score is not None:
         base = [t.baseline_score(summaries[(t.name, "baseline", s)]) for s in seeds]
         baseline_median = statistics.median(base)
         line += f"; {t.baseline.agent} median {baseline_median:.4g} [{min(base):.4g}, {max(base):.4g}]"
         # a ratio only means something for positive scores; rewards below zero get a difference
-        line += (f"; ratio {agent_median / baseline_median:.3g}" if baseline_median > 0
-                 else f"; difference {agent_median - baseline_median:+.4g}")
+        line += (
+            f"; ratio {agent_median / baseline_median:.3g}"
+            if baseline_median > 0
+            else f"; difference {agent_median - baseline_median:+.4g}"
+        )
     ok = t.passes(agent_median, baseline_median)
     print(("PASS " if ok else "MISS ") + line, flush=True)
     return ok

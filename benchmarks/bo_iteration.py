@@ -55,17 +55,21 @@ def _data(n_obs: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def agent_iteration_s(X: np.ndarray, y: np.ndarray, seed: int,
-                      settings: dict[str, Any]) -> tuple[float, float]:
+def agent_iteration_s(
+    X: np.ndarray, y: np.ndarray, seed: int, settings: dict[str, Any]
+) -> tuple[float, float]:
     """CPU and wall seconds for ``tell`` of the observations plus ``ask(1)`` (GP fit + acquisition
     optimisation)."""
     dim = X.shape[1]
     space = DesignSpace([Real(f"x{i + 1}", 0.0, 1.0) for i in range(dim)])
-    agent = BayesianOptimization(Problem(env_id="bench/bo-iteration", design_space=space, n_objectives=1),
-                                 seed=seed, **settings)
+    agent = BayesianOptimization(
+        Problem(env_id="bench/bo-iteration", design_space=space, n_objectives=1), seed=seed, **settings
+    )
     designs = [space.from_unit(x) for x in X]
-    results = [EvalResult(design=d, reward=float(v), metrics={}, feasible=True, eval_time_s=0.0)
-               for d, v in zip(designs, y, strict=True)]
+    results = [
+        EvalResult(design=d, reward=float(v), metrics={}, feasible=True, eval_time_s=0.0)
+        for d, v in zip(designs, y, strict=True)
+    ]
     cpu, wall = time.process_time(), time.perf_counter()
     agent.tell_history(designs, results)
     agent.ask(1)
@@ -79,8 +83,7 @@ def agent_torch_seed(seed: int) -> int:
     return int(np.random.default_rng(seed).integers(2**31 - 1))
 
 
-def raw_iteration_s(X: np.ndarray, y: np.ndarray, seed: int,
-                    settings: dict[str, Any]) -> tuple[float, float]:
+def raw_iteration_s(X: np.ndarray, y: np.ndarray, seed: int, settings: dict[str, Any]) -> tuple[float, float]:
     """CPU and wall seconds for the same fit + acquisition optimisation written directly against
     BoTorch."""
     import torch
@@ -99,13 +102,19 @@ def raw_iteration_s(X: np.ndarray, y: np.ndarray, seed: int,
         tX = torch.as_tensor(X, dtype=torch.float64)
         tY = torch.as_tensor(y, dtype=torch.float64).unsqueeze(-1)
         bounds = torch.stack([torch.zeros(dim, dtype=torch.float64), torch.ones(dim, dtype=torch.float64)])
-        model = SingleTaskGP(tX, tY, input_transform=Normalize(d=dim, bounds=bounds),
-                             outcome_transform=Standardize(m=1))
+        model = SingleTaskGP(
+            tX, tY, input_transform=Normalize(d=dim, bounds=bounds), outcome_transform=Standardize(m=1)
+        )
         fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
         sampler = SobolQMCNormalSampler(sample_shape=torch.Size([settings["mc_samples"]]))
         acqf = qLogNoisyExpectedImprovement(model, X_baseline=tX, sampler=sampler, prune_baseline=True)
-        optimize_acqf(acqf, bounds=bounds, q=1, num_restarts=settings["num_restarts"],
-                      raw_samples=settings["raw_samples"])
+        optimize_acqf(
+            acqf,
+            bounds=bounds,
+            q=1,
+            num_restarts=settings["num_restarts"],
+            raw_samples=settings["raw_samples"],
+        )
     return time.process_time() - cpu, time.perf_counter() - wall
 
 
@@ -135,13 +144,20 @@ def measure(n_obs: int = 50, dim: int = 6, repeats: int = 3) -> dict[str, Any]:
     med = statistics.median
     return {
         "problem": f"Hartmann-{dim}" if dim in (3, 4, 6) else f"Ackley-{dim}",
-        "n_obs": n_obs, "dim": dim, "repeats": repeats,
-        "num_restarts": settings["num_restarts"], "raw_samples": settings["raw_samples"],
+        "n_obs": n_obs,
+        "dim": dim,
+        "repeats": repeats,
+        "num_restarts": settings["num_restarts"],
+        "raw_samples": settings["raw_samples"],
         "mc_samples": settings["mc_samples"],
-        "agent_s": med(agent_cpu), "raw_s": med(raw_cpu), "ratio": med(agent_cpu) / med(raw_cpu),
-        "agent_wall_s": med(agent_wall), "raw_wall_s": med(raw_wall),
+        "agent_s": med(agent_cpu),
+        "raw_s": med(raw_cpu),
+        "ratio": med(agent_cpu) / med(raw_cpu),
+        "agent_wall_s": med(agent_wall),
+        "raw_wall_s": med(raw_wall),
         "wall_ratio": med(agent_wall) / med(raw_wall),
-        "agent_cpu_times_s": agent_cpu, "raw_cpu_times_s": raw_cpu,
+        "agent_cpu_times_s": agent_cpu,
+        "raw_cpu_times_s": raw_cpu,
     }
 
 
@@ -152,9 +168,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed iterations (median reported)")
     args = parser.parse_args(argv)
     m = measure(n_obs=args.n_obs, dim=args.dim, repeats=args.repeats)
-    print(f"one BO iteration on {m['problem']}, {m['n_obs']} observations, 1 thread "
-          f"(num_restarts={m['num_restarts']}, raw_samples={m['raw_samples']}, "
-          f"mc_samples={m['mc_samples']}; median of {m['repeats']}):")
+    print(
+        f"one BO iteration on {m['problem']}, {m['n_obs']} observations, 1 thread "
+        f"(num_restarts={m['num_restarts']}, raw_samples={m['raw_samples']}, "
+        f"mc_samples={m['mc_samples']}; median of {m['repeats']}):"
+    )
     print(f"  bo agent     {m['agent_s']:7.3f} s CPU  {m['agent_wall_s']:7.3f} s wall")
     print(f"  raw BoTorch  {m['raw_s']:7.3f} s CPU  {m['raw_wall_s']:7.3f} s wall")
     print(f"  ratio agent/raw {m['ratio']:.2f} CPU, {m['wall_ratio']:.2f} wall  (goal <= 1.2)")

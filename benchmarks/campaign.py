@@ -26,11 +26,22 @@ from archgym.campaign import parse_campaign, run_campaign
 
 def campaign(budget: int, delay: float) -> dict:
     return {
-        "name": "throughput", "budget": budget, "tuning_seeds": [0, 1, 2], "test_seeds": [100, 101, 102],
-        "envs": [{"id": "archgym/Branin-v0"}, {"id": "archgym/Hartmann6-v0"}, {"id": "archgym/DTLZ2-v0"},
-                 {"id": "archgym.testing:archgym-testing/Sleep-v0", "kwargs": {"delay_s": delay}}],
-        "agents": [{"name": "random"}, {"name": "ga", "grid": {"population": [4, 16]}}, {"name": "nsga2"},
-                   {"name": "mapelites"}],
+        "name": "throughput",
+        "budget": budget,
+        "tuning_seeds": [0, 1, 2],
+        "test_seeds": [100, 101, 102],
+        "envs": [
+            {"id": "archgym/Branin-v0"},
+            {"id": "archgym/Hartmann6-v0"},
+            {"id": "archgym/DTLZ2-v0"},
+            {"id": "archgym.testing:archgym-testing/Sleep-v0", "kwargs": {"delay_s": delay}},
+        ],
+        "agents": [
+            {"name": "random"},
+            {"name": "ga", "grid": {"population": [4, 16]}},
+            {"name": "nsga2"},
+            {"name": "mapelites"},
+        ],
     }
 
 
@@ -40,8 +51,12 @@ def main() -> int:
     parser.add_argument("--delay", type=float, default=0.02, help="seconds per Sleep-v0 evaluation")
     args = parser.parse_args()
     spec = parse_campaign(campaign(args.budget, args.delay), source="benchmark")
-    configs = [("serial (in-process)", 0, None), ("1 local worker", 1, None), ("2 local workers", 2, None),
-               ("Dask LocalCluster, 2 workers", 2, "local")]
+    configs = [
+        ("serial (in-process)", 0, None),
+        ("1 local worker", 1, None),
+        ("2 local workers", 2, None),
+        ("Dask LocalCluster, 2 workers", 2, "local"),
+    ]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     results, baseline = {}, None
     with tempfile.TemporaryDirectory(prefix="archgym-campaign-bench-") as tmp:
@@ -54,9 +69,11 @@ def main() -> int:
             results[label] = runs.set_index("run_key").final.round(12).to_dict()
             baseline = baseline or wall
             n_eval = int(runs.n_evaluations.sum())
-            print(f"{label:<30} {summary['runs']:>4} runs, {n_eval:>6} evaluations in {wall:6.1f} s: "
-                  f"{summary['runs'] / wall:6.2f} runs/s, {n_eval / wall:7.0f} evaluations/s, "
-                  f"speedup vs serial {baseline / wall:.2f}x")
+            print(
+                f"{label:<30} {summary['runs']:>4} runs, {n_eval:>6} evaluations in {wall:6.1f} s: "
+                f"{summary['runs'] / wall:6.2f} runs/s, {n_eval / wall:7.0f} evaluations/s, "
+                f"speedup vs serial {baseline / wall:.2f}x"
+            )
     reference = results[configs[0][0]]
     same = all(r == reference for r in results.values())
     print(f"identical per-run results across configurations: {same}")

@@ -38,8 +38,10 @@ def main() -> int:
     cells = [tuple(rng.choice(OPS, size=6)) for _ in range(args.cells)]
     designs = [env.design_from_cell_string(cell_string(c)) for c in cells]
     connected = np.array([is_connected(c) for c in cells])
-    print(f"NASBench201-v0 digits 16x16, C={args.channels}, N={args.n_cells}: {args.cells} random cells "
-          f"({connected.sum()} connected), seeds {args.seeds}")
+    print(
+        f"NASBench201-v0 digits 16x16, C={args.channels}, N={args.n_cells}: {args.cells} random cells "
+        f"({connected.sum()} connected), seeds {args.seeds}"
+    )
     ok = True
     for fid in args.fidelities:
         acc = np.zeros((2, len(cells)))

@@ -83,11 +83,17 @@ def faithfulness(tab: table.Table, n_cells: int) -> float:
 def agents(n_seeds: int, budget: int, workers: int, kwargs: dict) -> tuple[dict[str, float], list[str]]:
     """Each agent's median best over ``n_seeds`` runs, and what went wrong (failed runs, or an
     agent with fewer finished runs than seeds)."""
-    spec = parse_campaign({
-        "name": "nas201-table", "budget": budget, "workers": workers, "tuning_seeds": list(range(n_seeds)),
-        "envs": [{"id": "archgym/NASBench201-v0", "kwargs": kwargs}],
-        "agents": [{"name": a} for a in AGENTS],
-    }, source="benchmark")
+    spec = parse_campaign(
+        {
+            "name": "nas201-table",
+            "budget": budget,
+            "workers": workers,
+            "tuning_seeds": list(range(n_seeds)),
+            "envs": [{"id": "archgym/NASBench201-v0", "kwargs": kwargs}],
+            "agents": [{"name": a} for a in AGENTS],
+        },
+        source="benchmark",
+    )
     with tempfile.TemporaryDirectory(prefix="archgym-nas-table-") as tmp:
         result = run_campaign(spec, tmp, progress=False)
         import pandas as pd
@@ -95,8 +101,11 @@ def agents(n_seeds: int, budget: int, workers: int, kwargs: dict) -> tuple[dict[
         runs = pd.read_parquet(f"{tmp}/runs.parquet") if (Path(tmp) / "runs.parquet").exists() else None
     problems = [f"run {key} failed: {error}" for key, error in result["failed_runs"].items()]
     finished = runs.groupby("agent").final.count().to_dict() if runs is not None else {}
-    problems += [f"{agent}: {finished.get(agent, 0)} of {n_seeds} runs finished"
-                 for agent in AGENTS if finished.get(agent, 0) != n_seeds]
+    problems += [
+        f"{agent}: {finished.get(agent, 0)} of {n_seeds} runs finished"
+        for agent in AGENTS
+        if finished.get(agent, 0) != n_seeds
+    ]
     medians = runs.groupby("agent").final.median().to_dict() if runs is not None else {}
     return {a: medians.get(a, float("nan")) for a in AGENTS}, problems
 
@@ -116,8 +125,10 @@ def main() -> int:
         print(f"MISSED: {exc}")
         return 1
     card = tab.card
-    print(f"table: {card['trained_classes']} trained classes, seeds {card['seeds']}, seed-to-seed "
-          f"Spearman {card['seed_to_seed_spearman_val_accuracy']:.3f}, made {card['date']}")
+    print(
+        f"table: {card['trained_classes']} trained classes, seeds {card['seeds']}, seed-to-seed "
+        f"Spearman {card['seed_to_seed_spearman_val_accuracy']:.3f}, made {card['date']}"
+    )
     missed = []
     lookup, step = lookup_times(tab, kwargs)
     print(f"lookup {lookup * 1e6:.1f} us (required < {LOOKUP_MAX_S * 1e6:.0f}); env.step {step * 1e6:.1f} us")
@@ -130,8 +141,10 @@ def main() -> int:
         missed.append(f"Spearman {rho:.3f}")
     medians, problems = agents(args.seeds, args.budget, args.workers, kwargs)
     missed += problems
-    print(f"median best validation accuracy over {args.seeds} seeds at budget {args.budget}: "
-          + ", ".join(f"{a} {v:.3f}" for a, v in sorted(medians.items())))
+    print(
+        f"median best validation accuracy over {args.seeds} seeds at budget {args.budget}: "
+        + ", ".join(f"{a} {v:.3f}" for a, v in sorted(medians.items()))
+    )
     for agent in ("bo", "ga"):
         if not medians[agent] > medians["random"]:
             missed.append(f"{agent} {medians[agent]:.3f} not above random {medians['random']:.3f}")

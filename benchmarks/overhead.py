@@ -35,8 +35,14 @@ def bare_call_us(n: int) -> float:
 
 def loop_s(n: int, out: Path) -> float:
     start = time.perf_counter()
-    run(env="archgym.testing:archgym-testing/Null-v0", agent=ConstantAgent, budget=n, seed=0,
-        out=out, progress=False)
+    run(
+        env="archgym.testing:archgym-testing/Null-v0",
+        agent=ConstantAgent,
+        budget=n,
+        seed=0,
+        out=out,
+        progress=False,
+    )
     return time.perf_counter() - start
 
 
@@ -50,8 +56,17 @@ def marginal_loop_us(n: int, root: Path) -> float:
 
 def slow_run_s(n: int, workers: int, out: Path) -> float:
     start = time.perf_counter()
-    run(env="archgym.testing:archgym-testing/Sleep-v0", env_kwargs={"delay_s": 0.05}, agent="random",
-        agent_params={"batch_size": 8}, budget=n, seed=0, out=out, workers=workers, progress=False)
+    run(
+        env="archgym.testing:archgym-testing/Sleep-v0",
+        env_kwargs={"delay_s": 0.05},
+        agent="random",
+        agent_params={"batch_size": 8},
+        budget=n,
+        seed=0,
+        out=out,
+        workers=workers,
+        progress=False,
+    )
     return time.perf_counter() - start
 
 
@@ -66,17 +81,23 @@ def main() -> None:
         looped = marginal_loop_us(args.evals, root)
         overhead = looped - bare
         print(f"null env: bare evaluate() {bare:.2f} µs; through loop+wrappers+records {looped:.1f} µs")
-        print(f"per-evaluation overhead: {overhead:.1f} µs (goal <= 50 µs); ratio loop/bare: "
-              f"{looped / bare:.0f}x")
+        print(
+            f"per-evaluation overhead: {overhead:.1f} µs (goal <= 50 µs); ratio loop/bare: "
+            f"{looped / bare:.0f}x"
+        )
         n = args.slow_evals
         one, two = slow_run_s(n, 1, root / "w1"), slow_run_s(n, 2, root / "w2")
         one_2n, two_2n = slow_run_s(2 * n, 1, root / "w1b"), slow_run_s(2 * n, 2, root / "w2b")
-        print(f"50 ms evaluations x{n}: 1 worker {one:.2f} s, 2 workers {two:.2f} s "
-              f"(incl. worker start-up): speedup {one / two:.2f}x")
+        print(
+            f"50 ms evaluations x{n}: 1 worker {one:.2f} s, 2 workers {two:.2f} s "
+            f"(incl. worker start-up): speedup {one / two:.2f}x"
+        )
         steady_one, steady_two = (one_2n - one) / n, (two_2n - two) / n
-        print(f"steady state (slope {n}->{2 * n} evaluations): 1 worker {steady_one * 1e3:.1f} ms/eval, "
-              f"2 workers {steady_two * 1e3:.1f} ms/eval: speedup {steady_one / steady_two:.2f}x "
-              "(goal >= 1.8x)")
+        print(
+            f"steady state (slope {n}->{2 * n} evaluations): 1 worker {steady_one * 1e3:.1f} ms/eval, "
+            f"2 workers {steady_two * 1e3:.1f} ms/eval: speedup {steady_one / steady_two:.2f}x "
+            "(goal >= 1.8x)"
+        )
 
 
 if __name__ == "__main__":

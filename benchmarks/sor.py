@@ -50,20 +50,28 @@ def kernel_ratios(repeats: int) -> None:
         spmv = best_time(lambda: A @ x, number=number, repeats=repeats)  # noqa: B023
         sweep = best_time(
             lambda: amg_core.sor_gauss_seidel(indptr, indices, data, x, b, 0, size, 1, 1.5),  # noqa: B023
-            number=number, repeats=repeats,
+            number=number,
+            repeats=repeats,
         )
         lower = sparse.csr_matrix(sparse.diags(A.diagonal() / 1.5) + sparse.tril(A, -1))
-        tri = best_time(lambda: spla.spsolve_triangular(lower, b, lower=True),  # noqa: B023
-                        number=3, repeats=max(2, repeats // 2))
-        print(f"{n:>4}×{n:<4} {size:>9} {spmv * 1e6:>9.1f} {sweep * 1e6:>9.1f} {sweep / spmv:>6.2f} "
-              f"{tri / spmv:>15.1f}")
+        tri = best_time(
+            lambda: spla.spsolve_triangular(lower, b, lower=True),  # noqa: B023
+            number=3,
+            repeats=max(2, repeats // 2),
+        )
+        print(
+            f"{n:>4}×{n:<4} {size:>9} {spmv * 1e6:>9.1f} {sweep * 1e6:>9.1f} {sweep / spmv:>6.2f} "
+            f"{tri / spmv:>15.1f}"
+        )
     print("goal: sweep/SpMV ratio <= 5\n")
 
 
 def evaluation_times(seeds: int) -> None:
     env = SOR()
-    print(f"one evaluation of archgym/SOR-v0 at the default size (n={env.n}: {env.n**2} unknowns, "
-          f"sequence={env.sequence!r}, tol={env.tol:g}), median over {seeds} seeds")
+    print(
+        f"one evaluation of archgym/SOR-v0 at the default size (n={env.n}: {env.n**2} unknowns, "
+        f"sequence={env.sequence!r}, tol={env.tol:g}), median over {seeds} seeds"
+    )
     print(f"{'solver':>9} {'omega':>7} {'iterations':>11} {'eval ms':>9} {'µs/iteration':>13}")
     for solver in ("sor", "ssor_pcg"):
         env = SOR(solver=solver)

@@ -77,8 +77,13 @@ def direct_scalesim(design: dict[str, Any], topology: Path, tmp: Path) -> dict[s
 
     (tmp / "scale.cfg").write_text(SCALESIM_CFG.format(**design))
     (tmp / "layout.csv").write_text("Layer name,\n")  # required by scalesim(); unused without custom layout
-    sim = scalesim(save_disk_space=True, verbose=False, config=str(tmp / "scale.cfg"),
-                   topology=str(topology), layout=str(tmp / "layout.csv"))
+    sim = scalesim(
+        save_disk_space=True,
+        verbose=False,
+        config=str(tmp / "scale.cfg"),
+        topology=str(topology),
+        layout=str(tmp / "layout.csv"),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         sim.run_scale(top_path=str(tmp / "out"))
@@ -97,19 +102,34 @@ def step(env: gym.Env[Any, Any], design: dict[str, Any]) -> tuple[Any, dict[str,
     return reward, info
 
 
-DEFAULT = {"array_rows": 32, "array_cols": 32, "dataflow": "ws", "ifmap_sram_kb": 64,
-           "filter_sram_kb": 64, "ofmap_sram_kb": 64, "dram_bandwidth": 16}
+DEFAULT = {
+    "array_rows": 32,
+    "array_cols": 32,
+    "dataflow": "ws",
+    "ifmap_sram_kb": 64,
+    "filter_sram_kb": 64,
+    "ofmap_sram_kb": 64,
+    "dram_bandwidth": 16,
+}
 FIXED_DESIGNS = [
     DEFAULT,
     DEFAULT | {"array_rows": 8, "array_cols": 64, "dataflow": "os", "dram_bandwidth": 4},
-    DEFAULT | {"array_rows": 16, "array_cols": 16, "dataflow": "is", "ifmap_sram_kb": 1,
-               "filter_sram_kb": 2, "ofmap_sram_kb": 1},  # small SRAM: stalls
+    DEFAULT
+    | {
+        "array_rows": 16,
+        "array_cols": 16,
+        "dataflow": "is",
+        "ifmap_sram_kb": 1,
+        "filter_sram_kb": 2,
+        "ofmap_sram_kb": 1,
+    },  # small SRAM: stalls
     DEFAULT | {"array_rows": 128, "array_cols": 8, "dram_bandwidth": 1},  # DRAM-bound
 ]
 
 
-@pytest.mark.parametrize("design", FIXED_DESIGNS,
-                         ids=lambda d: "{array_rows}x{array_cols}-{dataflow}".format(**d))
+@pytest.mark.parametrize(
+    "design", FIXED_DESIGNS, ids=lambda d: "{array_rows}x{array_cols}-{dataflow}".format(**d)
+)
 def test_systolic_equals_direct_scalesim(design: dict[str, Any], tmp_path: Path) -> None:
     env = gym.make("archgym/SystolicArray-v0")
     reward, info = step(env, design)
@@ -125,8 +145,16 @@ def test_systolic_equals_direct_scalesim(design: dict[str, Any], tmp_path: Path)
     weighted = sum(row[3] * row[1] for row in compute) / sum(row[1] for row in compute)
     assert metrics["utilization_pct"] == pytest.approx(weighted, rel=1e-12)
     detail = reports["DETAILED_ACCESS_REPORT"]  # (start, stop, count) × SRAM/DRAM × ifmap/filter/ofmap
-    for i, key in enumerate(("sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes",
-                             "dram_ifmap_reads", "dram_filter_reads", "dram_ofmap_writes")):
+    for i, key in enumerate(
+        (
+            "sram_ifmap_reads",
+            "sram_filter_reads",
+            "sram_ofmap_writes",
+            "dram_ifmap_reads",
+            "dram_filter_reads",
+            "dram_ofmap_writes",
+        )
+    ):
         assert metrics[key] == sum(row[3 * i + 2] for row in detail), key
     assert metrics["area_estimate_mm2"] == area_estimate_mm2(design)
 
@@ -149,7 +177,10 @@ def test_systolic_files_stay_in_the_workdir(tmp_path: Path, monkeypatch: pytest.
     env.evaluate(DEFAULT, context)
     workdir = context.workdir
     assert sorted(p.name for p in workdir.rglob("*.csv")) == [
-        "BANDWIDTH_REPORT.csv", "COMPUTE_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
+        "BANDWIDTH_REPORT.csv",
+        "COMPUTE_REPORT.csv",
+        "DETAILED_ACCESS_REPORT.csv",
+    ]
     context.cleanup()
     assert not workdir.exists()
     assert list(tmp_path.iterdir()) == []  # nothing written to the working directory
@@ -158,26 +189,47 @@ def test_systolic_files_stay_in_the_workdir(tmp_path: Path, monkeypatch: pytest.
 @pytest.fixture(scope="module")
 def one_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("topology") / "one_layer.csv"
-    path.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
-                    "Num Filter, Strides,\nconv, 10, 10, 3, 3, 4, 8, 1,\n")
+    path.write_text(
+        "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+        "Num Filter, Strides,\nconv, 10, 10, 3, 3, 4, 8, 1,\n"
+    )
     return path
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    rows=st.sampled_from(ARRAY_DIMS), cols=st.sampled_from(ARRAY_DIMS), dataflow=st.sampled_from(DATAFLOWS),
-    srams=st.tuples(*[st.sampled_from(SRAM_KB)] * 3), bandwidth=st.sampled_from(BANDWIDTHS),
+    rows=st.sampled_from(ARRAY_DIMS),
+    cols=st.sampled_from(ARRAY_DIMS),
+    dataflow=st.sampled_from(DATAFLOWS),
+    srams=st.tuples(*[st.sampled_from(SRAM_KB)] * 3),
+    bandwidth=st.sampled_from(BANDWIDTHS),
     shape=st.tuples(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.integers(1, 3)),
 )
-def test_systolic_random_designs_never_crash(rows: int, cols: int, dataflow: str, srams: tuple[int, ...],
-                                             bandwidth: int, shape: tuple[int, ...], tmp_path: Path) -> None:
+def test_systolic_random_designs_never_crash(
+    rows: int,
+    cols: int,
+    dataflow: str,
+    srams: tuple[int, ...],
+    bandwidth: int,
+    shape: tuple[int, ...],
+    tmp_path: Path,
+) -> None:
     size, channels, filters, stride = shape
     topology = tmp_path / "random.csv"
-    topology.write_text(f"header,\nconv, {size + 2}, {size + 2}, 3, 3, {channels}, {filters}, {stride},\n"
-                        f"fc, 1, 1, 1, 1, {filters}, 4, 1,\n")
+    topology.write_text(
+        f"header,\nconv, {size + 2}, {size + 2}, 3, 3, {channels}, {filters}, {stride},\n"
+        f"fc, 1, 1, 1, 1, {filters}, 4, 1,\n"
+    )
     env = SystolicArray(workload=str(topology))
-    design = {"array_rows": rows, "array_cols": cols, "dataflow": dataflow, "ifmap_sram_kb": srams[0],
-              "filter_sram_kb": srams[1], "ofmap_sram_kb": srams[2], "dram_bandwidth": bandwidth}
+    design = {
+        "array_rows": rows,
+        "array_cols": cols,
+        "dataflow": dataflow,
+        "ifmap_sram_kb": srams[0],
+        "filter_sram_kb": srams[1],
+        "ofmap_sram_kb": srams[2],
+        "dram_bandwidth": bandwidth,
+    }
     env.reset(seed=0)
     obs, reward, terminated, _, info = env.step(env.design_space.to_action(design))
     assert terminated and np.all(np.isfinite(obs))
@@ -196,16 +248,24 @@ def test_systolic_objectives() -> None:
     reference = pareto.unwrapped.reference_point
     assert np.all(reward > reference)
     archgym.check_env(pareto, n_designs=1)
-    met = gym.make("archgym/SystolicArray-v0", objective="targets",
-                   targets={"cycles": 1e6, "area_estimate_mm2": ["<=", 10.0]})
+    met = gym.make(
+        "archgym/SystolicArray-v0",
+        objective="targets",
+        targets={"cycles": 1e6, "area_estimate_mm2": ["<=", 10.0]},
+    )
     assert step(met, DEFAULT)[0] == 0.0
     missed = gym.make("archgym/SystolicArray-v0", objective="targets", targets={"cycles": ["<=", 1000]})
     assert step(missed, DEFAULT)[0] == pytest.approx(-(info["metrics"]["cycles"] - 1000) / 1000)
 
 
 def test_area_estimate_uses_the_cited_figures() -> None:
-    design = DEFAULT | {"array_rows": 16, "array_cols": 8, "ifmap_sram_kb": 1, "filter_sram_kb": 1,
-                        "ofmap_sram_kb": 2}
+    design = DEFAULT | {
+        "array_rows": 16,
+        "array_cols": 8,
+        "ifmap_sram_kb": 1,
+        "filter_sram_kb": 1,
+        "ofmap_sram_kb": 2,
+    }
     # 128 PEs × (282 + 137) µm², 4 KB × 8192 bits × 0.346 µm²
     assert area_estimate_mm2(design) == pytest.approx((128 * 419 + 4 * 8192 * 0.346) * 1e-6)
 
@@ -252,12 +312,22 @@ def test_shipped_workloads_load() -> None:
 
 def test_systolic_workers_do_not_change_results(tmp_path: Path) -> None:
     def rows_of(name: str, workers: int) -> list[dict[str, Any]]:
-        run(env="archgym/SystolicArray-v0", agent="random", agent_params={"batch_size": 4}, budget=8, seed=3,
-            out=tmp_path / name, workers=workers, progress=False)
+        run(
+            env="archgym/SystolicArray-v0",
+            agent="random",
+            agent_params={"batch_size": 4},
+            budget=8,
+            seed=3,
+            out=tmp_path / name,
+            workers=workers,
+            progress=False,
+        )
         table = pq.read_table(tmp_path / name / "evaluations.parquet")
         rows = sorted(table.to_pylist(), key=lambda r: r["step"])
-        return [{k: v for k, v in r.items() if k.startswith(("param.", "metric.", "reward", "feasible"))}
-                for r in rows]
+        return [
+            {k: v for k, v in r.items() if k.startswith(("param.", "metric.", "reward", "feasible"))}
+            for r in rows
+        ]
 
     one, two = rows_of("w1", 1), rows_of("w2", 2)
     assert one == two
@@ -269,14 +339,22 @@ def test_plugin_import_stays_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, archgym, archgym_accelerators.plugin, archgym_accelerators.workloads; "
-            "print(sorted(m for m in ('scalesim', 'zigzag', 'onnx', 'yaml') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=os.environ | {"PYTHONWARNINGS": "ignore"})
+    code = (
+        "import sys, archgym, archgym_accelerators.plugin, archgym_accelerators.workloads; "
+        "print(sorted(m for m in ('scalesim', 'zigzag', 'onnx', 'yaml') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ | {"PYTHONWARNINGS": "ignore"},
+    )
     assert out.stdout.strip() == "[]"
 
 
 # --- ZigZag ------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def two_layers(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -297,8 +375,14 @@ def stock_zigzag(workload: Any, accelerator: str, mapping: str, dump: Path) -> t
     saved = root.level, list(root.handlers)
     try:
         energy, latency, _ = get_hardware_performance_zigzag(
-            workload, accelerator, mapping, opt="EDP", dump_folder=str(dump), lpf_limit=4,
-            loma_show_progress_bar=False)
+            workload,
+            accelerator,
+            mapping,
+            opt="EDP",
+            dump_folder=str(dump),
+            lpf_limit=4,
+            loma_show_progress_bar=False,
+        )
     finally:
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]
@@ -314,8 +398,9 @@ def evaluate_directly(env: Any, design: dict[str, Any]) -> dict[str, float]:
 
 
 @pytest.mark.parametrize(("template", "mapping"), [("tpu_like", "tpu_like"), ("eyeriss_like", "default")])
-def test_zigzag_template_equals_stock_api_on_shipped_files(template: str, mapping: str, two_layers: Path,
-                                                           tmp_path: Path) -> None:
+def test_zigzag_template_equals_stock_api_on_shipped_files(
+    template: str, mapping: str, two_layers: Path, tmp_path: Path
+) -> None:
     # The default design is the template itself; ZigZag's stock mappings unroll K and C, reduced
     # to the array size (eyeriss_like: 14 × 12) — the env's default spatial mapping.
     from importlib.resources import files
@@ -324,26 +409,42 @@ def test_zigzag_template_equals_stock_api_on_shipped_files(template: str, mappin
     metrics = evaluate_directly(env, env.design_space.default())
     inputs = files("zigzag") / "inputs"
     energy, latency = stock_zigzag(
-        layer_description(env.layers), str(inputs / "hardware" / f"{template}.yaml"),
-        str(inputs / "mapping" / f"{mapping}.yaml"), tmp_path / "dump")
+        layer_description(env.layers),
+        str(inputs / "hardware" / f"{template}.yaml"),
+        str(inputs / "mapping" / f"{mapping}.yaml"),
+        tmp_path / "dump",
+    )
     assert metrics["energy_pj"] == energy
     assert metrics["latency_cycles"] == latency
     assert metrics["edp"] == energy * latency
     assert metrics["energy_pj"] == pytest.approx(metrics["mac_energy_pj"] + metrics["memory_energy_pj"])
-    assert metrics["memory_energy_pj"] == pytest.approx(sum(
-        metrics[f"{op}_memory_energy_pj"] for op in ("weight", "input", "output")))
+    assert metrics["memory_energy_pj"] == pytest.approx(
+        sum(metrics[f"{op}_memory_energy_pj"] for op in ("weight", "input", "output"))
+    )
     assert sum(metrics[f"energy_pj.{n}"] for n in ("C1", "C3")) == pytest.approx(energy)
 
 
 def test_zigzag_design_equals_stock_api_on_the_env_inputs(two_layers: Path, tmp_path: Path) -> None:
     env = ZigZag(workload=str(two_layers))
-    design = env.design_space.validate({
-        "d1": 32, "d2": 16, "d1_loop": "OX", "d1_split": 2, "d1_loop2": "FX", "d2_loop": "K", "d2_split": 1,
-        "weight_rf_bytes": 512, "output_rf_bytes": 8, "global_buffer_bytes": 524288})
+    design = env.design_space.validate(
+        {
+            "d1": 32,
+            "d2": 16,
+            "d1_loop": "OX",
+            "d1_split": 2,
+            "d1_loop2": "FX",
+            "d2_loop": "K",
+            "d2_split": 1,
+            "weight_rf_bytes": 512,
+            "output_rf_bytes": 8,
+            "global_buffer_bytes": 524288,
+        }
+    )
     metrics = evaluate_directly(env, design)
     accelerator, mapping = env.write_inputs(design, tmp_path)
-    energy, latency = stock_zigzag(layer_description(env.layers), str(accelerator), str(mapping),
-                                   tmp_path / "dump")
+    energy, latency = stock_zigzag(
+        layer_description(env.layers), str(accelerator), str(mapping), tmp_path / "dump"
+    )
     assert (metrics["energy_pj"], metrics["latency_cycles"]) == (energy, latency)
 
     import yaml
@@ -360,8 +461,9 @@ def test_zigzag_design_equals_stock_api_on_the_env_inputs(two_layers: Path, tmp_
     assert spatial == {"D1": ["OX, 16", "FX, 2"], "D2": ["K, 16"]}
 
 
-def test_zigzag_files_stay_in_the_workdir(two_layers: Path, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zigzag_files_stay_in_the_workdir(
+    two_layers: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     env = ZigZag(workload=str(two_layers))
     context = EvalContext(fidelity=None, rng=np.random.default_rng(0), step=0)
@@ -400,8 +502,10 @@ def test_zigzag_random_designs_never_crash(seed: int, legal: bool, one_conv: Pat
 def test_zigzag_forbidden_mappings_are_infeasible(one_conv: Path) -> None:
     env = ZigZag(workload=str(one_conv), template="eyeriss_like")
     default = env.design_space.default()
-    for change, why in [({"d2_loop": "K"}, "at most one array dimension"),
-                        ({"d1_split": 4, "d1_loop2": "OX"}, "d1_split divides d1")]:  # 14 % 4 != 0
+    for change, why in [
+        ({"d2_loop": "K"}, "at most one array dimension"),
+        ({"d1_split": 4, "d1_loop2": "OX"}, "d1_split divides d1"),
+    ]:  # 14 % 4 != 0
         env.reset(seed=0)
         _, reward, _, _, info = env.step(env.design_space.to_action(default | change, check=False))
         assert not info["feasible"] and why in info["error"] and reward == -1e30
@@ -417,8 +521,11 @@ def test_zigzag_two_objectives(one_conv: Path) -> None:
 
 def test_zigzag_memory_parameters_follow_the_templates() -> None:
     tpu = ZigZag().template
-    assert memory_parameters(tpu) == {"rf_128B": "weight_rf_bytes", "rf_2B": "output_rf_bytes",
-                                      "sram_2MB": "global_buffer_bytes"}
+    assert memory_parameters(tpu) == {
+        "rf_128B": "weight_rf_bytes",
+        "rf_2B": "output_rf_bytes",
+        "sram_2MB": "global_buffer_bytes",
+    }
     eyeriss = ZigZag(template="eyeriss_like")
     assert eyeriss.design_space.default()["d1"] == 14
     assert eyeriss.design_space["output_buffer_bytes"].values == (2048, 4096, 8192, 16384, 32768)
@@ -451,12 +558,22 @@ def test_zigzag_bad_arguments(kwargs: dict[str, Any], named: str) -> None:
 
 def test_zigzag_workers_do_not_change_results(one_conv: Path, tmp_path: Path) -> None:
     def rows_of(name: str, workers: int) -> list[dict[str, Any]]:
-        run(env="archgym/ZigZag-v0", env_kwargs={"workload": str(one_conv)}, agent="random",
-            agent_params={"batch_size": 3}, budget=6, seed=5, out=tmp_path / name, workers=workers,
-            progress=False)
+        run(
+            env="archgym/ZigZag-v0",
+            env_kwargs={"workload": str(one_conv)},
+            agent="random",
+            agent_params={"batch_size": 3},
+            budget=6,
+            seed=5,
+            out=tmp_path / name,
+            workers=workers,
+            progress=False,
+        )
         table = pq.read_table(tmp_path / name / "evaluations.parquet")
-        return [{k: v for k, v in r.items() if k.startswith(("param.", "metric.", "reward", "feasible"))}
-                for r in sorted(table.to_pylist(), key=lambda r: r["step"])]
+        return [
+            {k: v for k, v in r.items() if k.startswith(("param.", "metric.", "reward", "feasible"))}
+            for r in sorted(table.to_pylist(), key=lambda r: r["step"])
+        ]
 
     one, two = rows_of("w1", 1), rows_of("w2", 2)
     assert one == two and len(one) == 6

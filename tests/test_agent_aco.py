@@ -45,8 +45,15 @@ def result(design: dict, reward: float, feasible: bool = True) -> EvalResult:
 
 def test_budget_reproducibility_and_hyperparameters(tmp_path: Path) -> None:
     def rows_of(name: str, seed: int = 5, **params: object) -> list[dict]:
-        summary = run(env=MIXED, agent="aco", budget=47, seed=seed, out=tmp_path / name,
-                      agent_params=params, progress=False)
+        summary = run(
+            env=MIXED,
+            agent="aco",
+            budget=47,
+            seed=seed,
+            out=tmp_path / name,
+            agent_params=params,
+            progress=False,
+        )
         assert summary["n_evaluations"] == 47
         return records(tmp_path / name)
 
@@ -106,8 +113,15 @@ def test_deposits_are_ranked_and_spread_on_ordered_parameters() -> None:
 
 
 def test_failures_are_information_not_rewards(tmp_path: Path) -> None:
-    summary = run(env=FAULTY, env_kwargs={"hang_above": 2.0}, agent="aco", budget=40, seed=0,
-                  out=tmp_path / "f", progress=False)  # x < 0.2 crashes
+    summary = run(
+        env=FAULTY,
+        env_kwargs={"hang_above": 2.0},
+        agent="aco",
+        budget=40,
+        seed=0,
+        out=tmp_path / "f",
+        progress=False,
+    )  # x < 0.2 crashes
     rows = records(tmp_path / "f")
     assert len(rows) == 40 and any(not r["feasible"] for r in rows)
     assert summary["best_reward"] > 0.8
@@ -115,8 +129,16 @@ def test_failures_are_information_not_rewards(tmp_path: Path) -> None:
 
 def test_duplicates_are_redrawn_by_default(tmp_path: Path) -> None:
     def rows_of(name: str, **params: object) -> list[dict]:
-        run(env=H6, env_kwargs={"levels": 2}, agent="aco", budget=50, seed=0, out=tmp_path / name,
-            agent_params=params, progress=False)
+        run(
+            env=H6,
+            env_kwargs={"levels": 2},
+            agent="aco",
+            budget=50,
+            seed=0,
+            out=tmp_path / name,
+            agent_params=params,
+            progress=False,
+        )
         return records(tmp_path / name)
 
     assert distinct(rows_of("redraw")) == 50  # of 64 designs
@@ -127,8 +149,15 @@ def test_beats_random_on_discretised_hartmann(tmp_path: Path) -> None:
     best: dict[str, list[float]] = {"aco": [], "random": []}
     for seed in range(3):
         for agent in best:
-            summary = run(env=H6, env_kwargs={"levels": 11}, agent=agent, budget=200, seed=seed,
-                          out=tmp_path / f"{agent}{seed}", progress=False)
+            summary = run(
+                env=H6,
+                env_kwargs={"levels": 11},
+                agent=agent,
+                budget=200,
+                seed=seed,
+                out=tmp_path / f"{agent}{seed}",
+                progress=False,
+            )
             best[agent].append(summary["best_reward"])
     assert statistics.median(best["aco"]) > statistics.median(best["random"]) + 0.3
 
@@ -136,8 +165,15 @@ def test_beats_random_on_discretised_hartmann(tmp_path: Path) -> None:
 def test_single_objective_only(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="single-objective"):
         build_agent("aco", {}, problem("archgym/DTLZ2-v0"), seed=0)
-    summary = run(env="archgym/DTLZ2-v0", agent="aco", budget=10, seed=0, out=tmp_path / "s",
-                  scalarize="weighted:0.5,0.5", progress=False)
+    summary = run(
+        env="archgym/DTLZ2-v0",
+        agent="aco",
+        budget=10,
+        seed=0,
+        out=tmp_path / "s",
+        scalarize="weighted:0.5,0.5",
+        progress=False,
+    )
     assert summary["n_evaluations"] == 10
 
 

@@ -46,8 +46,15 @@ def _capture(**params: Any) -> tuple[list[BayesianOptimization], Any]:
 
 def test_budget_reproducibility_and_hyperparameters_change_behaviour(tmp_path: Path) -> None:
     def go(name: str, budget: int = 8, **params: Any) -> list[dict[str, Any]]:
-        summary = run(env="archgym/Branin-v0", agent="bo", agent_params=FAST | {"n_init": 5} | params,
-                      budget=budget, seed=3, out=tmp_path / name, progress=False)
+        summary = run(
+            env="archgym/Branin-v0",
+            agent="bo",
+            agent_params=FAST | {"n_init": 5} | params,
+            budget=budget,
+            seed=3,
+            out=tmp_path / name,
+            progress=False,
+        )
         assert summary["n_evaluations"] == budget
         assert summary["agent_summary"]["n_model_based"] == budget - summary["agent_summary"]["n_initial"]
         return _rows(tmp_path / name)
@@ -66,8 +73,15 @@ def test_budget_reproducibility_and_hyperparameters_change_behaviour(tmp_path: P
 
 def test_bad_hyperparameter_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="acquisition"):
-        run(env="archgym/Branin-v0", agent="bo", agent_params={"acquisition": "ucb"}, budget=2, seed=0,
-            out=tmp_path / "r", progress=False)
+        run(
+            env="archgym/Branin-v0",
+            agent="bo",
+            agent_params={"acquisition": "ucb"},
+            budget=2,
+            seed=0,
+            out=tmp_path / "r",
+            progress=False,
+        )
     problem = Problem(env_id="t", design_space=DesignSpace([Real("x", 0.0, 1.0)]), n_objectives=1)
     with pytest.raises(ValueError, match=r"output_warping.*winsorize"):
         BayesianOptimization(problem, seed=0, output_warping="copula")
@@ -75,8 +89,15 @@ def test_bad_hyperparameter_is_rejected(tmp_path: Path) -> None:
 
 def test_infeasible_evaluations_are_imputed_not_fed_as_penalties(tmp_path: Path) -> None:
     built, factory = _capture(n_init=6, output_warping="none", **FAST)
-    run(env=FAULTY, env_kwargs={"hang_above": 1.0}, agent=factory, budget=12, seed=2,
-        out=tmp_path / "f", progress=False)
+    run(
+        env=FAULTY,
+        env_kwargs={"hang_above": 1.0},
+        agent=factory,
+        budget=12,
+        seed=2,
+        out=tmp_path / "f",
+        progress=False,
+    )
     rows = _rows(tmp_path / "f")
     infeasible = [r for r in rows if not r["feasible"]]
     feasible = [r["reward"] for r in rows if r["feasible"]]
@@ -104,8 +125,13 @@ def test_one_objective_gp_is_fitted_on_winsorized_rewards() -> None:
     for warping in ("winsorize", "none"):
         agent = BayesianOptimization(problem, seed=0, n_init=len(rewards), output_warping=warping, **FAST)
         designs = agent.ask(len(rewards))
-        agent.tell(designs, [EvalResult(design=d, reward=r, metrics={}, feasible=True, eval_time_s=0.0)
-                             for d, r in zip(designs, rewards, strict=True)])
+        agent.tell(
+            designs,
+            [
+                EvalResult(design=d, reward=r, metrics={}, feasible=True, eval_time_s=0.0)
+                for d, r in zip(designs, rewards, strict=True)
+            ],
+        )
         agent.ask(1)
         fitted[warping] = agent.last_training_data[1][:, 0]
     q1, q3 = np.percentile(rewards, [25, 75])
@@ -117,8 +143,14 @@ def test_one_objective_gp_is_fitted_on_winsorized_rewards() -> None:
 
 def test_mixed_conditional_space_proposes_legal_values_only(tmp_path: Path) -> None:
     built, factory = _capture(n_init=7, **FAST)
-    run(env="archgym/MixedConditional-v0", agent=factory, budget=10, seed=1, out=tmp_path / "m",
-        progress=False)  # the loop rejects any illegal or forbidden design
+    run(
+        env="archgym/MixedConditional-v0",
+        agent=factory,
+        budget=10,
+        seed=1,
+        out=tmp_path / "m",
+        progress=False,
+    )  # the loop rejects any illegal or forbidden design
     agent = built[0]
     assert type(agent.model).__name__ == "MixedSingleTaskGP"  # a categorical kernel for `kernel`
     assert agent.stats["model_based"] == 3
@@ -133,8 +165,15 @@ def test_mixed_conditional_space_proposes_legal_values_only(tmp_path: Path) -> N
 
 def test_small_discrete_space_is_enumerated_without_repeats(tmp_path: Path) -> None:
     built, factory = _capture(n_init=5, **FAST)
-    run(env="archgym/Hartmann6-v0", env_kwargs={"levels": 3}, agent=factory, budget=9, seed=0,
-        out=tmp_path / "d", progress=False)
+    run(
+        env="archgym/Hartmann6-v0",
+        env_kwargs={"levels": 3},
+        agent=factory,
+        budget=9,
+        seed=0,
+        out=tmp_path / "d",
+        progress=False,
+    )
     assert built[0]._layout.enumerable and built[0].stats["model_based"] == 4
     designs = [tuple(r.values()) for r in _columns(_rows(tmp_path / "d"), ("param.",))]
     assert len(set(designs)) == 9
@@ -146,23 +185,32 @@ def _sum_at_most_half(design: dict[str, Any]) -> bool:
 
 
 def test_forbidden_proposals_are_replaced_by_legal_ones() -> None:
-    space = DesignSpace([Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)],
-                        constraints=[Constraint("x + y <= 0.5", _sum_at_most_half)])
-    agent = BayesianOptimization(Problem(env_id="t", design_space=space, n_objectives=1), seed=0,
-                                 n_init=4, **FAST)
+    space = DesignSpace(
+        [Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)],
+        constraints=[Constraint("x + y <= 0.5", _sum_at_most_half)],
+    )
+    agent = BayesianOptimization(
+        Problem(env_id="t", design_space=space, n_objectives=1), seed=0, n_init=4, **FAST
+    )
     for _ in range(8):  # the reward grows towards the forbidden region, so the optimum lies in it
         designs = agent.ask(1)
         for d in designs:
             space.validate(d)  # raises on a forbidden combination
-        agent.tell(designs, [EvalResult(design=d, reward=d["x"] + 2 * d["y"], metrics={}, feasible=True,
-                                        eval_time_s=0.0) for d in designs])
+        agent.tell(
+            designs,
+            [
+                EvalResult(design=d, reward=d["x"] + 2 * d["y"], metrics={}, feasible=True, eval_time_s=0.0)
+                for d in designs
+            ],
+        )
     assert agent.stats["replaced"] >= 1
 
 
 def test_multi_objective_uses_hypervolume_improvement(tmp_path: Path) -> None:
     built, factory = _capture(n_init=6, **FAST)
-    summary = run(env="archgym/DTLZ2-v0", agent=factory, budget=9, seed=0, out=tmp_path / "mo",
-                  progress=False)
+    summary = run(
+        env="archgym/DTLZ2-v0", agent=factory, budget=9, seed=0, out=tmp_path / "mo", progress=False
+    )
     agent = built[0]
     assert summary["n_evaluations"] == 9 and summary["hypervolume"] is not None
     assert agent.stats["model_based"] == 3
@@ -189,14 +237,26 @@ def test_categorical_only_space_starts_acquisition_from_rounded_points() -> None
 
     ops = ["a", "b", "c", "d", "e"]
     space = DesignSpace([Categorical(f"edge{i}", ops) for i in range(6)])  # 15,625 designs: not enumerated
-    agent = BayesianOptimization(Problem(env_id="t", design_space=space, n_objectives=1), seed=0,
-                                 n_init=8, **FAST)
+    agent = BayesianOptimization(
+        Problem(env_id="t", design_space=space, n_objectives=1), seed=0, n_init=8, **FAST
+    )
     assert not agent._layout.enumerable
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for _ in range(3):
             designs = agent.ask(8 if agent.stats["initial"] == 0 else 1)
-            agent.tell(designs, [EvalResult(design=d, reward=sum(v == "a" for v in d.values()), metrics={},
-                                            feasible=True, eval_time_s=0.0) for d in designs])
+            agent.tell(
+                designs,
+                [
+                    EvalResult(
+                        design=d,
+                        reward=sum(v == "a" for v in d.values()),
+                        metrics={},
+                        feasible=True,
+                        eval_time_s=0.0,
+                    )
+                    for d in designs
+                ],
+            )
     assert agent.stats["model_based"] == 2
     assert not [w for w in caught if issubclass(w.category, BadInitialCandidatesWarning)]

@@ -59,8 +59,9 @@ def _drive(agent, generations: int, score=_score) -> list[dict]:
     for _ in range(generations):
         designs = agent.ask(agent.batch_size)
         proposed += designs
-        results = [EvalResult(design=d, reward=score(d), metrics={}, feasible=True, eval_time_s=0.0)
-                   for d in designs]
+        results = [
+            EvalResult(design=d, reward=score(d), metrics={}, feasible=True, eval_time_s=0.0) for d in designs
+        ]
         agent.tell(designs, results)
     return proposed
 
@@ -86,16 +87,27 @@ def test_runs_to_budget_and_same_seed_same_designs(agent: str, tmp_path: Path) -
 
 def test_ga_hyperparameters_change_behaviour(tmp_path: Path) -> None:
     def params_of(name: str, **agent_params: object) -> list[dict]:
-        run(env=MIXED, agent="ga", budget=40, seed=0, out=tmp_path / name, agent_params=agent_params,
-            progress=False)
+        run(
+            env=MIXED,
+            agent="ga",
+            budget=40,
+            seed=0,
+            out=tmp_path / name,
+            agent_params=agent_params,
+            progress=False,
+        )
         return records(tmp_path / name)
 
     base = params_of("base")
     larger = params_of("larger", population=12)
     assert sum(r["batch"] == 0 for r in larger) == 12  # batch = population
     assert columns(larger, ("param.",)) != columns(base, ("param.",))
-    for name, params in {"random": {"selection": "random"}, "gen": {"survival": "generational"},
-                         "mut": {"mutpb": 0.2, "indpb": 0.05}, "eta": {"eta": 90.0}}.items():
+    for name, params in {
+        "random": {"selection": "random"},
+        "gen": {"survival": "generational"},
+        "mut": {"mutpb": 0.2, "indpb": 0.05},
+        "eta": {"eta": 90.0},
+    }.items():
         assert columns(params_of(name, **params), ("param.",)) != columns(base, ("param.",)), name
     with pytest.raises(ValueError, match="survival"):
         params_of("bad", survival="comma")
@@ -120,22 +132,32 @@ def test_offspring_respect_types_conditions_and_forbidden_combinations() -> None
 
 def test_small_discrete_space_is_not_evaluated_twice_while_new_designs_remain(tmp_path: Path) -> None:
     out = tmp_path / "h6"
-    run(env="archgym/Hartmann6-v0", env_kwargs={"levels": 2}, agent="ga", budget=48, seed=0, out=out,
-        progress=False)  # 64 designs in all
+    run(
+        env="archgym/Hartmann6-v0",
+        env_kwargs={"levels": 2},
+        agent="ga",
+        budget=48,
+        seed=0,
+        out=out,
+        progress=False,
+    )  # 64 designs in all
     rows = records(out)
     assert {r["param.x1"] for r in rows} <= {0.0, 1.0}
     assert len({tuple(v for k, v in r.items() if k.startswith("param.")) for r in rows}) == 48
 
 
 def _results(designs, rewards, feasible):
-    return [EvalResult(design=d, reward=r, metrics={}, feasible=f, eval_time_s=0.0)
-            for d, r, f in zip(designs, rewards, feasible, strict=True)]
+    return [
+        EvalResult(design=d, reward=r, metrics={}, feasible=f, eval_time_s=0.0)
+        for d, r, f in zip(designs, rewards, feasible, strict=True)
+    ]
 
 
 def test_ga_ranks_infeasible_below_feasible_whatever_their_penalty() -> None:
     space = DesignSpace([Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)])
-    agent = GeneticAlgorithm(Problem(env_id="t/T-v0", design_space=space, n_objectives=1), seed=0,
-                             population=4)
+    agent = GeneticAlgorithm(
+        Problem(env_id="t/T-v0", design_space=space, n_objectives=1), seed=0, population=4
+    )
     designs = agent.ask(4)
     # a penalty above every feasible reward must not make the infeasible designs parents
     agent.tell(designs, _results(designs, [1e6, -5.0, 1e6, -7.0], [False, True, False, True]))
@@ -150,8 +172,19 @@ def test_nsga2_constraint_domination_and_pareto_survival() -> None:
     space = DesignSpace([Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)])
     agent = NSGA2(Problem(env_id="t/T-v0", design_space=space, n_objectives=2), seed=0, population=4)
     designs = agent.ask(8)
-    rewards = [np.array(r) for r in ([9.0, 9.0], [0.0, -1.0], [-1.0, 0.0], [-2.0, -2.0],
-                                      [9.0, 9.0], [-3.0, -3.0], [-0.5, -0.5], [-4.0, -4.0])]
+    rewards = [
+        np.array(r)
+        for r in (
+            [9.0, 9.0],
+            [0.0, -1.0],
+            [-1.0, 0.0],
+            [-2.0, -2.0],
+            [9.0, 9.0],
+            [-3.0, -3.0],
+            [-0.5, -0.5],
+            [-4.0, -4.0],
+        )
+    ]
     feasible = [False, True, True, True, False, True, True, True]
     agent.tell(designs, _results(designs, rewards, feasible))
     kept = sorted(tuple(ind.fitness.values) for ind in agent.population)
@@ -185,12 +218,33 @@ def test_incompatible_problems_and_illegal_hyperparameters(tmp_path: Path) -> No
     with pytest.raises(ValueError, match=r"agent 'nsga2' can't search .*multi-objective"):
         run(env=MIXED, agent="nsga2", budget=4, seed=0, out=tmp_path / "b", progress=False)
     with pytest.raises(ValueError, match="multiple of 4"):
-        run(env=DTLZ2, agent="nsga2", agent_params={"population": 10}, budget=4, seed=0,
-            out=tmp_path / "c", progress=False)
+        run(
+            env=DTLZ2,
+            agent="nsga2",
+            agent_params={"population": 10},
+            budget=4,
+            seed=0,
+            out=tmp_path / "c",
+            progress=False,
+        )
     with pytest.raises(ValueError, match="population"):
-        run(env=MIXED, agent="ga", agent_params={"population": 2}, budget=4, seed=0,
-            out=tmp_path / "d", progress=False)
+        run(
+            env=MIXED,
+            agent="ga",
+            agent_params={"population": 2},
+            budget=4,
+            seed=0,
+            out=tmp_path / "d",
+            progress=False,
+        )
     # scalarized, a multi-objective env is fine for the GA
-    summary = run(env=DTLZ2, agent="ga", scalarize="weighted:0.5,0.5", budget=20, seed=0,
-                  out=tmp_path / "e", progress=False)
+    summary = run(
+        env=DTLZ2,
+        agent="ga",
+        scalarize="weighted:0.5,0.5",
+        budget=20,
+        seed=0,
+        out=tmp_path / "e",
+        progress=False,
+    )
     assert summary["n_evaluations"] == 20

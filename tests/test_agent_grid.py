@@ -56,9 +56,11 @@ def brute_force(space: DesignSpace, points_per_real: int) -> list[dict]:
             levels = list(range(p.low, p.high + 1))
         else:
             levels = p.values_list()  # type: ignore[attr-defined]
-        found = [d if p.condition is not None and not p.condition.holds(d) else {**d, p.name: v}
-                 for d in found
-                 for v in (levels if p.condition is None or p.condition.holds(d) else [None])]
+        found = [
+            d if p.condition is not None and not p.condition.holds(d) else {**d, p.name: v}
+            for d in found
+            for v in (levels if p.condition is None or p.condition.holds(d) else [None])
+        ]
     return found
 
 
@@ -81,11 +83,13 @@ def test_grid_matches_brute_force_and_conditions_do_not_multiply() -> None:
 
 
 def test_grid_size_of_huge_condition_parent_is_counted_without_enumerating() -> None:
-    space = DesignSpace([
-        Integer("a", 0, 10**9),
-        Integer("b", 0, 9, condition=Condition("a", [0, 5])),
-        Real("x", 0.0, 1.0, condition=Condition("b", [3])),
-    ])
+    space = DesignSpace(
+        [
+            Integer("a", 0, 10**9),
+            Integer("b", 0, 9, condition=Condition("a", [0, 5])),
+            Real("x", 0.0, 1.0, condition=Condition("b", [3])),
+        ]
+    )
     # a ∉ {0, 5}: one design each; a ∈ {0, 5}: b's 10 values, of which b = 3 brings 4 x values
     assert Grid(space, 4).size == (10**9 + 1 - 2) + 2 * (9 + 4)
 
@@ -93,8 +97,15 @@ def test_grid_size_of_huge_condition_parent_is_counted_without_enumerating() -> 
 def test_full_pass_visits_every_legal_design_once_and_finds_the_grid_optimum(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # exhausting the grid exactly must not warn
-        summary = run(env=MIXED, agent="grid", budget=1728, seed=0, out=tmp_path / "g",
-                      agent_params={"points_per_real": 3, "order": "lexicographic"}, progress=False)
+        summary = run(
+            env=MIXED,
+            agent="grid",
+            budget=1728,
+            seed=0,
+            out=tmp_path / "g",
+            agent_params={"points_per_real": 3, "order": "lexicographic"},
+            progress=False,
+        )
     rows = records(tmp_path / "g")
     assert len(rows) == 1728  # 2079 grid designs less the forbidden n * width > 160
     assert len({key(d) for d in designs(rows)}) == 1728 and all(r["feasible"] for r in rows)
@@ -108,8 +119,16 @@ def test_full_pass_visits_every_legal_design_once_and_finds_the_grid_optimum(tmp
 def test_budget_and_reproducibility_and_order(tmp_path: Path) -> None:
     def rows_of(name: str, **params: object) -> list[dict]:
         seed = params.pop("seed", 3)
-        run(env=H6, env_kwargs={"levels": 3}, agent="grid", budget=100, seed=seed,
-            out=tmp_path / name, agent_params=params, progress=False)
+        run(
+            env=H6,
+            env_kwargs={"levels": 3},
+            agent="grid",
+            budget=100,
+            seed=seed,
+            out=tmp_path / name,
+            agent_params=params,
+            progress=False,
+        )
         return records(tmp_path / name)
 
     a, b, c = rows_of("a"), rows_of("b"), rows_of("c", seed=4)
@@ -121,7 +140,9 @@ def test_budget_and_reproducibility_and_order(tmp_path: Path) -> None:
     lex = rows_of("lex", order="lexicographic")
     zeros = {"x1": 0.0, "x2": 0.0, "x3": 0.0, "x4": 0.0}
     assert designs(lex)[:4] == [  # first parameter slowest
-        {**zeros, "x5": 0.0, "x6": 0.0}, {**zeros, "x5": 0.0, "x6": 0.5}, {**zeros, "x5": 0.0, "x6": 1.0},
+        {**zeros, "x5": 0.0, "x6": 0.0},
+        {**zeros, "x5": 0.0, "x6": 0.5},
+        {**zeros, "x5": 0.0, "x6": 1.0},
         {**zeros, "x5": 0.5, "x6": 0.0},
     ]
     assert columns(lex, ("param.",)) != columns(a, ("param.",))
@@ -131,8 +152,15 @@ def test_budget_and_reproducibility_and_order(tmp_path: Path) -> None:
 
 def test_exhausted_grid_restarts_from_the_beginning_and_warns_once(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="grid search") as caught:
-        summary = run(env=H6, env_kwargs={"levels": 2}, agent="grid", budget=150, seed=1,
-                      out=tmp_path / "r", progress=False)
+        summary = run(
+            env=H6,
+            env_kwargs={"levels": 2},
+            agent="grid",
+            budget=150,
+            seed=1,
+            out=tmp_path / "r",
+            progress=False,
+        )
     assert sum("grid search" in str(w.message) for w in caught) == 1
     rows = designs(records(tmp_path / "r"))
     assert len(rows) == 150
@@ -143,19 +171,44 @@ def test_exhausted_grid_restarts_from_the_beginning_and_warns_once(tmp_path: Pat
 
 def test_grid_too_large_is_refused_naming_the_hyperparameters(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="max_designs=100000"):
-        run(env=H6, env_kwargs={"levels": 11}, agent="grid", budget=5, seed=0, out=tmp_path / "a",
-            progress=False)  # 11^6 designs
+        run(
+            env=H6,
+            env_kwargs={"levels": 11},
+            agent="grid",
+            budget=5,
+            seed=0,
+            out=tmp_path / "a",
+            progress=False,
+        )  # 11^6 designs
     with pytest.raises(ValueError, match="points_per_real"):
-        run(env=MIXED, agent="grid", budget=5, seed=0, out=tmp_path / "b", progress=False,
-            agent_params={"points_per_real": 100, "max_designs": 1000})
-    summary = run(env=H6, env_kwargs={"levels": 11}, agent="grid", budget=5, seed=0, out=tmp_path / "c",
-                  agent_params={"max_designs": 2_000_000}, progress=False)
+        run(
+            env=MIXED,
+            agent="grid",
+            budget=5,
+            seed=0,
+            out=tmp_path / "b",
+            progress=False,
+            agent_params={"points_per_real": 100, "max_designs": 1000},
+        )
+    summary = run(
+        env=H6,
+        env_kwargs={"levels": 11},
+        agent="grid",
+        budget=5,
+        seed=0,
+        out=tmp_path / "c",
+        agent_params={"max_designs": 2_000_000},
+        progress=False,
+    )
     assert summary["n_evaluations"] == 5
 
 
 def test_incompatible_when_even_the_coarsest_grid_is_too_large() -> None:
-    huge = Problem(env_id="huge", n_objectives=1,
-                   design_space=DesignSpace([Integer("a", 0, 10**6), Integer("b", 0, 10**6)]))
+    huge = Problem(
+        env_id="huge",
+        n_objectives=1,
+        design_space=DesignSpace([Integer("a", 0, 10**6), Integer("b", 0, 10**6)]),
+    )
     assert "points_per_real=2" in (GridSearch.incompatibility(huge) or "")
     with pytest.raises(ValueError, match="can't search huge"):
         build_agent("grid", {}, huge, seed=0)
@@ -173,13 +226,24 @@ def test_all_forbidden_grid_is_an_error() -> None:
 
 
 def test_multi_objective_env(tmp_path: Path) -> None:
-    summary = run(env="archgym/DTLZ2-v0", agent="grid", budget=20, seed=0, out=tmp_path / "m",
-                  agent_params={"points_per_real": 3}, progress=False)
+    summary = run(
+        env="archgym/DTLZ2-v0",
+        agent="grid",
+        budget=20,
+        seed=0,
+        out=tmp_path / "m",
+        agent_params={"points_per_real": 3},
+        progress=False,
+    )
     assert summary["n_evaluations"] == 20
     assert summary["agent_summary"]["grid_size"] == 3**6
 
 
 def test_registered() -> None:
     spec = archgym.get_registry().agent("grid")
-    assert spec.resolve({}) == {"batch_size": 8, "points_per_real": 5, "max_designs": 100_000,
-                                "order": "shuffled"}
+    assert spec.resolve({}) == {
+        "batch_size": 8,
+        "points_per_real": 5,
+        "max_designs": 100_000,
+        "order": "shuffled",
+    }

@@ -20,7 +20,9 @@ from archgym.search import EvalResult
 # imports every agent module) and breaks the 'agents' plugin.
 mapelites = importlib.import_module("archgym_agents.mapelites")
 MapElites, archive_stats, archive_stats_of_run = (
-    mapelites.MapElites, mapelites.archive_stats, mapelites.archive_stats_of_run
+    mapelites.MapElites,
+    mapelites.archive_stats,
+    mapelites.archive_stats_of_run,
 )
 
 H6 = "archgym/Hartmann6-v0"
@@ -46,8 +48,15 @@ def problem(env_id: str) -> archgym.Problem:
 
 def test_runs_to_the_budget_and_writes_its_archive(tmp_path: Path) -> None:
     out = tmp_path / "me"
-    summary = run(env=H6, agent="mapelites", budget=70, seed=0, out=out, progress=False,
-                  agent_params={"measures": "x1,x2", "cells": 5, "qd_offset": "0"})
+    summary = run(
+        env=H6,
+        agent="mapelites",
+        budget=70,
+        seed=0,
+        out=out,
+        progress=False,
+        agent_params={"measures": "x1,x2", "cells": 5, "qd_offset": "0"},
+    )
     assert summary["n_evaluations"] == 70 and len(records(out)) == 70
     stats = summary["agent_summary"]
     assert set(stats) >= {"qd_score", "coverage", "archive_size", "n_infeasible"}
@@ -55,8 +64,14 @@ def test_runs_to_the_budget_and_writes_its_archive(tmp_path: Path) -> None:
 
     table = pq.read_table(out / "archive.parquet")
     assert table.num_rows == stats["archive_size"] > 0
-    assert table.column_names == ["cell", "measure.x1", "measure.x2", "objective", "evaluation",
-                                  *(f"param.x{i}" for i in range(1, 7))]
+    assert table.column_names == [
+        "cell",
+        "measure.x1",
+        "measure.x2",
+        "objective",
+        "evaluation",
+        *(f"param.x{i}" for i in range(1, 7)),
+    ]
     elites = table.to_pylist()
     assert len({e["cell"] for e in elites}) == len(elites)
     assert stats["qd_score"] == pytest.approx(sum(e["objective"] for e in elites))
@@ -81,8 +96,15 @@ def test_runs_to_the_budget_and_writes_its_archive(tmp_path: Path) -> None:
 
 def test_same_seed_same_designs_other_seed_or_hyperparameters_differ(tmp_path: Path) -> None:
     def rows_of(name: str, seed: int = 3, **params: object) -> list[dict]:
-        run(env=MIXED, agent="mapelites", budget=48, seed=seed, out=tmp_path / name, progress=False,
-            agent_params={"emitter_batch": 4, **params})
+        run(
+            env=MIXED,
+            agent="mapelites",
+            budget=48,
+            seed=seed,
+            out=tmp_path / name,
+            progress=False,
+            agent_params={"emitter_batch": 4, **params},
+        )
         return columns(records(tmp_path / name), ("param.", "reward"))
 
     a, b = rows_of("a"), rows_of("b")
@@ -102,16 +124,26 @@ def test_batch_size_is_emitters_times_emitter_batch() -> None:
 def test_multi_objective_env_is_refused_unless_scalarized(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"'mapelites' can't search archgym/DTLZ2-v0.*--scalarize"):
         run(env="archgym/DTLZ2-v0", agent="mapelites", budget=10, seed=0, out=tmp_path / "x", progress=False)
-    summary = run(env="archgym/DTLZ2-v0", agent="mapelites", budget=20, seed=0, out=tmp_path / "y",
-                  scalarize="chebyshev:0.5,0.5", progress=False)
+    summary = run(
+        env="archgym/DTLZ2-v0",
+        agent="mapelites",
+        budget=20,
+        seed=0,
+        out=tmp_path / "y",
+        scalarize="chebyshev:0.5,0.5",
+        progress=False,
+    )
     assert summary["n_evaluations"] == 20 and summary["agent_summary"]["archive_size"] > 0
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"measures": "x1,speed"}, r"'speed' is neither.*legal names: design parameters \['x1'.*'x6'\], "
-                                   r"metrics \['value'\]"),
+        (
+            {"measures": "x1,speed"},
+            r"'speed' is neither.*legal names: design parameters \['x1'.*'x6'\], "
+            r"metrics \['value'\]",
+        ),
         ({"measures": "x1,x1"}, "names a measure twice"),
         ({"measures": "x1,value"}, r"measure_ranges is required for metric measures \['value'\]"),
         ({"measures": "x1,value", "measure_ranges": "0:3"}, "measure_ranges: '0:3' has 1 entries"),
@@ -128,8 +160,9 @@ def test_bad_measures_and_offsets_are_explained(params: dict, message: str) -> N
 def test_default_measures_are_the_first_two_parameters_or_the_only_one(tmp_path: Path) -> None:
     assert build_agent("mapelites", {}, problem(H6), seed=0).measures.names == ("x1", "x2")
     out = tmp_path / "null"
-    summary = run(env="archgym-testing/Null-v0", agent="mapelites", budget=40, seed=0, out=out,
-                  progress=False)
+    summary = run(
+        env="archgym-testing/Null-v0", agent="mapelites", budget=40, seed=0, out=out, progress=False
+    )
     assert summary["agent_summary"]["measures"] == ["x"] and summary["agent_summary"]["cells"] == 10
     assert pq.read_table(out / "archive.parquet").column_names[:2] == ["cell", "measure.x"]
     assert (out / "archive.png").exists()  # a 1-D heatmap
@@ -137,8 +170,15 @@ def test_default_measures_are_the_first_two_parameters_or_the_only_one(tmp_path:
 
 def test_infeasible_evaluations_are_counted_not_archived(tmp_path: Path) -> None:
     out = tmp_path / "faulty"  # x < 0.3 crashes (infeasible, penalty -10); nothing hangs
-    summary = run(env=FAULTY, env_kwargs={"fail_below": 0.3, "hang_above": 2.0}, agent="mapelites",
-                  budget=60, seed=1, out=out, progress=False)
+    summary = run(
+        env=FAULTY,
+        env_kwargs={"fail_below": 0.3, "hang_above": 2.0},
+        agent="mapelites",
+        budget=60,
+        seed=1,
+        out=out,
+        progress=False,
+    )
     rows = records(out)
     infeasible = [r for r in rows if not r["feasible"]]
     assert infeasible and summary["agent_summary"]["n_infeasible"] == len(infeasible)
@@ -153,8 +193,15 @@ def test_infeasible_evaluations_are_counted_not_archived(tmp_path: Path) -> None
 
 def test_conditional_and_forbidden_designs_are_repaired(tmp_path: Path) -> None:
     # n * width <= 160 is the constraint; measures on n and width push the search to its edge
-    summary = run(env=MIXED, agent="mapelites", budget=80, seed=2, out=tmp_path / "m", progress=False,
-                  agent_params={"measures": "n,width", "sigma": 0.4, "emitter_batch": 4})
+    summary = run(
+        env=MIXED,
+        agent="mapelites",
+        budget=80,
+        seed=2,
+        out=tmp_path / "m",
+        progress=False,
+        agent_params={"measures": "n,width", "sigma": 0.4, "emitter_batch": 4},
+    )
     rows = records(tmp_path / "m")
     assert len(rows) == 80 and all(r["param.n"] * r["param.width"] <= 160 for r in rows)
     for r in rows:  # conditional parameters appear exactly when active
@@ -167,8 +214,13 @@ def test_conditional_and_forbidden_designs_are_repaired(tmp_path: Path) -> None:
     assert isinstance(agent, MapElites)
     space = agent.space
     designs = agent.ask(agent.batch_size)
-    agent.tell(designs, [EvalResult(design=d, reward=-1.0, metrics={"value": 1.0}, feasible=True,
-                                    eval_time_s=0.0) for d in designs])
+    agent.tell(
+        designs,
+        [
+            EvalResult(design=d, reward=-1.0, metrics={"value": 1.0}, feasible=True, eval_time_s=0.0)
+            for d in designs
+        ],
+    )
     forbidden = np.array([0.5, 10.5 / 11, 0.5 / 3, 0.5, 0.5, 6.5 / 7])  # n=10, width=64
     assert space.violated(space.from_unit(forbidden, check=False))
     repaired = agent._decode(forbidden)
@@ -177,9 +229,15 @@ def test_conditional_and_forbidden_designs_are_repaired(tmp_path: Path) -> None:
 
 def test_metric_measures_on_a_cvt_archive(tmp_path: Path) -> None:
     out = tmp_path / "cvt"
-    summary = run(env=MIXED, agent="mapelites", budget=50, seed=0, out=out, progress=False,
-                  agent_params={"measures": "value,x", "measure_ranges": "0:40,", "archive": "cvt",
-                                "cvt_cells": 20})
+    summary = run(
+        env=MIXED,
+        agent="mapelites",
+        budget=50,
+        seed=0,
+        out=out,
+        progress=False,
+        agent_params={"measures": "value,x", "measure_ranges": "0:40,", "archive": "cvt", "cvt_cells": 20},
+    )
     stats = summary["agent_summary"]
     assert stats["cells"] == 20 and 0 < stats["archive_size"] <= 20
     table = pq.read_table(out / "archive.parquet")
@@ -193,8 +251,15 @@ def test_metric_measures_on_a_cvt_archive(tmp_path: Path) -> None:
 
 def test_three_measures_write_no_heatmap(tmp_path: Path) -> None:
     out = tmp_path / "three"
-    summary = run(env=H6, agent="mapelites", budget=40, seed=0, out=out, progress=False,
-                  agent_params={"measures": "x1,x2,x3", "cells": 3})
+    summary = run(
+        env=H6,
+        agent="mapelites",
+        budget=40,
+        seed=0,
+        out=out,
+        progress=False,
+        agent_params={"measures": "x1,x2,x3", "cells": 3},
+    )
     assert summary["agent_summary"]["cells"] == 27
     assert pq.read_table(out / "archive.parquet").num_rows == summary["agent_summary"]["archive_size"]
     assert not (out / "archive.png").exists()
@@ -212,8 +277,10 @@ def test_archive_stats_fills_the_same_archive_from_any_evaluations() -> None:
         best[key] = max(best.get(key, -np.inf), r)
     assert stats["archive_size"] == len(best) and stats["coverage"] == len(best) / 16
     assert stats["qd_score"] == pytest.approx(sum(v + 1.0 for v in best.values()))
-    results = [EvalResult(design=d, reward=r, metrics={"value": r}, feasible=i % 2 == 0, eval_time_s=0.0)
-               for i, (d, r) in enumerate(zip(designs, rewards, strict=True))]
+    results = [
+        EvalResult(design=d, reward=r, metrics={"value": r}, feasible=i % 2 == 0, eval_time_s=0.0)
+        for i, (d, r) in enumerate(zip(designs, rewards, strict=True))
+    ]
     half = archive_stats(designs, results, prob, qd_offset=0.0, measures="value", measure_ranges="0:2")
     assert half["n_infeasible"] == 20 and half["cells"] == 10
     with pytest.raises(ValueError, match="qd_offset: archive_stats needs a number"):

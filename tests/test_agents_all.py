@@ -33,11 +33,13 @@ class MixedThirdParty(gym.Env[np.ndarray, dict[str, Any]]):
     """A plain Gymnasium env, as a third party would write it: Dict of Discrete, Box, MultiBinary."""
 
     def __init__(self) -> None:
-        self.action_space = spaces.Dict({
-            "layers": spaces.Discrete(5, start=1),
-            "rates": spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float64),
-            "flags": spaces.MultiBinary(2),
-        })
+        self.action_space = spaces.Dict(
+            {
+                "layers": spaces.Discrete(5, start=1),
+                "rates": spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float64),
+                "flags": spaces.MultiBinary(2),
+            }
+        )
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -79,10 +81,24 @@ def test_every_agent_fits_some_analytic_problem() -> None:
 @pytest.mark.parametrize(("agent", "env_id"), _pairs(ANALYTIC))
 def test_agent_runs_the_budget_and_is_reproducible(agent: str, env_id: str, tmp_path: Path) -> None:
     params = FAST.get(agent, {})
-    first = run(env=env_id, agent=agent, agent_params=params, budget=BUDGET, seed=5, out=tmp_path / "a",
-                progress=False)
-    run(env=env_id, agent=agent, agent_params=params, budget=BUDGET, seed=5, out=tmp_path / "b",
-        progress=False)
+    first = run(
+        env=env_id,
+        agent=agent,
+        agent_params=params,
+        budget=BUDGET,
+        seed=5,
+        out=tmp_path / "a",
+        progress=False,
+    )
+    run(
+        env=env_id,
+        agent=agent,
+        agent_params=params,
+        budget=BUDGET,
+        seed=5,
+        out=tmp_path / "b",
+        progress=False,
+    )
     assert first["n_evaluations"] == BUDGET
     a, b = _columns(tmp_path / "a"), _columns(tmp_path / "b")
     assert a == b
@@ -91,8 +107,15 @@ def test_agent_runs_the_budget_and_is_reproducible(agent: str, env_id: str, tmp_
 
 @pytest.mark.parametrize(("agent", "env_id"), _pairs([THIRD_PARTY]))
 def test_agent_drives_a_plain_third_party_env(agent: str, env_id: str, tmp_path: Path) -> None:
-    summary = run(env=env_id, agent=agent, agent_params=FAST.get(agent, {}), budget=BUDGET, seed=1,
-                  out=tmp_path / "t", progress=False)
+    summary = run(
+        env=env_id,
+        agent=agent,
+        agent_params=FAST.get(agent, {}),
+        budget=BUDGET,
+        seed=1,
+        out=tmp_path / "t",
+        progress=False,
+    )
     cols = _columns(tmp_path / "t")
     assert summary["n_evaluations"] == BUDGET
     assert set(cols) >= {"param.layers", "param.rates[0]", "param.rates[1]", "param.flags[0]", "reward"}

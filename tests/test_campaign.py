@@ -58,8 +58,9 @@ name = "mapelites"
 """
 
 
-def _campaign_file(tmp_path: Path, *, env: str = "archgym/Branin-v0", kwargs: str = "{}",
-                   budget: int = 12) -> Path:
+def _campaign_file(
+    tmp_path: Path, *, env: str = "archgym/Branin-v0", kwargs: str = "{}", budget: int = 12
+) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY.format(env=env, kwargs=kwargs, budget=budget))
     return path
@@ -69,41 +70,64 @@ def _per_run(directory: Path) -> dict[str, list]:
     """Design and reward columns of every evaluation, keyed by run, in step order."""
     table = pq.read_table(directory / "evaluations.parquet").to_pandas()
     cols = [c for c in table.columns if c.startswith(("param.", "reward"))]
-    return {key: group.sort_values("step")[cols].dropna(axis=1, how="all").to_numpy().tolist()
-            for key, group in table.groupby("run_key")}
+    return {
+        key: group.sort_values("step")[cols].dropna(axis=1, how="all").to_numpy().tolist()
+        for key, group in table.groupby("run_key")
+    }
 
 
 # --- the file -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("change, message", [
-    ({"budget": 0}, "budget must be an integer >= 1"),
-    ({"test_seeds": [1, 5]}, "must be disjoint; both hold [1]"),
-    ({"colour": "red"}, "unknown key(s) ['colour']"),
-    ({"envs": [{"id": "archgym/Nope-v0"}]}, "envs[0]"),
-    ({"agents": [{"name": "ga", "grid": {"popsize": [4]}}]}, "unknown hyperparameter(s) ['popsize']"),
-    ({"agents": [{"name": "ga", "grid": {"population": [-1]}}]}, "population"),
-    ({"agents": [{"name": "ga", "sample": 2, "ranges": {"nope": [0, 1]}}]}, "has no hyperparameter 'nope'"),
-    ({"agents": [{"name": "nobody"}]}, "nobody"),
-    ({"workers": -1}, "workers must be an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"budget": 0}, "budget must be an integer >= 1"),
+        ({"test_seeds": [1, 5]}, "must be disjoint; both hold [1]"),
+        ({"colour": "red"}, "unknown key(s) ['colour']"),
+        ({"envs": [{"id": "archgym/Nope-v0"}]}, "envs[0]"),
+        ({"agents": [{"name": "ga", "grid": {"popsize": [4]}}]}, "unknown hyperparameter(s) ['popsize']"),
+        ({"agents": [{"name": "ga", "grid": {"population": [-1]}}]}, "population"),
+        (
+            {"agents": [{"name": "ga", "sample": 2, "ranges": {"nope": [0, 1]}}]},
+            "has no hyperparameter 'nope'",
+        ),
+        ({"agents": [{"name": "nobody"}]}, "nobody"),
+        ({"workers": -1}, "workers must be an integer >= 0"),
+    ],
+)
 def test_bad_campaign_files_are_refused_naming_the_entry(change: dict, message: str) -> None:
-    raw = {"budget": 5, "tuning_seeds": [0, 1], "test_seeds": [2], "envs": [{"id": "archgym/Branin-v0"}],
-           "agents": [{"name": "random"}]} | change
+    raw = {
+        "budget": 5,
+        "tuning_seeds": [0, 1],
+        "test_seeds": [2],
+        "envs": [{"id": "archgym/Branin-v0"}],
+        "agents": [{"name": "random"}],
+    } | change
     with pytest.raises(ValueError) as info:
         parse_campaign(raw, source="c.toml")
     assert "c.toml" in str(info.value) and message in str(info.value)
 
 
 def test_settings_are_defaults_then_grid_then_sobol_samples() -> None:
-    campaign = parse_campaign({
-        "budget": 5, "tuning_seeds": [0, 1], "test_seeds": [7],
-        "envs": [{"id": "archgym/Branin-v0"}],
-        "agents": [{"name": "ga", "grid": {"population": [8, 12], "indpb": [0.1, 0.3]}},
-                   {"name": "aco", "sample": 3, "ranges": {"rho": [0.05, 0.5], "ants": [4, 12]}}],
-    })
+    campaign = parse_campaign(
+        {
+            "budget": 5,
+            "tuning_seeds": [0, 1],
+            "test_seeds": [7],
+            "envs": [{"id": "archgym/Branin-v0"}],
+            "agents": [
+                {"name": "ga", "grid": {"population": [8, 12], "indpb": [0.1, 0.3]}},
+                {"name": "aco", "sample": 3, "ranges": {"rho": [0.05, 0.5], "ants": [4, 12]}},
+            ],
+        }
+    )
     ga, aco = campaign.agents
     # the grid point equal to the defaults (population 8, indpb 0.3) is not run twice
-    assert ga.settings == ({}, {"population": 8, "indpb": 0.1}, {"population": 12, "indpb": 0.1},
-                           {"population": 12, "indpb": 0.3})
+    assert ga.settings == (
+        {},
+        {"population": 8, "indpb": 0.1},
+        {"population": 12, "indpb": 0.1},
+        {"population": 12, "indpb": 0.3},
+    )
     assert aco.settings[0] == {} and len(aco.settings) == 4
     for setting in aco.settings[1:]:
         assert 0.05 <= setting["rho"] <= 0.5
@@ -115,9 +139,15 @@ def test_settings_are_defaults_then_grid_then_sobol_samples() -> None:
 def test_test_stage_takes_each_agents_best_setting_by_tuning_median() -> None:
     finals = {}
     # setting 2 has the best median, setting 1 the best maximum, setting 3 one lucky seed among failures
-    campaign = parse_campaign({"budget": 5, "tuning_seeds": [0, 1, 2], "test_seeds": [7, 8],
-                               "envs": [{"id": "archgym/Branin-v0"}],
-                               "agents": [{"name": "ga", "grid": {"population": [4, 12, 20]}}]})
+    campaign = parse_campaign(
+        {
+            "budget": 5,
+            "tuning_seeds": [0, 1, 2],
+            "test_seeds": [7, 8],
+            "envs": [{"id": "archgym/Branin-v0"}],
+            "agents": [{"name": "ga", "grid": {"population": [4, 12, 20]}}],
+        }
+    )
     pairs = [(campaign.envs[0], campaign.agents[0])]
     nan = float("nan")
     by_setting = {0: [1, 2, 3], 1: [0, 0, 9], 2: [2, 3, 4], 3: [nan, 99, nan]}
@@ -177,12 +207,14 @@ def test_dask_local_cluster_gives_the_local_results(tmp_path: Path) -> None:
 
 def test_a_changed_campaign_file_does_not_mix_into_an_old_directory(tmp_path: Path) -> None:
     run_campaign(load_campaign(_campaign_file(tmp_path, budget=4)), tmp_path / "c", workers=0, progress=False)
-    again = run_campaign(load_campaign(_campaign_file(tmp_path, budget=4)), tmp_path / "c", workers=1,
-                         progress=False)  # how runs execute may change: nothing is rerun
+    again = run_campaign(
+        load_campaign(_campaign_file(tmp_path, budget=4)), tmp_path / "c", workers=1, progress=False
+    )  # how runs execute may change: nothing is rerun
     assert again["already_finished"] == again["runs"]
     with pytest.raises(ValueError, match="different definition"):
-        run_campaign(load_campaign(_campaign_file(tmp_path, budget=5)), tmp_path / "c", workers=0,
-                     progress=False)
+        run_campaign(
+            load_campaign(_campaign_file(tmp_path, budget=5)), tmp_path / "c", workers=0, progress=False
+        )
 
 
 def test_tables_and_report_have_every_figure(tmp_path: Path) -> None:
@@ -221,8 +253,14 @@ def test_a_single_run_evaluates_on_dask_through_the_loops_executor_seam(tmp_path
     pytest.importorskip("dask.distributed")
     from archgym import loop
 
-    kwargs = {"env": SLEEP, "agent": "random", "budget": 16, "seed": 3, "env_kwargs": {"delay_s": 0.01},
-              "progress": False}
+    kwargs = {
+        "env": SLEEP,
+        "agent": "random",
+        "budget": 16,
+        "seed": 3,
+        "env_kwargs": {"delay_s": 0.01},
+        "progress": False,
+    }
     local = loop.run(out=tmp_path / "local", **kwargs)
     dask = loop.run(out=tmp_path / "dask", workers=2, dask="local", **kwargs)
     assert dask["best_reward"] == local["best_reward"] and dask["n_evaluations"] == 16
@@ -279,8 +317,22 @@ name = "grid"
 params = { max_designs = 10 }   # 5 points per axis in 6-D: the grid agent refuses at start
 """)
     out = tmp_path / "c"
-    result = subprocess.run([sys.executable, "-m", "archgym.cli", "bench", str(path), "--out", str(out),
-                             "--workers", "0", "--no-progress"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archgym.cli",
+            "bench",
+            str(path),
+            "--out",
+            str(out),
+            "--workers",
+            "0",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1 and "run(s) failed" in result.stderr
     failed = json.loads(result.stdout)["failed_runs"]
     assert set(failed) == {"tuning/Hartmann6-v0/grid/s0/seed0", "test/Hartmann6-v0/grid/s0/seed1"}

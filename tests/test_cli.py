@@ -34,31 +34,93 @@ def test_agents_lists_hyperparameters(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_every_run_option_is_explained_by_help() -> None:
-    out = subprocess.run([sys.executable, "-m", "archgym.cli", "run", "--help"], capture_output=True,
-                         text=True, check=True).stdout
-    for option in ("--env", "--agent", "--budget", "--seed", "--out", "--env-kwarg", "--agent-param",
-                   "--workers", "--timeout", "--isolate", "--scalarize", "--cost-budget", "--resume",
-                   "--no-progress"):
+    out = subprocess.run(
+        [sys.executable, "-m", "archgym.cli", "run", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for option in (
+        "--env",
+        "--agent",
+        "--budget",
+        "--seed",
+        "--out",
+        "--env-kwarg",
+        "--agent-param",
+        "--workers",
+        "--timeout",
+        "--isolate",
+        "--scalarize",
+        "--cost-budget",
+        "--resume",
+        "--no-progress",
+    ):
         assert option in out
     assert out.count("\n") > 20  # options come with their explanations
 
 
 def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(["run", "--env", "archgym/Nope-v0", "--agent", "random", "--budget", "2",
-                "--out", str(tmp_path / "a")]) == 2
+    assert (
+        cli(
+            [
+                "run",
+                "--env",
+                "archgym/Nope-v0",
+                "--agent",
+                "random",
+                "--budget",
+                "2",
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 2
+    )
     assert "registered namespaced envs" in capsys.readouterr().err
     assert cli(["run", "--env", "archgym/Branin-v0", "--agent", "random", "--budget", "2"]) == 2
     assert "run needs --out" in capsys.readouterr().err
-    assert cli(["run", "--env", "archgym/DTLZ2-v0", "--agent", "random", "--budget", "2",
-                "--scalarize", "sum:1,1", "--out", str(tmp_path / "b")]) == 2
+    assert (
+        cli(
+            [
+                "run",
+                "--env",
+                "archgym/DTLZ2-v0",
+                "--agent",
+                "random",
+                "--budget",
+                "2",
+                "--scalarize",
+                "sum:1,1",
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 2
+    )
     assert "--scalarize" in capsys.readouterr().err
 
 
 def test_env_kwargs_and_agent_params_reach_the_run(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    assert cli(["run", "--env", "archgym.testing:archgym-testing/Sleep-v0", "--env-kwarg", "delay_s=0",
-                "--agent", "random", "--agent-param", "batch_size=3", "--budget", "7", "--out", str(out),
-                "--no-progress"]) == 0
+    assert (
+        cli(
+            [
+                "run",
+                "--env",
+                "archgym.testing:archgym-testing/Sleep-v0",
+                "--env-kwarg",
+                "delay_s=0",
+                "--agent",
+                "random",
+                "--agent-param",
+                "batch_size=3",
+                "--budget",
+                "7",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["env_kwargs"] == {"delay_s": 0}
     assert summary["agent_params"] == {"batch_size": 3}
@@ -70,15 +132,33 @@ def test_env_kwargs_and_agent_params_reach_the_run(tmp_path: Path) -> None:
 
 def test_a_simulator_that_kills_the_run_is_recorded_infeasible_on_resume_with_isolate(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    command = [sys.executable, "-m", "archgym.cli", "run",
-               "--env", "archgym.testing:archgym-testing/Faulty-v0", "--env-kwarg", "fail_below=0",
-               "--env-kwarg", "die_at_or_above=0.5", "--agent", "random",
-               "--budget", "12", "--out", str(out), "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "archgym.cli",
+        "run",
+        "--env",
+        "archgym.testing:archgym-testing/Faulty-v0",
+        "--env-kwarg",
+        "fail_below=0",
+        "--env-kwarg",
+        "die_at_or_above=0.5",
+        "--agent",
+        "random",
+        "--budget",
+        "12",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     died = subprocess.run(command, capture_output=True, text=True)
     assert died.returncode == 70 and not (out / "summary.json").exists()  # in-process: the run died with it
     before = [json.loads(line) for line in (out / "journal.jsonl").read_text().splitlines()]
-    resumed = subprocess.run([sys.executable, "-m", "archgym.cli", "run", "--resume", str(out), "--isolate",
-                              "--no-progress"], capture_output=True, text=True)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "archgym.cli", "run", "--resume", str(out), "--isolate", "--no-progress"],
+        capture_output=True,
+        text=True,
+    )
     assert resumed.returncode == 0, resumed.stderr
     import pyarrow.parquet as pq
 
@@ -88,4 +168,4 @@ def test_a_simulator_that_kills_the_run_is_recorded_infeasible_on_resume_with_is
     assert len(killers) > 0 and not killers.feasible.any()
     assert killers.error.str.contains("worker process died").all()
     assert rows[rows["param.x"] < 0.5].feasible.all()
-    assert rows.reward.iloc[:len(before)].tolist() == [r["reward"] for r in before]  # kept, not redone
+    assert rows.reward.iloc[: len(before)].tolist() == [r["reward"] for r in before]  # kept, not redone

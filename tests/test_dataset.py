@@ -70,15 +70,18 @@ def test_corrupt_or_foreign_files_are_named(tmp_path: Path, capsys: pytest.Captu
     assert "bare.parquet: no dataset card" in capsys.readouterr().err
 
     with pytest.raises(ValueError, match="differs from the first input"):
-        loop.run(env="archgym/Hartmann6-v0", agent="random", budget=2, seed=0, out=tmp_path / "h6",
-                 progress=False)
+        loop.run(
+            env="archgym/Hartmann6-v0", agent="random", budget=2, seed=0, out=tmp_path / "h6", progress=False
+        )
         export([good, tmp_path / "h6"], tmp_path / "mixed.parquet")
 
 
 def _designs(path: Path) -> list[dict[str, float]]:
     table = pq.read_table(path / PARQUET)
-    return [{"x1": a, "x2": b} for a, b in zip(table["param.x1"].to_pylist(), table["param.x2"].to_pylist(),
-                                                 strict=True)]
+    return [
+        {"x1": a, "x2": b}
+        for a, b in zip(table["param.x1"].to_pylist(), table["param.x2"].to_pylist(), strict=True)
+    ]
 
 
 def test_collect_is_space_filling_and_resumes_exactly(tmp_path: Path) -> None:

@@ -117,7 +117,13 @@ def test_discrete_parameters_keep_their_start() -> None:
 def test_dict_parameter_names() -> None:
     space = derive_design_space(SPACES["dict"])
     assert set(space.names) == {
-        "cores", "freq[0]", "mask[0]", "mask[1]", "ways[0]", "ways[1]", "nested.depth"
+        "cores",
+        "freq[0]",
+        "mask[0]",
+        "mask[1]",
+        "ways[0]",
+        "ways[1]",
+        "nested.depth",
     }
     assert space.size is None
     assert space["cores"].low == 1 and space["cores"].high == 8  # type: ignore[attr-defined]
@@ -127,8 +133,13 @@ def test_codec_maps_designs_to_the_env_action() -> None:
     env = Plain(SPACES["dict"])
     codec = codec_for(env)
     design = {
-        "cores": 3, "freq[0]": 1.5, "mask[0]": 1, "mask[1]": 0, "nested.depth": 2,
-        "ways[0]": 0, "ways[1]": 3,
+        "cores": 3,
+        "freq[0]": 1.5,
+        "mask[0]": 1,
+        "mask[1]": 0,
+        "nested.depth": 2,
+        "ways[0]": 0,
+        "ways[1]": 3,
     }
     action = codec.to_action(design)
     assert action["cores"] == 3

@@ -21,8 +21,16 @@ os.environ["WANDB_MODE"] = "disabled"
 
 SENSIBLE_PQL = {"gamma": 0.99, "initial_epsilon": 1.0, "final_epsilon": 0.1, "epsilon_decay_fraction": 0.5}
 GREEDY_PQL = {"gamma": 0.99, "initial_epsilon": 0.0, "final_epsilon": 0.0, "epsilon_decay_fraction": 0.5}
-PPO_DESIGN = {"learning_rate": 3e-3, "n_steps": 256, "batch_size": 64, "gamma": 0.99, "gae_lambda": 0.95,
-              "clip_range": 0.2, "ent_coef": 0.0, "n_epochs": 10}
+PPO_DESIGN = {
+    "learning_rate": 3e-3,
+    "n_steps": 256,
+    "batch_size": 64,
+    "gamma": 0.99,
+    "gae_lambda": 0.95,
+    "clip_range": 0.2,
+    "ent_coef": 0.0,
+    "n_epochs": 10,
+}
 
 
 def _step(env_id: str, design: dict[str, Any], **kwargs: Any) -> tuple[Any, dict[str, Any]]:
@@ -36,8 +44,9 @@ def _step(env_id: str, design: dict[str, Any], **kwargs: Any) -> tuple[Any, dict
         env.close()
 
 
-def test_morl_sensible_exploration_beats_none_and_leaves_no_files(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_morl_sensible_exploration_beats_none_and_leaves_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     good, info = _step("archgym/MORLHyper-v0", SENSIBLE_PQL, train_steps=1000, n_seeds=1)
     assert info["feasible"], info.get("error")
@@ -59,8 +68,9 @@ def test_morl_true_front_is_the_published_undiscounted_one() -> None:
 
 
 def test_morl_two_objective_variant_gives_hypervolume_and_cost() -> None:
-    reward, info = _step("archgym/MORLHyper-v0", SENSIBLE_PQL, train_steps=300, n_seeds=1,
-                         objective="hypervolume_cost")
+    reward, info = _step(
+        "archgym/MORLHyper-v0", SENSIBLE_PQL, train_steps=300, n_seeds=1, objective="hypervolume_cost"
+    )
     assert isinstance(reward, np.ndarray) and reward.shape == (2,) and np.all(np.isfinite(reward))
     assert reward[1] == pytest.approx(-info["metrics"]["train_time_s"])
 
@@ -68,8 +78,14 @@ def test_morl_two_objective_variant_gives_hypervolume_and_cost() -> None:
 def test_envelope_option_trains_a_short_real_run() -> None:
     env = gym.make("archgym/MORLHyper-v0", algorithm="envelope", train_steps=150, n_seeds=1)
     space = env.unwrapped.design_space
-    assert {"learning_rate", "net_width", "net_depth", "batch_size", "buffer_size",
-            "final_homotopy_lambda"} <= set(space.names)
+    assert {
+        "learning_rate",
+        "net_width",
+        "net_depth",
+        "batch_size",
+        "buffer_size",
+        "final_homotopy_lambda",
+    } <= set(space.names)
     env.reset(seed=0)
     design = {**space.default(), "net_width": 32, "net_depth": 1, "batch_size": 16}
     _, reward, _, _, info = env.step(space.to_action(design))
@@ -93,8 +109,14 @@ def test_ppo_batch_larger_than_rollout_is_infeasible_without_training() -> None:
 
 
 def test_a2c_option_trains() -> None:
-    design = {"learning_rate": 7e-4, "n_steps": 5, "gamma": 0.99, "gae_lambda": 1.0, "ent_coef": 0.0,
-              "vf_coef": 0.5}
+    design = {
+        "learning_rate": 7e-4,
+        "n_steps": 5,
+        "gamma": 0.99,
+        "gae_lambda": 1.0,
+        "ent_coef": 0.0,
+        "vf_coef": 0.5,
+    }
     reward, info = _step("archgym/RLHyper-v0", design, algorithm="A2C", train_steps=200)
     assert info["feasible"], info.get("error")
     assert math.isfinite(reward)
@@ -116,25 +138,35 @@ def test_test_mode_uses_the_disjoint_test_seeds(env_id: str) -> None:
     assert not set(tune.seeds) & set(test.seeds)
 
 
-@pytest.mark.parametrize(("env_id", "kwargs", "name"), [
-    ("archgym/MORLHyper-v0", {"mo_env": "minecart-v0"}, "mo_env"),  # PQL is tabular
-    ("archgym/MORLHyper-v0", {"algorithm": "dqn"}, "algorithm"),
-    ("archgym/MORLHyper-v0", {"n_seeds": 0}, "n_seeds"),
-    ("archgym/MORLHyper-v0", {"seed_set": "train"}, "seed_set"),
-    ("archgym/MORLHyper-v0", {"objective": "cost"}, "objective"),
-    ("archgym/MORLHyper-v0", {"train_steps": 5}, "train_steps"),
-    ("archgym/RLHyper-v0", {"task": "Pong-v5"}, "task"),
-    ("archgym/RLHyper-v0", {"algorithm": "DQN"}, "algorithm"),
-    ("archgym/RLHyper-v0", {"n_test_seeds": MAX_SEEDS + 1}, "n_test_seeds"),
-])
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "name"),
+    [
+        ("archgym/MORLHyper-v0", {"mo_env": "minecart-v0"}, "mo_env"),  # PQL is tabular
+        ("archgym/MORLHyper-v0", {"algorithm": "dqn"}, "algorithm"),
+        ("archgym/MORLHyper-v0", {"n_seeds": 0}, "n_seeds"),
+        ("archgym/MORLHyper-v0", {"seed_set": "train"}, "seed_set"),
+        ("archgym/MORLHyper-v0", {"objective": "cost"}, "objective"),
+        ("archgym/MORLHyper-v0", {"train_steps": 5}, "train_steps"),
+        ("archgym/RLHyper-v0", {"task": "Pong-v5"}, "task"),
+        ("archgym/RLHyper-v0", {"algorithm": "DQN"}, "algorithm"),
+        ("archgym/RLHyper-v0", {"n_test_seeds": MAX_SEEDS + 1}, "n_test_seeds"),
+    ],
+)
 def test_bad_env_kwargs_name_the_argument(env_id: str, kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         gym.make(env_id, **kwargs)
 
 
 def test_run_reports_tuned_and_test_rewards_side_by_side(tmp_path: Path) -> None:
-    summary = run(env="archgym/MORLHyper-v0", agent="random", budget=3, seed=0, out=tmp_path / "r",
-                  env_kwargs={"train_steps": 300, "n_seeds": 1, "n_test_seeds": 2}, progress=False)
+    summary = run(
+        env="archgym/MORLHyper-v0",
+        agent="random",
+        budget=3,
+        seed=0,
+        out=tmp_path / "r",
+        env_kwargs={"train_steps": 300, "n_seeds": 1, "n_test_seeds": 2},
+        progress=False,
+    )
     test = summary["test"]
     assert test["env_kwargs"]["seed_set"] == "test"
     assert test["tuned_reward"] == summary["best_reward"]

@@ -24,7 +24,10 @@ def _imported_modules(importtime_stderr: str) -> set[str]:
 def test_import_archgym_imports_no_heavy_library() -> None:
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import archgym"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     modules = _imported_modules(result.stderr)

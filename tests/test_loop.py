@@ -41,8 +41,22 @@ def columns(rows: list[dict], prefixes: tuple[str, ...]) -> list[dict]:
 @pytest.mark.parametrize("env_id", ANALYTIC)
 def test_cli_run_writes_budget_rows_and_best_matches_records(env_id: str, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    code = cli(["run", "--env", env_id, "--agent", "random", "--budget", "23", "--seed", "4",
-                "--out", str(out), "--no-progress"])
+    code = cli(
+        [
+            "run",
+            "--env",
+            env_id,
+            "--agent",
+            "random",
+            "--budget",
+            "23",
+            "--seed",
+            "4",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     rows = records(out)
     assert len(rows) == 23
@@ -54,8 +68,9 @@ def test_cli_run_writes_budget_rows_and_best_matches_records(env_id: str, tmp_pa
     if reward_columns == ["reward"]:
         best = max(feasible, key=lambda r: r["reward"])
         assert summary["best_reward"] == best["reward"]
-        assert summary["best_design"] == {k[6:]: v for k, v in best.items()
-                                          if k.startswith("param.") and v is not None}
+        assert summary["best_design"] == {
+            k[6:]: v for k, v in best.items() if k.startswith("param.") and v is not None
+        }
     else:  # multi-objective: the per-objective best, a Pareto set and its hypervolume
         assert summary["best_reward"] == [max(r[c] for r in feasible) for c in reward_columns]
         assert summary["pareto_front"] and summary["hypervolume"] is not None
@@ -80,8 +95,18 @@ def test_same_seed_same_results_and_worker_count_does_not_matter(tmp_path: Path)
 
 def test_failures_and_timeouts_are_recorded_and_the_run_finishes(tmp_path: Path) -> None:
     out = tmp_path / "faulty"
-    summary = run(env=FAULTY, env_kwargs={"hang_s": 60}, agent="random", agent_params={"batch_size": 4},
-                  budget=16, seed=1, out=out, workers=2, timeout=1.0, progress=False)
+    summary = run(
+        env=FAULTY,
+        env_kwargs={"hang_s": 60},
+        agent="random",
+        agent_params={"batch_size": 4},
+        budget=16,
+        seed=1,
+        out=out,
+        workers=2,
+        timeout=1.0,
+        progress=False,
+    )
     rows = records(out)
     assert len(rows) == 16 and summary["n_evaluations"] == 16
     crashed = [r for r in rows if r["param.x"] < 0.2]
@@ -104,9 +129,27 @@ def _journal_lines(out: Path) -> int:
 
 def test_sigkill_then_resume_completes_without_duplicates(tmp_path: Path) -> None:
     out, reference = tmp_path / "killed", tmp_path / "reference"
-    argv = [sys.executable, "-m", "archgym.cli", "run", "--env", SLEEP, "--env-kwarg", "delay_s=0.15",
-            "--agent", "random", "--budget", "30", "--seed", "3", "--out", str(out), "--workers", "2",
-            "--no-progress"]
+    argv = [
+        sys.executable,
+        "-m",
+        "archgym.cli",
+        "run",
+        "--env",
+        SLEEP,
+        "--env-kwarg",
+        "delay_s=0.15",
+        "--agent",
+        "random",
+        "--budget",
+        "30",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while _journal_lines(out) < 6 and time.monotonic() < deadline and proc.poll() is None:
@@ -124,8 +167,15 @@ def test_sigkill_then_resume_completes_without_duplicates(tmp_path: Path) -> Non
     kept = {r["step"]: r for r in rows}
     for row in done:  # every evaluation finished before the kill is kept, not re-run
         assert kept[row["step"]]["timestamp"].timestamp() == pytest.approx(row["timestamp"], abs=1e-5)
-    run(env=SLEEP, env_kwargs={"delay_s": 0.0}, agent="random", budget=30, seed=3, out=reference,
-        progress=False)
+    run(
+        env=SLEEP,
+        env_kwargs={"delay_s": 0.0},
+        agent="random",
+        budget=30,
+        seed=3,
+        out=reference,
+        progress=False,
+    )
     keep = ("param.", "reward")
     assert columns(rows, keep) == columns(records(reference), keep)
 
@@ -159,25 +209,45 @@ def test_incompatible_agent_fails_before_evaluating_and_names_alternatives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     registry = archgym.get_registry()
-    spec = archgym.AgentSpec(name="constant", entry_point="archgym.testing:ConstantAgent",
-                             description="test")
+    spec = archgym.AgentSpec(name="constant", entry_point="archgym.testing:ConstantAgent", description="test")
     monkeypatch.setitem(registry.agents, "constant", spec)
     expected = r"agent 'constant' can't search.*agents that can: .*random.*--scalarize"
     with pytest.raises(ValueError, match=expected):
         run(env="archgym/DTLZ2-v0", agent="constant", budget=3, seed=0, out=tmp_path / "x", progress=False)
     assert not (tmp_path / "x" / "journal.jsonl").exists()
-    summary = run(env="archgym/DTLZ2-v0", agent="constant", budget=3, seed=0, out=tmp_path / "y",
-                  scalarize="chebyshev:0.5,0.5", progress=False)
+    summary = run(
+        env="archgym/DTLZ2-v0",
+        agent="constant",
+        budget=3,
+        seed=0,
+        out=tmp_path / "y",
+        scalarize="chebyshev:0.5,0.5",
+        progress=False,
+    )
     assert summary["n_evaluations"] == 3 and isinstance(summary["best_reward"], float)
 
 
 def test_agent_hyperparameters_are_validated_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"'batch_size'.*integers in \[1, 1024\]"):
-        run(env="archgym/Branin-v0", agent="random", agent_params={"batch_size": 0}, budget=3, seed=0,
-            out=tmp_path / "a", progress=False)
+        run(
+            env="archgym/Branin-v0",
+            agent="random",
+            agent_params={"batch_size": 0},
+            budget=3,
+            seed=0,
+            out=tmp_path / "a",
+            progress=False,
+        )
     with pytest.raises(ValueError, match=r"unknown hyperparameter.*'popsize'.*legal: \['batch_size'\]"):
-        run(env="archgym/Branin-v0", agent="random", agent_params={"popsize": 3}, budget=3, seed=0,
-            out=tmp_path / "b", progress=False)
+        run(
+            env="archgym/Branin-v0",
+            agent="random",
+            agent_params={"popsize": 3},
+            budget=3,
+            seed=0,
+            out=tmp_path / "b",
+            progress=False,
+        )
     with pytest.raises(ValueError, match=r"unknown agent 'nope'; available: .*'random'"):
         run(env="archgym/Branin-v0", agent="nope", budget=3, seed=0, out=tmp_path / "c", progress=False)
 
@@ -222,7 +292,10 @@ def test_ask_tell_adapter_drives_an_outside_optimizer(tmp_path: Path) -> None:
     summary = run(
         env="archgym/Branin-v0",
         agent=lambda problem, seed: AskTellAdapter(problem, seed=seed, ask=outside.ask, tell=outside.tell),
-        budget=25, seed=0, out=tmp_path / "o", progress=False,
+        budget=25,
+        seed=0,
+        out=tmp_path / "o",
+        progress=False,
     )
     assert len(outside.told) == 25 and len(records(tmp_path / "o")) == 25
     assert summary["best_reward"] == max(outside.told) == outside.best_value
@@ -239,8 +312,9 @@ class RandomActions(InteractiveAgent):
 
 
 def test_interactive_agent_runs_on_the_recording_env_until_the_budget(tmp_path: Path) -> None:
-    summary = run(env="archgym/Hartmann6-v0", agent=RandomActions, budget=12, seed=0, out=tmp_path / "i",
-                  progress=False)
+    summary = run(
+        env="archgym/Hartmann6-v0", agent=RandomActions, budget=12, seed=0, out=tmp_path / "i", progress=False
+    )
     rows = records(tmp_path / "i")
     assert len(rows) == 12 == summary["n_evaluations"]
     assert summary["best_reward"] == max(r["reward"] for r in rows)
@@ -255,8 +329,16 @@ class MultiFidelity(Agent):
 
 
 def test_cost_budget_counts_fidelity(tmp_path: Path) -> None:
-    summary = run(env=SLEEP, env_kwargs={"delay_s": 0.0}, agent=MultiFidelity, budget=100, seed=0,
-                  out=tmp_path / "f", cost_budget=3.0, progress=False)
+    summary = run(
+        env=SLEEP,
+        env_kwargs={"delay_s": 0.0},
+        agent=MultiFidelity,
+        budget=100,
+        seed=0,
+        out=tmp_path / "f",
+        cost_budget=3.0,
+        progress=False,
+    )
     rows = records(tmp_path / "f")
     assert len(rows) == 6 and all(r["fidelity"] == 5 for r in rows)  # 6 x 5/10 = 3 full evaluations
     assert summary["cost"] == pytest.approx(3.0)
@@ -315,10 +397,24 @@ def test_resume_of_an_agent_that_does_not_replay_retells_and_completes(tmp_path:
 
 def test_resume_replays_a_deterministic_agent_exactly(tmp_path: Path) -> None:
     out, reference = tmp_path / "r", tmp_path / "ref"
-    run(env="archgym/MixedConditional-v0", agent="random", agent_params={"batch_size": 4}, budget=11,
-        seed=2, out=reference, progress=False)
-    run(env="archgym/MixedConditional-v0", agent="random", agent_params={"batch_size": 4}, budget=11,
-        seed=2, out=out, progress=False)
+    run(
+        env="archgym/MixedConditional-v0",
+        agent="random",
+        agent_params={"batch_size": 4},
+        budget=11,
+        seed=2,
+        out=reference,
+        progress=False,
+    )
+    run(
+        env="archgym/MixedConditional-v0",
+        agent="random",
+        agent_params={"batch_size": 4},
+        budget=11,
+        seed=2,
+        out=out,
+        progress=False,
+    )
     _truncate_run(out, keep=6)  # mid-batch: batch 1 has 2 of its 4 evaluations recorded
     resume(out, progress=False)
     keep = ("param.", "reward", "metric.")
@@ -366,8 +462,9 @@ gym.register(id="local-test/Local-v0", entry_point=Local)
 run(env="local-test/Local-v0", agent="random", budget=4, seed=0, out={str(tmp_path / "w")!r},
     workers=2, progress=False)
 """
-    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert done.returncode != 0
     assert "worker processes die while starting" in done.stderr
 
@@ -388,8 +485,9 @@ class NoisyEnv(archgym.testing.NullEnv):
 def test_best_design_is_re_evaluated_in_the_env_test_mode(tmp_path: Path) -> None:
     if "local-test/Noisy-v0" not in gym.registry:
         gym.register(id="local-test/Noisy-v0", entry_point=NoisyEnv)
-    summary = run(env="local-test/Noisy-v0", agent="random", budget=6, seed=0, out=tmp_path / "n",
-                  progress=False)
+    summary = run(
+        env="local-test/Noisy-v0", agent="random", budget=6, seed=0, out=tmp_path / "n", progress=False
+    )
     test = summary["test"]
     assert test["env_kwargs"] == {"seed_set": "test"}
     assert test["design"] == summary["best_design"]

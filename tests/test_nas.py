@@ -33,16 +33,29 @@ def write_cifar(root: Path, n_train: int = 40, n_test: int = 20, batches: int = 
         data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
         labels = [int(v) for v in rng.integers(0, 10, size=n)]
         with open(root / name, "wb") as fh:
-            pickle.dump({b"batch_label": name.encode(), b"labels": labels, b"data": data,
-                         b"filenames": [b"x.png"] * n}, fh)
+            pickle.dump(
+                {
+                    b"batch_label": name.encode(),
+                    b"labels": labels,
+                    b"data": data,
+                    b"filenames": [b"x.png"] * n,
+                },
+                fh,
+            )
         written[name] = data
     return written
 
 
 def tiny_env(tmp_path: Path) -> NASBench201:
     write_cifar(tmp_path / "cifar")
-    return NASBench201(channels=4, n_cells=1, dataset="cifar10", data_dir=str(tmp_path / "cifar"),
-                       resolution=8, batch_size=16)
+    return NASBench201(
+        channels=4,
+        n_cells=1,
+        dataset="cifar10",
+        data_dir=str(tmp_path / "cifar"),
+        resolution=8,
+        batch_size=16,
+    )
 
 
 def test_all_15625_cells_round_trip_through_the_cell_string() -> None:
@@ -68,11 +81,14 @@ def test_cell_string_format_and_default_design() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(ops=st.lists(st.sampled_from(OPS), min_size=6, max_size=6), cut=st.integers(0, 60),
-       junk=st.text(max_size=3))
+@given(
+    ops=st.lists(st.sampled_from(OPS), min_size=6, max_size=6),
+    cut=st.integers(0, 60),
+    junk=st.text(max_size=3),
+)
 def test_malformed_cell_strings_are_value_errors(ops: list[str], cut: int, junk: str) -> None:
     text = cell_string(ops)
-    broken = text[:cut] + junk + text[cut + 1:]
+    broken = text[:cut] + junk + text[cut + 1 :]
     try:
         parsed = parse_cell_string(broken)
     except ValueError:
@@ -83,8 +99,14 @@ def test_malformed_cell_strings_are_value_errors(ops: list[str], cut: int, junk:
 @settings(max_examples=200, deadline=None)
 @given(ops=st.lists(st.sampled_from(OPS), min_size=6, max_size=6))
 def test_connectivity_matches_a_path_search(ops: list[str]) -> None:
-    succ = {i: [j for (j, k), op in zip(((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)), ops, strict=True)
-                if k == i and op != "none"] for i in range(4)}
+    succ = {
+        i: [
+            j
+            for (j, k), op in zip(((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)), ops, strict=True)
+            if k == i and op != "none"
+        ]
+        for i in range(4)
+    }
     stack, seen = [0], set()
     while stack:
         node = stack.pop()
@@ -158,12 +180,19 @@ def test_more_ops_more_params_and_flops(tmp_path: Path) -> None:
         assert skip < conv1 < conv3, metric
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [
-    ({"channels": 0}, "channels"), ({"n_cells": "2"}, "n_cells"), ({"dataset": "mnist"}, "dataset"),
-    ({"dataset": "cifar10"}, "data_dir"), ({"data_dir": "/tmp"}, "data_dir"),
-    ({"resolution": 2}, "resolution"),
-    ({"max_train": 0}, "max_train"), ({"batch_size": -1}, "batch_size"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"channels": 0}, "channels"),
+        ({"n_cells": "2"}, "n_cells"),
+        ({"dataset": "mnist"}, "dataset"),
+        ({"dataset": "cifar10"}, "data_dir"),
+        ({"data_dir": "/tmp"}, "data_dir"),
+        ({"resolution": 2}, "resolution"),
+        ({"max_train": 0}, "max_train"),
+        ({"batch_size": -1}, "batch_size"),
+    ],
+)
 def test_bad_options_are_value_errors_naming_the_option(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         NASBench201(**kwargs)
@@ -181,8 +210,16 @@ def test_loop_runs_the_env_with_two_workers(tmp_path: Path) -> None:
     data_dir = tmp_path / "cifar"
     write_cifar(data_dir)
     kwargs = {"channels": 4, "dataset": "cifar10", "data_dir": str(data_dir), "resolution": 8}
-    summary = run(env="archgym/NASBench201-v0", agent="random", budget=4, seed=0, out=tmp_path / "out",
-                  env_kwargs=kwargs, workers=2, progress=False)
+    summary = run(
+        env="archgym/NASBench201-v0",
+        agent="random",
+        budget=4,
+        seed=0,
+        out=tmp_path / "out",
+        env_kwargs=kwargs,
+        workers=2,
+        progress=False,
+    )
     assert summary["n_evaluations"] == 4
     assert set(summary["best_design"]) == set(EDGE_NAMES)
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["n_evaluations"] == 4
@@ -193,8 +230,9 @@ def test_registered_and_check_env_passes_on_the_tiny_dataset(tmp_path: Path) -> 
     archgym.check_env(tiny_env(tmp_path), n_designs=3)
 
 
-@pytest.mark.parametrize(("op", "params", "mflops"), [("none", 0.073306, 15.56608),
-                                                      ("nor_conv_3x3", 1.531546, 440.23936)])
+@pytest.mark.parametrize(
+    ("op", "params", "mflops"), [("none", 0.073306, 15.56608), ("nor_conv_3x3", 1.531546, 440.23936)]
+)
 def test_benchmark_sized_network_matches_the_papers_size_range(op: str, params: float, mflops: float) -> None:
     """At C=16, N=5 on 32×32×3 inputs, NAS-Bench-201's cells span 0.073–1.531 M parameters and
     7.78–220.11 M multiply-adds (the paper's "FLOPs"); torch counts 2 FLOPs per multiply-add."""

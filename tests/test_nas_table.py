@@ -49,8 +49,12 @@ def _synthetic_rows(seeds: tuple[int, ...] = (0, 1)) -> list[tuple[str, int, tup
     for key in table.trainable_classes():
         for seed in seeds:
             h = int(hashlib.sha256(f"{key}|{seed}".encode()).hexdigest()[:8], 16) / 16**8
-            values = {"val_accuracy": 50 + 50 * h, "test_accuracy": 40 + 50 * h, "train_loss": 2 - h,
-                      "train_time_s": 1 + h}
+            values = {
+                "val_accuracy": 50 + 50 * h,
+                "test_accuracy": 40 + 50 * h,
+                "train_loss": 2 - h,
+                "train_time_s": 1 + h,
+            }
             out.append((key, seed, tuple(values[m] for m in table.TRAINED_METRICS)))
     return out
 
@@ -58,10 +62,13 @@ def _synthetic_rows(seeds: tuple[int, ...] = (0, 1)) -> list[tuple[str, int, tup
 def _synthetic_table(directory: Path, seeds: tuple[int, ...] = (0, 1)) -> None:
     """Test data (not results): each class's metrics derived from a hash of its key, so lookups
     can be checked against what was written."""
-    rows = {(key, seed): dict(zip(table.TRAINED_METRICS, values, strict=True), torch="test")
-            for key, seed, values in _synthetic_rows(seeds)}
-    statics = [{"params": float(i), "flops": 0.5 * i, "synflow_log": 0.1 * i}
-               for i in range(len(all_cells()))]
+    rows = {
+        (key, seed): dict(zip(table.TRAINED_METRICS, values, strict=True), torch="test")
+        for key, seed, values in _synthetic_rows(seeds)
+    }
+    statics = [
+        {"params": float(i), "flops": 0.5 * i, "synflow_log": 0.1 * i} for i in range(len(all_cells()))
+    ]
     directory.mkdir(parents=True, exist_ok=True)
     tabulate.write_table(directory, rows, statics, seeds, NASBench201())
 
@@ -130,8 +137,10 @@ def _assert_table_holds(directory: Path, rows: dict[tuple[str, int], dict]) -> N
 
 
 def test_lookups_hold_each_classes_training(table_dir: Path) -> None:
-    rows = {(k, s): {m: float(v) for m, v in zip(table.TRAINED_METRICS, values, strict=True)}
-            for k, s, values in _synthetic_rows()}
+    rows = {
+        (k, s): {m: float(v) for m, v in zip(table.TRAINED_METRICS, values, strict=True)}
+        for k, s, values in _synthetic_rows()
+    }
     _assert_table_holds(table_dir, rows)
 
 
@@ -140,13 +149,17 @@ def test_the_shipped_table_is_complete_or_refused_with_a_count() -> None:
         card = json.loads((table.TABLE_DIR / f"{table.TABLE_NAME}.card.json").read_text())
         assert card["trained_classes"] == 6461 and card["seed_to_seed_spearman_val_accuracy"] >= 0.6
         assert (table.TABLE_DIR / f"{table.TABLE_NAME}.parquet").stat().st_size < 5e6  # ships in the repo
-        _assert_table_holds(table.TABLE_DIR, {(r["key"], r["seed"]): r for r in
-                                              table.read_shards(table.TABLE_DIR) if r.get("error") is None})
+        _assert_table_holds(
+            table.TABLE_DIR,
+            {(r["key"], r["seed"]): r for r in table.read_shards(table.TABLE_DIR) if r.get("error") is None},
+        )
         # static metrics are the cell's own, also where the cell is not its class's representative
         tab, env = table.load(), NASBench201()
         data = env._load()
-        for ops in (("nor_conv_3x3", "none", "none", "nor_conv_1x1", "none", "skip_connect"),
-                    ("skip_connect", "none", "none", "avg_pool_3x3", "nor_conv_1x1", "none")):
+        for ops in (
+            ("nor_conv_3x3", "none", "none", "nor_conv_1x1", "none", "skip_connect"),
+            ("skip_connect", "none", "none", "avg_pool_3x3", "nor_conv_1x1", "none"),
+        ):
             assert table.classes()[table.isomorphism_key(ops)] != ops
             expected = env._static_metrics(ops, env._build(ops, data), data)
             got = tab.lookup(cell_index(ops), 0)

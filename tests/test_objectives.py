@@ -82,9 +82,7 @@ def test_objectives_need_at_least_one() -> None:
 
 
 def test_target_spec_reward_is_zero_when_met() -> None:
-    spec = TargetSpec(
-        [Target("latency", "<=", 2.0), Target("throughput", ">=", 4.0)], penalty=-10.0
-    )
+    spec = TargetSpec([Target("latency", "<=", 2.0), Target("throughput", ">=", 4.0)], penalty=-10.0)
     assert spec.reward({"latency": 1.0, "throughput": 9.0}) == 0.0
     assert spec.reward({"latency": 2.0, "throughput": 4.0}) == 0.0
     assert spec.n_objectives == 1 and spec.reward_space is None
@@ -92,9 +90,7 @@ def test_target_spec_reward_is_zero_when_met() -> None:
 
 
 def test_target_spec_reward_is_minus_relative_violation() -> None:
-    spec = TargetSpec(
-        [Target("latency", "<=", 2.0), Target("throughput", ">=", 4.0)], penalty=-10.0
-    )
+    spec = TargetSpec([Target("latency", "<=", 2.0), Target("throughput", ">=", 4.0)], penalty=-10.0)
     # latency 3 exceeds 2 by 50 %; throughput 3 misses 4 by 25 %
     assert spec.reward({"latency": 3.0, "throughput": 9.0}) == pytest.approx(-0.5)
     assert spec.reward({"latency": 1.0, "throughput": 3.0}) == pytest.approx(-0.25)

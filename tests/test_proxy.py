@@ -24,8 +24,22 @@ def branin_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("proxy")
     collect(env="archgym/Branin-v0", n=160, out=root / "collect", seed=0)
     export([root / "collect"], root / "ds.parquet")
-    assert main(["proxy", "train", str(root / "ds.parquet"), "--target", "value", "-o",
-                 str(root / "m.joblib"), "--models", "rf,gbm"]) == 0
+    assert (
+        main(
+            [
+                "proxy",
+                "train",
+                str(root / "ds.parquet"),
+                "--target",
+                "value",
+                "-o",
+                str(root / "m.joblib"),
+                "--models",
+                "rf,gbm",
+            ]
+        )
+        == 0
+    )
     return root / "m.joblib"
 
 
@@ -41,8 +55,10 @@ def test_train_reports_error_ranking_baselines_and_speedup(branin_model: Path) -
         assert set(scores) == {"rmse", "relative_rmse", "r2", "kendall_tau"}
     assert t["test"]["rmse"] < t["baselines"]["mean"]["rmse"]
     assert t["test"]["kendall_tau"] > 0.7
-    assert math.isclose(t["test"]["relative_rmse"] * card["real_eval_time_s"] / card["real_eval_time_s"],
-                        t["test"]["rmse"] / t["test"]["rmse"] * t["test"]["relative_rmse"])
+    assert math.isclose(
+        t["test"]["relative_rmse"] * card["real_eval_time_s"] / card["real_eval_time_s"],
+        t["test"]["rmse"] / t["test"]["rmse"] * t["test"]["relative_rmse"],
+    )
     assert t["speedup"]["single_row"] > 0 and t["speedup"]["batched"] > 0
     assert card["env_id"] == "archgym/Branin-v0" and card["env_class"].endswith(":Branin")
 
@@ -56,9 +72,15 @@ def test_proxy_env_says_proxy_everywhere(branin_model: Path, tmp_path: Path) -> 
     assert info["backend"] == "proxy" and info["feasible"]
     predicted = load(branin_model, trust=True).predict([design])["value"][0]
     assert math.isclose(reward, -predicted)  # the env's own objective (min value) on the prediction
-    summary = loop.run(env="archgym/Branin-v0", agent="random", budget=6, seed=0, out=tmp_path / "run",
-                       env_kwargs={"backend": "proxy", "model": str(branin_model), "trust_model": True},
-                       progress=False)
+    summary = loop.run(
+        env="archgym/Branin-v0",
+        agent="random",
+        budget=6,
+        seed=0,
+        out=tmp_path / "run",
+        env_kwargs={"backend": "proxy", "model": str(branin_model), "trust_model": True},
+        progress=False,
+    )
     assert summary["n_evaluations"] == 6
     assert set(pq.read_table(tmp_path / "run" / PARQUET)["backend"].to_pylist()) == {"proxy"}
 
@@ -91,8 +113,12 @@ class _TwoMetrics(DesignEnv):
     """Objective on ``b``; a model of ``a`` alone can't serve it."""
 
     def __init__(self, backend: str = "simulator") -> None:
-        super().__init__(design_space=DesignSpace([Real("x", 0.0, 1.0)]), metrics={"a": "1", "b": "1"},
-                         objective=Objectives([Objective("b", "min")], penalty=-10.0), backend=backend)
+        super().__init__(
+            design_space=DesignSpace([Real("x", 0.0, 1.0)]),
+            metrics={"a": "1", "b": "1"},
+            objective=Objectives([Objective("b", "min")], penalty=-10.0),
+            backend=backend,
+        )
 
     def evaluate(self, design: dict[str, Any], context: Any) -> dict[str, float]:
         return {"a": design["x"], "b": 1.0 + design["x"] ** 2}
@@ -109,8 +135,12 @@ def test_own_backend_parameter_and_uncovered_objective(tmp_path: Path) -> None:
         slow = train(tmp_path / "ds.parquet", ["a"], tmp_path / "slow.joblib", max_predict_s=1e-9)
         assert not any(c["fast_enough"] for c in slow["targets"]["a"]["candidates"])  # the fastest is taken
         with pytest.raises(ValueError, match=r"objective needs metric\(s\) \['b'\]"):
-            gym.make("archgym-test/TwoMetrics-v0", backend="proxy", model=str(tmp_path / "a.joblib"),
-                     trust_model=True)
+            gym.make(
+                "archgym-test/TwoMetrics-v0",
+                backend="proxy",
+                model=str(tmp_path / "a.joblib"),
+                trust_model=True,
+            )
         train(tmp_path / "ds.parquet", ["a", "b"], tmp_path / "ab.joblib", kinds=["gbm"])
         env = _TwoMetrics(backend="proxy", model=str(tmp_path / "ab.joblib"), trust_model=True)  # type: ignore[call-arg]
         env.reset(seed=0)

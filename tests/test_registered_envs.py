@@ -20,8 +20,12 @@ ENV_IDS = sorted(archgym.get_registry().env_plugins)
 
 
 def test_builtin_envs_are_registered() -> None:
-    assert {"archgym/Branin-v0", "archgym/Hartmann6-v0", "archgym/MixedConditional-v0",
-            "archgym/DTLZ2-v0"} <= set(ENV_IDS)
+    assert {
+        "archgym/Branin-v0",
+        "archgym/Hartmann6-v0",
+        "archgym/MixedConditional-v0",
+        "archgym/DTLZ2-v0",
+    } <= set(ENV_IDS)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)

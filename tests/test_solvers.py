@@ -96,8 +96,15 @@ def test_ssor_pcg_matches_cg_with_an_explicit_ssor_preconditioner() -> None:
         nonlocal count
         count += 1
 
-    spla.cg(A, b, rtol=env.tol, atol=0.0, maxiter=1000, callback=callback,
-            M=spla.LinearOperator(A.shape, matvec=apply, dtype=np.float64))
+    spla.cg(
+        A,
+        b,
+        rtol=env.tol,
+        atol=0.0,
+        maxiter=1000,
+        callback=callback,
+        M=spla.LinearOperator(A.shape, matvec=apply, dtype=np.float64),
+    )
     _, _, info = step(env, {"omega": omega})
     assert info["feasible"] and info["metrics"]["iterations"] == count
     assert info["metrics"]["residual"] <= env.tol
@@ -162,8 +169,9 @@ def test_an_episode_walks_the_sequence_in_order_and_observes_the_next_context() 
 def test_anisotropy_sequence_varies_the_diffusion_tensor() -> None:
     env = SOR(n=10, sequence="anisotropy", epsilon_range=(0.05, 0.5))
     contexts = [env.context(t) for t in range(10)]
-    assert all(shift == 0.0 and 0.05 <= eps <= 0.5 and 0 <= theta <= math.pi / 2
-               for shift, eps, theta in contexts)
+    assert all(
+        shift == 0.0 and 0.05 <= eps <= 0.5 and 0 <= theta <= math.pi / 2 for shift, eps, theta in contexts
+    )
     A0, _ = env.system(0)
     A1, _ = env.system(1)
     assert (A0 != A1).nnz > 0 and abs(A0 - A0.T).max() < 1e-12
@@ -200,8 +208,12 @@ def test_shift_range_is_checked_against_positive_definiteness() -> None:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(omega=st.floats(0.01, 1.99), seed=st.integers(0, 2**31 - 1),
-       solver=st.sampled_from(["sor", "ssor_pcg"]), sequence=st.sampled_from(["shift", "anisotropy"]))
+@given(
+    omega=st.floats(0.01, 1.99),
+    seed=st.integers(0, 2**31 - 1),
+    solver=st.sampled_from(["sor", "ssor_pcg"]),
+    sequence=st.sampled_from(["shift", "anisotropy"]),
+)
 def test_every_omega_either_converges_or_is_capped(
     omega: float, seed: int, solver: str, sequence: str
 ) -> None:
@@ -255,17 +267,31 @@ def test_amg_cycle_work_extends_pyamg_cycle_complexity() -> None:
         expected = 1.5 * (flops - k * nnz_coarse) + 10 * k * nnz_coarse
         assert AMG._cycle_work(ml, {**design, "cycle": cycle}) == pytest.approx(expected / nnz0 + 1.0)
     # three pre- and post-sweeps of symmetric Gauss-Seidel cost 12 mat-vecs + 1 residual per visit
-    heavy = AMG._cycle_work(ml, {**design, "smoother": "gauss_seidel", "presweeps": 3, "postsweeps": 3,
-                                 "cycle": "V"})
-    assert heavy == pytest.approx(13 / 3 * (AMG._cycle_work(ml, {**design, "cycle": "V"}) - 1.0
-                                            - 10 * nnz_coarse / nnz0) + 10 * nnz_coarse / nnz0 + 1.0)
+    heavy = AMG._cycle_work(
+        ml, {**design, "smoother": "gauss_seidel", "presweeps": 3, "postsweeps": 3, "cycle": "V"}
+    )
+    assert heavy == pytest.approx(
+        13 / 3 * (AMG._cycle_work(ml, {**design, "cycle": "V"}) - 1.0 - 10 * nnz_coarse / nnz0)
+        + 10 * nnz_coarse / nnz0
+        + 1.0
+    )
 
 
 def test_amg_is_deterministic_and_leaves_numpys_global_state_alone() -> None:
     env = AMG(**SMALL_AMG)
-    design = {"solver": "rs", "rs_theta": 0.3, "rs_splitting": "PMIS", "smoother": "chebyshev",
-              "presweeps": 1, "postsweeps": 1, "cycle": "V", "max_levels": 10, "max_coarse": 10,
-              "coarse_solver": "splu", "accel": "cg"}
+    design = {
+        "solver": "rs",
+        "rs_theta": 0.3,
+        "rs_splitting": "PMIS",
+        "smoother": "chebyshev",
+        "presweeps": 1,
+        "postsweeps": 1,
+        "cycle": "V",
+        "max_levels": 10,
+        "max_coarse": 10,
+        "coarse_solver": "splu",
+        "accel": "cg",
+    }
     np.random.seed(123)
     before = np.random.get_state()[1].copy()
     r1, _, i1 = step(env, design, seed=1)
@@ -279,8 +305,14 @@ def test_amg_is_deterministic_and_leaves_numpys_global_state_alone() -> None:
 
 def test_amg_dense_coarse_solver_on_a_large_coarse_grid_is_refused() -> None:
     env = AMG(n=32, dense_coarse_limit=100)
-    design = {**env.design_space.default(), "solver": "rs", "rs_theta": 0.25, "rs_splitting": "RS",
-              "max_levels": 2, "coarse_solver": "pinv"}
+    design = {
+        **env.design_space.default(),
+        "solver": "rs",
+        "rs_theta": 0.25,
+        "rs_splitting": "RS",
+        "max_levels": 2,
+        "coarse_solver": "pinv",
+    }
     design.pop("sa_theta"), design.pop("sa_prolongation")
     reward, _, info = step(env, design)
     assert not info["feasible"] and "dense_coarse_limit=100" in info["error"]
@@ -353,8 +385,11 @@ def test_amg_variants_pass_check_env(kwargs: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"solver": "ssor_pcg", "n": 12}, {"sequence": "anisotropy", "n": 12, "episode_length": 3},
-     {"sequence": "constant", "n": 12, "objective": "time"}],
+    [
+        {"solver": "ssor_pcg", "n": 12},
+        {"sequence": "anisotropy", "n": 12, "episode_length": 3},
+        {"sequence": "constant", "n": 12, "objective": "time"},
+    ],
 )
 def test_sor_variants_pass_check_env(kwargs: dict[str, Any]) -> None:
     env = gym.make("archgym/SOR-v0", **kwargs)
@@ -363,9 +398,15 @@ def test_sor_variants_pass_check_env(kwargs: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "name"),
-    [({"problem": "helmholtz"}, "problem"), ({"dim": 3, "problem": "anisotropic"}, "dim"),
-     ({"n": 2}, "n"), ({"epsilon": 0.0}, "epsilon"), ({"max_iterations": 0}, "max_iterations"),
-     ({"objective": "flops"}, "objective"), ({"discretization": "FV"}, "discretization")],
+    [
+        ({"problem": "helmholtz"}, "problem"),
+        ({"dim": 3, "problem": "anisotropic"}, "dim"),
+        ({"n": 2}, "n"),
+        ({"epsilon": 0.0}, "epsilon"),
+        ({"max_iterations": 0}, "max_iterations"),
+        ({"objective": "flops"}, "objective"),
+        ({"discretization": "FV"}, "discretization"),
+    ],
 )
 def test_amg_bad_arguments_name_the_argument(kwargs: dict[str, Any], name: str) -> None:
     with pytest.raises(ValueError, match=f"^{name}: .*legal values"):
@@ -378,14 +419,28 @@ def test_amg_bad_arguments_name_the_argument(kwargs: dict[str, Any], name: str) 
 def test_sor_and_amg_run_through_the_loop(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    summary = run(env="archgym/SOR-v0", agent="random", budget=6, seed=0, out=tmp_path / "sor",
-                  env_kwargs={"n": 12, "sequence": "constant"}, progress=False)
+    summary = run(
+        env="archgym/SOR-v0",
+        agent="random",
+        budget=6,
+        seed=0,
+        out=tmp_path / "sor",
+        env_kwargs={"n": 12, "sequence": "constant"},
+        progress=False,
+    )
     rows = pq.read_table(tmp_path / "sor" / "evaluations.parquet").to_pylist()
     assert len(rows) == 6 and {"metric.iterations", "metric.shift", "metric.instance"} <= set(rows[0])
     assert summary["best_reward"] == max(r["reward"] for r in rows if r["feasible"])
     assert json.loads(rows[0]["versions"])["pyamg"]
 
-    run(env="archgym/AMG-v0", agent="random", budget=4, seed=0, out=tmp_path / "amg",
-        env_kwargs={"n": 16}, progress=False)
+    run(
+        env="archgym/AMG-v0",
+        agent="random",
+        budget=4,
+        seed=0,
+        out=tmp_path / "amg",
+        env_kwargs={"n": 16},
+        progress=False,
+    )
     rows = pq.read_table(tmp_path / "amg" / "evaluations.parquet").to_pylist()
     assert len(rows) == 4 and "metric.work" in rows[0] and "param.solver" in rows[0]

@@ -25,8 +25,12 @@ _NAME_CHARS = "abxyz_-.[]'\" 0"
 # Choices of one parameter share one kind (strings, numbers or booleans): one records column.
 _choice_lists = st.one_of(
     st.lists(st.text(max_size=4), min_size=1, max_size=5, unique=True),
-    st.lists(st.one_of(st.integers(-3, 3), st.floats(-10, 10, allow_nan=False)),
-             min_size=1, max_size=5, unique=True),
+    st.lists(
+        st.one_of(st.integers(-3, 3), st.floats(-10, 10, allow_nan=False)),
+        min_size=1,
+        max_size=5,
+        unique=True,
+    ),
     st.lists(st.booleans(), min_size=1, max_size=2, unique=True),
 )
 
@@ -79,9 +83,7 @@ def parameters(draw: st.DrawFn, name: str, *, discrete_only: bool, parents: list
 
 
 @st.composite
-def design_spaces(
-    draw: st.DrawFn, *, discrete_only: bool = False, constraints: bool = True
-) -> DesignSpace:
+def design_spaces(draw: st.DrawFn, *, discrete_only: bool = False, constraints: bool = True) -> DesignSpace:
     n = draw(st.integers(1, 6))
     params: list[Parameter] = []
     for i in range(n):
@@ -112,8 +114,9 @@ def spaces_and_designs(draw: st.DrawFn, **kwargs: Any) -> tuple[DesignSpace, dic
     space = draw(design_spaces(**kwargs))
     design: dict[str, Any] = {}
     for p in space:
-        if p.condition is None or (p.condition.parent in design
-                                   and design[p.condition.parent] in p.condition.values):
+        if p.condition is None or (
+            p.condition.parent in design and design[p.condition.parent] in p.condition.values
+        ):
             design[p.name] = draw(values_of(p))
     assume(all(c.allowed(design) for c in space.constraints))
     return space, design
@@ -309,20 +312,24 @@ def test_duplicate_names_are_rejected() -> None:
 
 def test_condition_parent_must_be_declared_first() -> None:
     with pytest.raises(ValueError, match="'kernel' must be declared before"):
-        DesignSpace([
-            Real("gamma", 0.1, 1.0, condition=Condition("kernel", ["rbf"])),
-            Categorical("kernel", ["rbf", "linear"]),
-        ])
+        DesignSpace(
+            [
+                Real("gamma", 0.1, 1.0, condition=Condition("kernel", ["rbf"])),
+                Categorical("kernel", ["rbf", "linear"]),
+            ]
+        )
     with pytest.raises(ValueError, match="'nope'"):
         DesignSpace([Real("gamma", 0.1, 1.0, condition=Condition("nope", ["rbf"]))])
 
 
 def test_condition_values_must_be_legal_for_the_parent() -> None:
     with pytest.raises(ValueError, match="'kernel'"):
-        DesignSpace([
-            Categorical("kernel", ["rbf", "linear"]),
-            Real("gamma", 0.1, 1.0, condition=Condition("kernel", ["poly"])),
-        ])
+        DesignSpace(
+            [
+                Categorical("kernel", ["rbf", "linear"]),
+                Real("gamma", 0.1, 1.0, condition=Condition("kernel", ["poly"])),
+            ]
+        )
 
 
 @pytest.mark.parametrize(
@@ -355,12 +362,14 @@ def test_empty_space_is_rejected() -> None:
 
 
 def test_size() -> None:
-    space = DesignSpace([
-        Integer("n", 0, 9),
-        Categorical("kind", ["a", "b", "c"]),
-        Ordinal("width", [1, 2, 4, 8]),
-        Integer("m", 1, 100, log=True, condition=Condition("kind", ["a"])),
-    ])
+    space = DesignSpace(
+        [
+            Integer("n", 0, 9),
+            Categorical("kind", ["a", "b", "c"]),
+            Ordinal("width", [1, 2, 4, 8]),
+            Integer("m", 1, 100, log=True, condition=Condition("kind", ["a"])),
+        ]
+    )
     assert space.size == 10 * 3 * 4 * 100
     assert space.is_discrete
     mixed = DesignSpace([Integer("n", 0, 9), Real("x", 0.0, 1.0)])

@@ -115,9 +115,21 @@ class AntColony(Agent):
         duplicates: str = "redraw",
         **hyperparameters: Any,
     ) -> None:
-        super().__init__(problem, seed=seed, ants=ants, rho=rho, alpha=alpha, q=q, n_best=n_best,
-                         elite=elite, tau_min=tau_min, bins=bins, spread=spread,
-                         duplicates=duplicates, **hyperparameters)
+        super().__init__(
+            problem,
+            seed=seed,
+            ants=ants,
+            rho=rho,
+            alpha=alpha,
+            q=q,
+            n_best=n_best,
+            elite=elite,
+            tau_min=tau_min,
+            bins=bins,
+            spread=spread,
+            duplicates=duplicates,
+            **hyperparameters,
+        )
         if ants < 1 or n_best < 1 or bins < 2:
             raise ValueError(f"need ants >= 1, n_best >= 1, bins >= 2; got {ants}, {n_best}, {bins}")
         if not 0.0 <= rho <= 1.0:
@@ -167,8 +179,11 @@ class AntColony(Agent):
     # --- pheromone --------------------------------------------------------------------------
     def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
         self.seen.update(_key(d) for d in designs)  # also designs told but not asked (resume)
-        scored = [(float(r.reward), d) for d, r in zip(designs, results, strict=True)
-                  if r.feasible and math.isfinite(float(r.reward))]
+        scored = [
+            (float(r.reward), d)
+            for d, r in zip(designs, results, strict=True)
+            if r.feasible and math.isfinite(float(r.reward))
+        ]
         scored.sort(key=lambda pair: pair[0], reverse=True)
         if scored and (self.best is None or scored[0][0] > self.best[0]):
             self.best = scored[0]

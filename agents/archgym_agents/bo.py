@@ -66,7 +66,7 @@ SPECS = [
         name="bo",
         entry_point="archgym_agents.bo:BayesianOptimization",
         description="Bayesian optimisation (BoTorch GP + log-EI / log-EHVI) for small budgets; "
-                    "mixed, conditional and multi-objective spaces.",
+        "mixed, conditional and multi-objective spaces.",
         hyperparameters=(
             Integer("n_init", 0, 10_000, default=0),
             Integer("batch_size", 1, 256, default=1),
@@ -139,9 +139,19 @@ class BayesianOptimization(Agent):
         output_warping: str = "winsorize",
         **hyperparameters: Any,
     ) -> None:
-        super().__init__(problem, seed=seed, n_init=n_init, batch_size=batch_size, num_restarts=num_restarts,
-                         raw_samples=raw_samples, acquisition=acquisition, mc_samples=mc_samples,
-                         reference_point=reference_point, output_warping=output_warping, **hyperparameters)
+        super().__init__(
+            problem,
+            seed=seed,
+            n_init=n_init,
+            batch_size=batch_size,
+            num_restarts=num_restarts,
+            raw_samples=raw_samples,
+            acquisition=acquisition,
+            mc_samples=mc_samples,
+            reference_point=reference_point,
+            output_warping=output_warping,
+            **hyperparameters,
+        )
         if acquisition not in ("qlognei", "qlogei"):
             raise ValueError(f"acquisition: {acquisition!r} is not legal; legal values: qlognei, qlogei")
         self.dim = len(self.space)
@@ -152,12 +162,14 @@ class BayesianOptimization(Agent):
         self.acquisition = acquisition
         self.mc_samples = int(mc_samples)
         if reference_point not in ("auto", "inferred"):
-            raise ValueError(f"reference_point: {reference_point!r} is not legal; "
-                             "legal values: auto, inferred")
+            raise ValueError(
+                f"reference_point: {reference_point!r} is not legal; legal values: auto, inferred"
+            )
         self.reference = reference_point
         if output_warping not in ("winsorize", "none"):
-            raise ValueError(f"output_warping: {output_warping!r} is not legal; "
-                             "legal values: winsorize, none")
+            raise ValueError(
+                f"output_warping: {output_warping!r} is not legal; legal values: winsorize, none"
+            )
         self.output_warping = output_warping
         self.reference_point: np.ndarray | None = None  # the last one used (multi-objective)
         self.n_objectives = problem.n_objectives
@@ -203,18 +215,25 @@ class BayesianOptimization(Agent):
     def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
         for design, result in zip(designs, results, strict=True):
             reward = np.atleast_1d(np.asarray(result.reward, dtype=np.float64)).reshape(-1)
-            ok = bool(result.feasible) and reward.shape == (self.n_objectives,) and bool(
-                np.all(np.isfinite(reward)))
+            ok = (
+                bool(result.feasible)
+                and reward.shape == (self.n_objectives,)
+                and bool(np.all(np.isfinite(reward)))
+            )
             self._X.append(self.space.to_unit(design))
             self._Y.append(reward if ok else np.full(self.n_objectives, np.nan))
             self._ok.append(ok)
             self._seen.add(_key(design))
 
     def finish(self, out: Any) -> dict[str, Any]:
-        return {"n_init": self.n_init, "n_initial": self.stats["initial"],
-                "n_model_based": self.stats["model_based"], "n_replaced": self.stats["replaced"],
-                "fit_s": round(self.timing["fit_s"], 3),
-                "acquisition_s": round(self.timing["acquisition_s"], 3)}
+        return {
+            "n_init": self.n_init,
+            "n_initial": self.stats["initial"],
+            "n_model_based": self.stats["model_based"],
+            "n_replaced": self.stats["replaced"],
+            "fit_s": round(self.timing["fit_s"], 3),
+            "acquisition_s": round(self.timing["acquisition_s"], 3),
+        }
 
     # --- training data -----------------------------------------------------------------------
     def training_data(self) -> tuple[np.ndarray, np.ndarray]:
@@ -324,8 +343,9 @@ class BayesianOptimization(Agent):
         normalize = Normalize(d=self.dim, indices=numeric, bounds=unit) if numeric else None
         standardize = Standardize(m=self.n_objectives)
         if layout.cat_dims:
-            model = MixedSingleTaskGP(X, Y, cat_dims=list(layout.cat_dims), input_transform=normalize,
-                                      outcome_transform=standardize)
+            model = MixedSingleTaskGP(
+                X, Y, cat_dims=list(layout.cat_dims), input_transform=normalize, outcome_transform=standardize
+            )
         else:
             model = SingleTaskGP(X, Y, input_transform=normalize, outcome_transform=standardize)
         if self._hyper is not None:  # warm start: the previous fit's hyperparameters
@@ -334,8 +354,10 @@ class BayesianOptimization(Agent):
                     old = self._hyper.get(name)
                     if old is not None and old.shape == value.shape:
                         value.copy_(old)
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
-                         optimizer_kwargs={"options": {"maxiter": FIT_MAXITER}})
+        fit_gpytorch_mll(
+            ExactMarginalLogLikelihood(model.likelihood, model),
+            optimizer_kwargs={"options": {"maxiter": FIT_MAXITER}},
+        )
         self._hyper = {name: value.detach().clone() for name, value in model.named_parameters()}
         self.stats["fits"] += 1
         return model
@@ -369,10 +391,12 @@ class BayesianOptimization(Agent):
         self.reference_point = ref_point.numpy().copy()
         if self.acquisition == "qlognei":
             return qLogNoisyExpectedHypervolumeImprovement(
-                model, ref_point=ref_point, X_baseline=X, sampler=sampler, prune_baseline=True)
+                model, ref_point=ref_point, X_baseline=X, sampler=sampler, prune_baseline=True
+            )
         partitioning = FastNondominatedPartitioning(ref_point=ref_point, Y=feasible)
-        return qLogExpectedHypervolumeImprovement(model, ref_point=ref_point, partitioning=partitioning,
-                                                  sampler=sampler)
+        return qLogExpectedHypervolumeImprovement(
+            model, ref_point=ref_point, partitioning=partitioning, sampler=sampler
+        )
 
     def _optimize(self, acqf: Any, q: int) -> np.ndarray:
         """``q`` encodings maximising ``acqf`` over legal values (see the module docstring)."""
@@ -385,18 +409,28 @@ class BayesianOptimization(Agent):
             choices = self._legal_pool(0, self._seen)
             if len(choices) == 0:  # every legal design was evaluated: repeats are all that's left
                 return np.array([self.space.to_unit(self.space.sample(self.rng)) for _ in range(q)])
-            cand, _ = optimize_acqf_discrete(acqf, q=min(q, len(choices)),
-                                             choices=torch.as_tensor(choices), unique=True)
+            cand, _ = optimize_acqf_discrete(
+                acqf, q=min(q, len(choices)), choices=torch.as_tensor(choices), unique=True
+            )
             return cand.detach().numpy()
         bounds = torch.as_tensor(layout.bounds, dtype=torch.float64)
-        common = dict(q=q, num_restarts=self.num_restarts, raw_samples=self.raw_samples,
-                      fixed_features=dict(layout.fixed) or None)
+        common = dict(
+            q=q,
+            num_restarts=self.num_restarts,
+            raw_samples=self.raw_samples,
+            fixed_features=dict(layout.fixed) or None,
+        )
         if not layout.discrete_dims and not layout.cat_dims:
             cand, _ = optimize_acqf(acqf, bounds=bounds, **common)
         else:
             cand, _ = optimize_acqf_mixed_alternating(
-                acqf, bounds=bounds, discrete_dims=layout.discrete_dims or None,
-                cat_dims=layout.cat_dims or None, options=layout.mixed_options, **common)
+                acqf,
+                bounds=bounds,
+                discrete_dims=layout.discrete_dims or None,
+                cat_dims=layout.cat_dims or None,
+                options=layout.mixed_options,
+                **common,
+            )
         return cand.detach().numpy().reshape(-1, self.dim)
 
     def _repair(self, acqf: Any, candidates: np.ndarray, n: int) -> list[Design]:
@@ -422,8 +456,9 @@ class BayesianOptimization(Agent):
             return designs + [self.space.sample(self.rng) for _ in range(missing)]
         pending = [self.space.to_unit(d) for d in designs]
         acqf.set_X_pending(torch.as_tensor(np.array(pending)) if pending else None)
-        picks, _ = optimize_acqf_discrete(acqf, q=min(missing, len(pool)), choices=torch.as_tensor(pool),
-                                          unique=True)
+        picks, _ = optimize_acqf_discrete(
+            acqf, q=min(missing, len(pool)), choices=torch.as_tensor(pool), unique=True
+        )
         designs += [self.space.from_unit(x, check=False) for x in picks.detach().numpy()]
         while len(designs) < min(n, len(candidates)):
             designs.append(self.space.sample(self.rng))

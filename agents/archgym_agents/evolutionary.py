@@ -60,7 +60,7 @@ SPECS = [
         name="ga",
         entry_point="archgym_agents.evolutionary:GeneticAlgorithm",
         description="Genetic algorithm (DEAP): type-aware crossover/mutation, feasibility-first "
-                    "selection, (mu+lambda) or elitist generational survival.",
+        "selection, (mu+lambda) or elitist generational survival.",
         hyperparameters=(
             Integer("population", 4, 1000, default=8),
             *_VARIATION,
@@ -73,7 +73,7 @@ SPECS = [
         name="nsga2",
         entry_point="archgym_agents.evolutionary:NSGA2",
         description="NSGA-II (DEAP) for multi-objective envs: non-dominated sorting and crowding, "
-                    "constraint domination, type-aware variation.",
+        "constraint domination, type-aware variation.",
         hyperparameters=(
             Integer("population", 4, 1000, default=20),  # a multiple of 4 (selTournamentDCD)
             *_VARIATION,
@@ -227,8 +227,9 @@ class _Genome:
 
         p = self.params[i]
         if isinstance(p, Real):
-            return float(tools.mutPolynomialBounded([float(gene)], eta=self.eta, low=0.0, up=1.0,
-                                                    indpb=1.0)[0][0])
+            return float(
+                tools.mutPolynomialBounded([float(gene)], eta=self.eta, low=0.0, up=1.0, indpb=1.0)[0][0]
+            )
         if isinstance(p, Integer):
             if p.low == p.high:
                 return gene
@@ -268,10 +269,28 @@ class _EvolutionaryAgent(Agent):
     population, and ``tell`` forms the next population (:meth:`_survive`).
     """
 
-    def __init__(self, problem: Problem, *, seed: int, population: int, cxpb: float, mutpb: float,
-                 indpb: float, eta: float, **hyperparameters: Any) -> None:
-        super().__init__(problem, seed=seed, population=population, cxpb=cxpb, mutpb=mutpb,
-                         indpb=indpb, eta=eta, **hyperparameters)
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        seed: int,
+        population: int,
+        cxpb: float,
+        mutpb: float,
+        indpb: float,
+        eta: float,
+        **hyperparameters: Any,
+    ) -> None:
+        super().__init__(
+            problem,
+            seed=seed,
+            population=population,
+            cxpb=cxpb,
+            mutpb=mutpb,
+            indpb=indpb,
+            eta=eta,
+            **hyperparameters,
+        )
         from deap import base
 
         self.population_size = self.batch_size = int(population)
@@ -353,9 +372,13 @@ class _EvolutionaryAgent(Agent):
     # --- tell --------------------------------------------------------------------------------------
     def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
         genomes, self._offspring = self._offspring, None
-        asked = genomes is not None and len(genomes) == len(designs) and all(
-            _design_key(self.genome.decode(g)) == _design_key(d)
-            for g, d in zip(genomes, designs, strict=True)
+        asked = (
+            genomes is not None
+            and len(genomes) == len(designs)
+            and all(
+                _design_key(self.genome.decode(g)) == _design_key(d)
+                for g, d in zip(genomes, designs, strict=True)
+            )
         )
         if not asked:  # evaluations this agent did not ask for (tell_history)
             genomes = [self.genome.encode(d, self.rng) for d in designs]
@@ -386,8 +409,11 @@ class _EvolutionaryAgent(Agent):
 
     def finish(self, out: Path) -> dict[str, Any]:
         feasible = [ind for ind in self.population if ind.fitness.feasible]
-        return {"generations": self.generation, "population": len(self.population),
-                "population_feasible": len(feasible)}
+        return {
+            "generations": self.generation,
+            "population": len(self.population),
+            "population_feasible": len(feasible),
+        }
 
 
 class GeneticAlgorithm(_EvolutionaryAgent):
@@ -406,17 +432,38 @@ class GeneticAlgorithm(_EvolutionaryAgent):
     single_objective = True
     multi_objective = False
 
-    def __init__(self, problem: Problem, *, seed: int, population: int = 8, cxpb: float = 0.9,
-                 mutpb: float = 1.0, indpb: float = 0.3, eta: float = 15.0,
-                 selection: str = "tournament", tournament_size: int = 3, survival: str = "plus",
-                 **hyperparameters: Any) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        seed: int,
+        population: int = 8,
+        cxpb: float = 0.9,
+        mutpb: float = 1.0,
+        indpb: float = 0.3,
+        eta: float = 15.0,
+        selection: str = "tournament",
+        tournament_size: int = 3,
+        survival: str = "plus",
+        **hyperparameters: Any,
+    ) -> None:
         if selection not in ("tournament", "random"):
             raise ValueError(f"selection: {selection!r} is not legal; legal values: tournament, random")
         if survival not in ("plus", "generational"):
             raise ValueError(f"survival: {survival!r} is not legal; legal values: plus, generational")
-        super().__init__(problem, seed=seed, population=population, cxpb=cxpb, mutpb=mutpb,
-                         indpb=indpb, eta=eta, selection=selection, tournament_size=tournament_size,
-                         survival=survival, **hyperparameters)
+        super().__init__(
+            problem,
+            seed=seed,
+            population=population,
+            cxpb=cxpb,
+            mutpb=mutpb,
+            indpb=indpb,
+            eta=eta,
+            selection=selection,
+            tournament_size=tournament_size,
+            survival=survival,
+            **hyperparameters,
+        )
         self.selection, self.tournament_size, self.survival = selection, int(tournament_size), survival
 
     def _mating_pool(self, k: int) -> list[_Individual]:
@@ -453,16 +500,33 @@ class NSGA2(_EvolutionaryAgent):
     single_objective = False
     multi_objective = True
 
-    def __init__(self, problem: Problem, *, seed: int, population: int = 20, cxpb: float = 0.9,
-                 mutpb: float = 1.0, indpb: float = 0.3, eta: float = 15.0,
-                 **hyperparameters: Any) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        seed: int,
+        population: int = 20,
+        cxpb: float = 0.9,
+        mutpb: float = 1.0,
+        indpb: float = 0.3,
+        eta: float = 15.0,
+        **hyperparameters: Any,
+    ) -> None:
         if population % 4:
             raise ValueError(
                 f"population: {population} is not legal for nsga2; legal values: a multiple of 4 "
                 "(DEAP's selTournamentDCD pairs individuals in fours)"
             )
-        super().__init__(problem, seed=seed, population=population, cxpb=cxpb, mutpb=mutpb,
-                         indpb=indpb, eta=eta, **hyperparameters)
+        super().__init__(
+            problem,
+            seed=seed,
+            population=population,
+            cxpb=cxpb,
+            mutpb=mutpb,
+            indpb=indpb,
+            eta=eta,
+            **hyperparameters,
+        )
 
     def _mating_pool(self, k: int) -> list[_Individual]:
         from deap import tools

@@ -168,8 +168,15 @@ class GridSearch(Agent):
         order: str = "shuffled",
         **hyperparameters: Any,
     ) -> None:
-        super().__init__(problem, seed=seed, batch_size=batch_size, points_per_real=points_per_real,
-                         max_designs=max_designs, order=order, **hyperparameters)
+        super().__init__(
+            problem,
+            seed=seed,
+            batch_size=batch_size,
+            points_per_real=points_per_real,
+            max_designs=max_designs,
+            order=order,
+            **hyperparameters,
+        )
         if order not in ("shuffled", "lexicographic"):
             raise ValueError(f"order: {order!r} is not legal; legal values: 'shuffled', 'lexicographic'")
         if points_per_real < 2:
@@ -188,7 +195,8 @@ class GridSearch(Agent):
         size = self.grid.size
         self._order = (
             self.rng.permutation(size).astype(np.int32 if size < 2**31 else np.int64)
-            if order == "shuffled" else None
+            if order == "shuffled"
+            else None
         )
         self._position = 0  # next position in the order
         self._legal_this_pass = 0
@@ -210,8 +218,10 @@ class GridSearch(Agent):
             return why
         size = Grid(problem.design_space, 2).size
         if size > MAX_DESIGNS_LIMIT:
-            return (f"its grid has {size} designs even with points_per_real=2, more than the largest "
-                    f"max_designs ({MAX_DESIGNS_LIMIT})")
+            return (
+                f"its grid has {size} designs even with points_per_real=2, more than the largest "
+                f"max_designs ({MAX_DESIGNS_LIMIT})"
+            )
         return None
 
     def _ask(self, n: int) -> list[Design]:

@@ -160,8 +160,9 @@ class Measures:
         return np.array(values, dtype=np.float64)
 
 
-def _parse_ranges(names: list[str], index: list[int | None],
-                  measure_ranges: str) -> tuple[tuple[float, float], ...]:
+def _parse_ranges(
+    names: list[str], index: list[int | None], measure_ranges: str
+) -> tuple[tuple[float, float], ...]:
     metrics = [n for n, i in zip(names, index, strict=True) if i is None]
     example = ",".join("0:1" if i is not None else "LO:HI" for i in index)
     if not measure_ranges.strip():
@@ -222,18 +223,34 @@ class Elites:
     the evaluations added, so an elite's exact design is kept alongside.
     """
 
-    def __init__(self, space: DesignSpace, measures: Measures, *, kind: str = "grid", cells: int = 10,
-                 cvt_cells: int = 100, qd_offset: float, seed: int = 0) -> None:
+    def __init__(
+        self,
+        space: DesignSpace,
+        measures: Measures,
+        *,
+        kind: str = "grid",
+        cells: int = 10,
+        cvt_cells: int = 100,
+        qd_offset: float,
+        seed: int = 0,
+    ) -> None:
         from ribs.archives import CVTArchive, GridArchive, k_means_centroids
 
         self.space, self.measures, self.kind, self.qd_offset = space, measures, kind, float(qd_offset)
-        common = dict(solution_dim=len(space), ranges=measures.ranges, qd_score_offset=self.qd_offset,
-                      seed=seed, extra_fields={"evaluation": ((), np.int64)})
+        common = dict(
+            solution_dim=len(space),
+            ranges=measures.ranges,
+            qd_score_offset=self.qd_offset,
+            seed=seed,
+            extra_fields={"evaluation": ((), np.int64)},
+        )
         if kind == "grid":
             self.archive = GridArchive(dims=measures.grid_dims(space, cells), **common)
         elif kind == "cvt":
             centroids, _ = k_means_centroids(
-                centroids=cvt_cells, ranges=measures.ranges, seed=_CVT_CENTROID_SEED,
+                centroids=cvt_cells,
+                ranges=measures.ranges,
+                seed=_CVT_CENTROID_SEED,
                 samples=min(100_000, max(10_000, _CVT_SAMPLES_PER_CELL * cvt_cells)),
             )
             self.archive = CVTArchive(centroids=centroids, **common)
@@ -241,18 +258,27 @@ class Elites:
             raise ValueError(f"archive: {kind!r} is not legal; legal values: 'grid', 'cvt'")
         self.designs: list[Design] = []
 
-    def add(self, designs: Sequence[Design], units: np.ndarray, objectives: np.ndarray,
-            measures: np.ndarray) -> dict[str, np.ndarray]:
+    def add(
+        self, designs: Sequence[Design], units: np.ndarray, objectives: np.ndarray, measures: np.ndarray
+    ) -> dict[str, np.ndarray]:
         first = len(self.designs)
         self.designs.extend(designs)
-        return self.archive.add(solution=units, objective=objectives, measures=measures,
-                                evaluation=np.arange(first, first + len(designs), dtype=np.int64))
+        return self.archive.add(
+            solution=units,
+            objective=objectives,
+            measures=measures,
+            evaluation=np.arange(first, first + len(designs), dtype=np.int64),
+        )
 
     def stats(self) -> dict[str, Any]:
         stats = self.archive.stats
-        return {"qd_score": float(stats.qd_score), "coverage": float(stats.coverage),
-                "archive_size": int(stats.num_elites), "cells": int(self.archive.cells),
-                "qd_offset": self.qd_offset}
+        return {
+            "qd_score": float(stats.qd_score),
+            "coverage": float(stats.coverage),
+            "archive_size": int(stats.num_elites),
+            "cells": int(self.archive.cells),
+            "qd_offset": self.qd_offset,
+        }
 
     def table(self) -> Any:
         """The elites as a pyarrow table (the columns of ``archive.parquet``)."""
@@ -317,8 +343,9 @@ class _Insertable:
     n_unmeasured: int
 
 
-def _insertable(space: DesignSpace, measures: Measures, designs: Sequence[Design],
-                results: Sequence[EvalResult | float]) -> _Insertable:
+def _insertable(
+    space: DesignSpace, measures: Measures, designs: Sequence[Design], results: Sequence[EvalResult | float]
+) -> _Insertable:
     keep_designs, units, objectives, descriptors, positions = [], [], [], [], []
     n_infeasible = n_unmeasured = 0
     for pos, (design, result) in enumerate(zip(designs, results, strict=True)):
@@ -344,8 +371,13 @@ def _insertable(space: DesignSpace, measures: Measures, designs: Sequence[Design
         positions.append(pos)
     d = len(space)
     return _Insertable(
-        keep_designs, np.array(units).reshape(-1, d), np.array(objectives, dtype=np.float64),
-        np.array(descriptors).reshape(-1, measures.dim), positions, n_infeasible, n_unmeasured,
+        keep_designs,
+        np.array(units).reshape(-1, d),
+        np.array(objectives, dtype=np.float64),
+        np.array(descriptors).reshape(-1, measures.dim),
+        positions,
+        n_infeasible,
+        n_unmeasured,
     )
 
 
@@ -384,8 +416,9 @@ def archive_stats(
     return elites.stats() | {"n_infeasible": batch.n_infeasible, "n_unmeasured": batch.n_unmeasured}
 
 
-def archive_stats_of_run(out: str | Path, *, qd_offset: float, problem: Problem | None = None,
-                         **archive: Any) -> dict[str, Any]:
+def archive_stats_of_run(
+    out: str | Path, *, qd_offset: float, problem: Problem | None = None, **archive: Any
+) -> dict[str, Any]:
     """:func:`archive_stats` of the evaluations a finished run wrote to ``out`` (its
     ``evaluations.parquet``). ``problem`` defaults to the run's env, rebuilt from ``run.json``;
     ``archive`` takes ``measures``, ``measure_ranges``, ``archive``, ``cells``, ``cvt_cells``."""
@@ -513,23 +546,36 @@ class MapElites(Agent):
         for e, emitter in enumerate(self._emitters):
             mine = source == e
             if mine.any():
-                emitter.tell(solution=batch.units[mine], objective=batch.objectives[mine],
-                             measures=batch.measures[mine],
-                             add_info={k: v[mine] for k, v in add_info.items()})
+                emitter.tell(
+                    solution=batch.units[mine],
+                    objective=batch.objectives[mine],
+                    measures=batch.measures[mine],
+                    add_info={k: v[mine] for k, v in add_info.items()},
+                )
 
     def _build(self, offset: float) -> None:
         from ribs.emitters import GaussianEmitter, IsoLineEmitter
 
-        self.elites = Elites(self.space, self.measures, kind=self.archive_kind, cells=self.cells,
-                             cvt_cells=self.cvt_cells, qd_offset=offset, seed=self._archive_seed)
+        self.elites = Elites(
+            self.space,
+            self.measures,
+            kind=self.archive_kind,
+            cells=self.cells,
+            cvt_cells=self.cvt_cells,
+            qd_offset=offset,
+            seed=self._archive_seed,
+        )
         archive, d = self.elites.archive, len(self.space)
         common = dict(x0=np.full(d, 0.5), bounds=[(0.0, 1.0)] * d, batch_size=self.emitter_batch)
         if self.emitter_kind == "iso_line":
-            self._emitters = [IsoLineEmitter(archive, iso_sigma=self.sigma, line_sigma=self.line_sigma,
-                                             seed=s, **common) for s in self._emitter_seeds]
+            self._emitters = [
+                IsoLineEmitter(archive, iso_sigma=self.sigma, line_sigma=self.line_sigma, seed=s, **common)
+                for s in self._emitter_seeds
+            ]
         else:
-            self._emitters = [GaussianEmitter(archive, sigma=self.sigma, seed=s, **common)
-                              for s in self._emitter_seeds]
+            self._emitters = [
+                GaussianEmitter(archive, sigma=self.sigma, seed=s, **common) for s in self._emitter_seeds
+            ]
 
     # --- artifacts ---------------------------------------------------------------------------
     def finish(self, out: Path) -> dict[str, Any]:
@@ -539,15 +585,26 @@ class MapElites(Agent):
 
         elites = self.elites
         if elites is None:  # nothing feasible was told: an empty archive
-            elites = Elites(self.space, self.measures, kind=self.archive_kind, cells=self.cells,
-                            cvt_cells=self.cvt_cells, qd_offset=self._fixed_offset or 0.0,
-                            seed=self._archive_seed)
+            elites = Elites(
+                self.space,
+                self.measures,
+                kind=self.archive_kind,
+                cells=self.cells,
+                cvt_cells=self.cvt_cells,
+                qd_offset=self._fixed_offset or 0.0,
+                seed=self._archive_seed,
+            )
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         pq.write_table(elites.table(), out / "archive.parquet")
         stats = elites.stats()
-        elites.heatmap(out / "archive.png",
-                       f"{self.problem.env_id}: QD score {stats['qd_score']:.4g}, "
-                       f"coverage {stats['coverage']:.0%}")
-        return stats | {"n_infeasible": self.n_infeasible, "n_unmeasured": self.n_unmeasured,
-                        "n_repaired": self.n_repaired, "measures": list(self.measures.names)}
+        elites.heatmap(
+            out / "archive.png",
+            f"{self.problem.env_id}: QD score {stats['qd_score']:.4g}, coverage {stats['coverage']:.0%}",
+        )
+        return stats | {
+            "n_infeasible": self.n_infeasible,
+            "n_unmeasured": self.n_unmeasured,
+            "n_repaired": self.n_repaired,
+            "measures": list(self.measures.names),
+        }

@@ -174,10 +174,21 @@ class ReinforcementLearning(InteractiveAgent):
         net_depth: int = 2,
         **hyperparameters: Any,
     ) -> None:
-        super().__init__(problem, seed=seed, algorithm=algorithm, learning_rate=learning_rate,
-                         n_steps=n_steps, batch_size=batch_size, n_epochs=n_epochs, ent_coef=ent_coef,
-                         gamma=gamma, init_std=init_std, net_width=net_width, net_depth=net_depth,
-                         **hyperparameters)
+        super().__init__(
+            problem,
+            seed=seed,
+            algorithm=algorithm,
+            learning_rate=learning_rate,
+            n_steps=n_steps,
+            batch_size=batch_size,
+            n_epochs=n_epochs,
+            ent_coef=ent_coef,
+            gamma=gamma,
+            init_std=init_std,
+            net_width=net_width,
+            net_depth=net_depth,
+            **hyperparameters,
+        )
         if algorithm not in ("ppo", "a2c", "dqn"):
             raise ValueError(f"algorithm: {algorithm!r} is not legal; legal values: 'ppo', 'a2c', 'dqn'")
         space = problem.design_space
@@ -191,11 +202,15 @@ class ReinforcementLearning(InteractiveAgent):
         if algorithm == "ppo":
             if n_steps == 1 or batch_size == 1:
                 name = "n_steps" if n_steps == 1 else "batch_size"
-                raise ValueError(f"{name}: PPO normalises advantages over minibatches and needs >= 2; "
-                                 "legal values: 0 (auto) or >= 2")
+                raise ValueError(
+                    f"{name}: PPO normalises advantages over minibatches and needs >= 2; "
+                    "legal values: 0 (auto) or >= 2"
+                )
             if n_steps and batch_size > n_steps:
-                raise ValueError(f"batch_size: {batch_size} is larger than n_steps ({n_steps}); "
-                                 f"legal values: 0 (auto) or 2..{n_steps}")
+                raise ValueError(
+                    f"batch_size: {batch_size} is larger than n_steps ({n_steps}); "
+                    f"legal values: 0 (auto) or 2..{n_steps}"
+                )
         self.algorithm = algorithm
         self.learning_rate = learning_rate or _LEARNING_RATE[algorithm]
         self.n_steps, self.batch_size, self.n_epochs = n_steps, batch_size, n_epochs
@@ -211,18 +226,31 @@ class ReinforcementLearning(InteractiveAgent):
 
         # Plain Gymnasium envs may observe a Dict (or Discrete, …): SB3 takes those as they are.
         policy = "MultiInputPolicy" if isinstance(env.observation_space, gym.spaces.Dict) else "MlpPolicy"
-        common: dict[str, Any] = {"learning_rate": self.learning_rate, "gamma": self.gamma,
-                                  "seed": self.seed, "verbose": 0, "device": "cpu"}
+        common: dict[str, Any] = {
+            "learning_rate": self.learning_rate,
+            "gamma": self.gamma,
+            "seed": self.seed,
+            "verbose": 0,
+            "device": "cpu",
+        }
         boxed = isinstance(env.action_space, gym.spaces.Box)
         if self.algorithm == "dqn":
             batch = self.batch_size or min(32, max(1, budget // 4))
             starts = max(batch, budget // 10)
             self.settings = {"batch_size": batch, "learning_starts": starts}
             model = DQN(
-                policy, env, batch_size=batch, buffer_size=max(budget, 1), learning_starts=starts,
-                train_freq=1, gradient_steps=1, target_update_interval=max(1, budget // 20),
-                exploration_fraction=0.5, exploration_final_eps=0.05,
-                policy_kwargs={"net_arch": self.net_arch}, **common,
+                policy,
+                env,
+                batch_size=batch,
+                buffer_size=max(budget, 1),
+                learning_starts=starts,
+                train_freq=1,
+                gradient_steps=1,
+                target_update_interval=max(1, budget // 20),
+                exploration_fraction=0.5,
+                exploration_final_eps=0.05,
+                policy_kwargs={"net_arch": self.net_arch},
+                **common,
             )
         else:
             n_steps = self.n_steps or auto_n_steps(budget, self.algorithm)
@@ -234,12 +262,26 @@ class ReinforcementLearning(InteractiveAgent):
             if self.algorithm == "ppo":
                 batch = self.batch_size or auto_batch_size(n_steps)
                 self.settings = {"n_steps": n_steps, "batch_size": batch, "n_epochs": self.n_epochs}
-                model = PPO(policy, env, n_steps=n_steps, batch_size=batch, n_epochs=self.n_epochs,
-                            ent_coef=self.ent_coef, policy_kwargs=policy_kwargs, **common)
+                model = PPO(
+                    policy,
+                    env,
+                    n_steps=n_steps,
+                    batch_size=batch,
+                    n_epochs=self.n_epochs,
+                    ent_coef=self.ent_coef,
+                    policy_kwargs=policy_kwargs,
+                    **common,
+                )
             else:
                 self.settings = {"n_steps": n_steps}
-                model = A2C(policy, env, n_steps=n_steps, ent_coef=self.ent_coef,
-                            policy_kwargs=policy_kwargs, **common)
+                model = A2C(
+                    policy,
+                    env,
+                    n_steps=n_steps,
+                    ent_coef=self.ent_coef,
+                    policy_kwargs=policy_kwargs,
+                    **common,
+                )
         # No output formats: without a logger of its own SB3 creates a /tmp/SB3-* folder per learn().
         model.set_logger(Logger(folder=None, output_formats=[]))
         model.action_space.seed(self.seed)

@@ -116,8 +116,9 @@ def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campa
         raise fail(f"budget must be an integer >= 1, got {budget!r}")
     workers = raw.get("workers", 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise fail(f"workers must be an integer >= 0 (0: runs one after the other in this process), "
-                   f"got {workers!r}")
+        raise fail(
+            f"workers must be an integer >= 0 (0: runs one after the other in this process), got {workers!r}"
+        )
     seeds = {}
     for key in ("tuning_seeds", "test_seeds"):
         value = raw.get(key, [] if key == "test_seeds" else None)
@@ -140,9 +141,15 @@ def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campa
     agents = tuple(_agent_entry(a, i, registry, fail) for i, a in enumerate(raw.get("agents") or []))
     if not agents:
         raise fail("agents: name at least one agent ([[agents]] name = ...)")
-    return Campaign(name=str(raw.get("name", Path(source).stem)), envs=envs, agents=agents,
-                    tuning_seeds=seeds["tuning_seeds"], test_seeds=seeds["test_seeds"], budget=budget,
-                    workers=workers)
+    return Campaign(
+        name=str(raw.get("name", Path(source).stem)),
+        envs=envs,
+        agents=agents,
+        tuning_seeds=seeds["tuning_seeds"],
+        test_seeds=seeds["test_seeds"],
+        budget=budget,
+        workers=workers,
+    )
 
 
 def _env_entry(raw: Any, index: int, fail: Any) -> EnvEntry:
@@ -160,8 +167,9 @@ def _env_entry(raw: Any, index: int, fail: Any) -> EnvEntry:
     targets = raw.get("targets", [])
     if not isinstance(targets, list) or not all(isinstance(t, int | float) for t in targets):
         raise fail(f"envs[{index}].targets must be a list of reward thresholds, got {targets!r}")
-    return EnvEntry(raw["id"], dict(raw.get("kwargs", {})), tuple(float(t) for t in targets),
-                    str(raw.get("label", "")))
+    return EnvEntry(
+        raw["id"], dict(raw.get("kwargs", {})), tuple(float(t) for t in targets), str(raw.get("label", ""))
+    )
 
 
 def _agent_entry(raw: Any, index: int, registry: Any, fail: Any) -> AgentEntry:
@@ -169,8 +177,9 @@ def _agent_entry(raw: Any, index: int, registry: Any, fail: Any) -> AgentEntry:
         raise fail(f"agents[{index}] must be a table with a 'name'")
     extra = sorted(set(raw) - {"name", "params", "grid", "sample", "ranges", "sample_seed"})
     if extra:
-        raise fail(f"agents[{index}]: unknown key(s) {extra}; legal: name, params, grid, sample, ranges, "
-                   "sample_seed")
+        raise fail(
+            f"agents[{index}]: unknown key(s) {extra}; legal: name, params, grid, sample, ranges, sample_seed"
+        )
     try:
         spec = registry.agent(raw["name"])
     except (KeyError, ValueError) as exc:
@@ -189,8 +198,9 @@ def _agent_entry(raw: Any, index: int, registry: Any, fail: Any) -> AgentEntry:
             settings.append(dict(zip(grid, combo, strict=True)))
     sample, sample_seed = raw.get("sample", 0), raw.get("sample_seed", 0)
     if type(sample) is not int or sample < 0 or type(sample_seed) is not int:
-        raise fail(f"agents[{index}]: sample and sample_seed must be integers >= 0, got {sample!r}, "
-                   f"{sample_seed!r}")
+        raise fail(
+            f"agents[{index}]: sample and sample_seed must be integers >= 0, got {sample!r}, {sample_seed!r}"
+        )
     if raw.get("ranges") and not sample:
         raise fail(f"agents[{index}]: ranges without sample = N (how many settings to draw)")
     if sample:
@@ -211,8 +221,9 @@ def _resolve(spec: Any, params: Mapping[str, Any], fail: Any, index: int) -> dic
         raise fail(f"agents[{index}]: {exc}") from None
 
 
-def _sample_settings(spec: Any, ranges: Mapping[str, Any], n: int, seed: int, fail: Any,
-                     index: int) -> list[dict[str, Any]]:
+def _sample_settings(
+    spec: Any, ranges: Mapping[str, Any], n: int, seed: int, fail: Any, index: int
+) -> list[dict[str, Any]]:
     """``n`` settings from a scrambled Sobol sequence over ``ranges`` (``[low, high]`` for numeric
     hyperparameters — integers stay integers, log-spaced when the space declares it — or a list
     of choices), each mapped through the agent's own hyperparameter definitions."""
@@ -226,8 +237,9 @@ def _sample_settings(spec: Any, ranges: Mapping[str, Any], n: int, seed: int, fa
     params = []
     for name, rng in ranges.items():
         if name not in space.names:
-            raise fail(f"agents[{index}].ranges: {spec.name!r} has no hyperparameter {name!r}; "
-                       f"legal: {space.names}")
+            raise fail(
+                f"agents[{index}].ranges: {spec.name!r} has no hyperparameter {name!r}; legal: {space.names}"
+            )
         p = space[name]
         if isinstance(p, Integer | Real) and isinstance(rng, list) and len(rng) == 2:
             cls = type(p)
@@ -235,8 +247,9 @@ def _sample_settings(spec: Any, ranges: Mapping[str, Any], n: int, seed: int, fa
         elif isinstance(rng, list) and rng:
             params.append(Categorical(name, rng))
         else:
-            raise fail(f"agents[{index}].ranges.{name}: expected [low, high] or a list of choices, "
-                       f"got {rng!r}")
+            raise fail(
+                f"agents[{index}].ranges.{name}: expected [low, high] or a list of choices, got {rng!r}"
+            )
     sub = DesignSpace(params)
     with warnings.catch_warnings():  # a prefix of a Sobol sequence is still space-filling
         warnings.filterwarnings("ignore", message=".*balance properties.*")
@@ -272,26 +285,38 @@ def compatible_pairs(campaign: Campaign) -> tuple[list[tuple[EnvEntry, AgentEntr
 def runs_on_tuning_seeds(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, AgentEntry]]) -> list[RunSpec]:
     return [
         RunSpec("tuning", e.id, e.name, e.kwargs, a.name, k, params, seed, campaign.budget)
-        for e, a in pairs for k, params in enumerate(a.settings) for seed in campaign.tuning_seeds
+        for e, a in pairs
+        for k, params in enumerate(a.settings)
+        for seed in campaign.tuning_seeds
     ]
 
 
-def runs_on_test_seeds(campaign: Campaign, pairs: Sequence[tuple[EnvEntry, AgentEntry]],
-              finals: Mapping[str, float]) -> list[RunSpec]:
+def runs_on_test_seeds(
+    campaign: Campaign, pairs: Sequence[tuple[EnvEntry, AgentEntry]], finals: Mapping[str, float]
+) -> list[RunSpec]:
     """Each (env, agent)'s best setting by median final result over the tuning seeds, on the
     test seeds (ties go to the lower setting number, i.e. to the defaults)."""
     runs = []
     for e, a in pairs:
+
         def median_final(k: int, e: EnvEntry = e, a: AgentEntry = a) -> float:
-            values = [finals.get(RunSpec("tuning", e.id, e.name, e.kwargs, a.name, k, a.settings[k], s,
-                                         campaign.budget).key, math.nan) for s in campaign.tuning_seeds]
+            values = [
+                finals.get(
+                    RunSpec(
+                        "tuning", e.id, e.name, e.kwargs, a.name, k, a.settings[k], s, campaign.budget
+                    ).key,
+                    math.nan,
+                )
+                for s in campaign.tuning_seeds
+            ]
             # a run without a result counts as the worst, so one lucky seed can't carry a setting
             return statistics.median(v if math.isfinite(v) else -math.inf for v in values)
 
         best = max(range(len(a.settings)), key=lambda k: (median_final(k), -k))
-        runs += [RunSpec("test", e.id, e.name, e.kwargs, a.name, best, a.settings[best], seed,
-                         campaign.budget)
-                 for seed in campaign.test_seeds]
+        runs += [
+            RunSpec("test", e.id, e.name, e.kwargs, a.name, best, a.settings[best], seed, campaign.budget)
+            for seed in campaign.test_seeds
+        ]
     return runs
 
 
@@ -312,9 +337,17 @@ def execute_run(spec_dict: dict[str, Any], out: str, isolate: bool = False) -> d
         return json.loads(summary_path.read_text())
     if (run_dir / RUN_META).exists():
         return loop.resume(run_dir, progress=False, isolate=isolate)
-    return loop.run(env=spec.env, agent=spec.agent, budget=spec.budget, seed=spec.seed, out=run_dir,
-                    env_kwargs=spec.env_kwargs, agent_params=spec.agent_params, progress=False,
-                    isolate=isolate)
+    return loop.run(
+        env=spec.env,
+        agent=spec.agent,
+        budget=spec.budget,
+        seed=spec.seed,
+        out=run_dir,
+        env_kwargs=spec.env_kwargs,
+        agent_params=spec.agent_params,
+        progress=False,
+        isolate=isolate,
+    )
 
 
 class _RunExecutor:
@@ -347,8 +380,9 @@ class _RunExecutor:
         self.resources = (pool,)
         return pool
 
-    def run(self, specs: Sequence[RunSpec], out: Path,
-            bar: Any) -> Iterator[tuple[RunSpec, dict[str, Any] | str]]:
+    def run(
+        self, specs: Sequence[RunSpec], out: Path, bar: Any
+    ) -> Iterator[tuple[RunSpec, dict[str, Any] | str]]:
         """Each run's outcome, in the order the runs finish."""
         if self.executor is None:
             for spec in specs:
@@ -362,8 +396,9 @@ class _RunExecutor:
             self.executor = self._pool()
             yield from self._gather(lost, out, bar, isolate=True)
 
-    def _gather(self, specs: Sequence[RunSpec], out: Path, bar: Any,
-                isolate: bool) -> Generator[tuple[RunSpec, dict[str, Any] | str], None, list[RunSpec]]:
+    def _gather(
+        self, specs: Sequence[RunSpec], out: Path, bar: Any, isolate: bool
+    ) -> Generator[tuple[RunSpec, dict[str, Any] | str], None, list[RunSpec]]:
         """Yield the outcomes; return the runs lost to a broken pool (only when not isolated)."""
         from concurrent.futures.process import BrokenProcessPool
 
@@ -396,15 +431,23 @@ def _outcome(result: Callable[[], dict[str, Any]]) -> dict[str, Any] | str:
     try:
         return result()
     except BrokenProcessPool:
-        return ("BrokenProcessPool: a run's process died outright even with evaluations isolated (an "
-                "agent that steps its env in-process, such as rl, or a crash outside evaluation); "
-                "rerunning the campaign retries this run")
+        return (
+            "BrokenProcessPool: a run's process died outright even with evaluations isolated (an "
+            "agent that steps its env in-process, such as rl, or a crash outside evaluation); "
+            "rerunning the campaign retries this run"
+        )
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
 
 
-def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = None,
-                 dask: str | None = None, progress: bool | None = None) -> dict[str, Any]:
+def run_campaign(
+    campaign: Campaign,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
     """Run what is not finished yet; write the campaign's tables; return a short summary."""
     from archgym.loop import SUMMARY, progress_bar
 
@@ -431,9 +474,14 @@ def run_campaign(campaign: Campaign, out: str | Path, *, workers: int | None = N
         executor.close()
     specs = tuning + test
     write_tables(out, campaign, [s for s in specs if s.key in summaries], summaries)
-    return {"runs": len(specs), "already_finished": done_before, "failed_runs": failed,
-            "skipped_pairs": skipped, "runs_table": str(out / RUNS_TABLE),
-            "evaluations_table": str(out / EVALUATIONS_TABLE)}
+    return {
+        "runs": len(specs),
+        "already_finished": done_before,
+        "failed_runs": failed,
+        "skipped_pairs": skipped,
+        "runs_table": str(out / RUNS_TABLE),
+        "evaluations_table": str(out / EVALUATIONS_TABLE),
+    }
 
 
 def _check_same_campaign(out: Path, campaign: Campaign) -> None:
@@ -447,11 +495,14 @@ def _check_same_campaign(out: Path, campaign: Campaign) -> None:
     if meta_path.exists():
         previous = json.loads(meta_path.read_text())
         if previous.get("sha256") != digest:
-            raise ValueError(f"{out} holds campaign {previous.get('name')!r} with a different definition; "
-                             "use another --out (or delete it) to run a changed campaign")
+            raise ValueError(
+                f"{out} holds campaign {previous.get('name')!r} with a different definition; "
+                "use another --out (or delete it) to run a changed campaign"
+            )
         return
-    meta_path.write_text(json.dumps({"name": campaign.name, "sha256": digest,
-                                     "campaign": json.loads(text)}, indent=2))
+    meta_path.write_text(
+        json.dumps({"name": campaign.name, "sha256": digest, "campaign": json.loads(text)}, indent=2)
+    )
 
 
 def iter_specs(rows: Iterable[Mapping[str, Any]]) -> Iterator[RunSpec]:

@@ -46,8 +46,9 @@ def evaluations_to_targets(curve: np.ndarray, targets: Sequence[float]) -> list[
     return out
 
 
-def write_tables(out: Path, campaign: Campaign, specs: Sequence[RunSpec],
-                 summaries: Mapping[str, Mapping[str, Any]]) -> None:
+def write_tables(
+    out: Path, campaign: Campaign, specs: Sequence[RunSpec], summaries: Mapping[str, Mapping[str, Any]]
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -60,29 +61,47 @@ def write_tables(out: Path, campaign: Campaign, specs: Sequence[RunSpec],
         env_targets = targets.get(spec.env_label, ())
         single = "reward" in table.column_names
         if single:
-            curve = best_so_far(np.asarray(table["reward"].to_numpy(zero_copy_only=False), dtype=float),
-                                np.asarray(table["feasible"].to_numpy(zero_copy_only=False), dtype=bool))
+            curve = best_so_far(
+                np.asarray(table["reward"].to_numpy(zero_copy_only=False), dtype=float),
+                np.asarray(table["feasible"].to_numpy(zero_copy_only=False), dtype=bool),
+            )
             reached = evaluations_to_targets(curve, env_targets)
         else:
             reached = [None] * len(env_targets)
         agent_summary = summary.get("agent_summary") or {}
-        rows.append({
-            "run_key": spec.key, "stage": spec.stage, "env": spec.env, "env_label": spec.env_label,
-            "env_kwargs": json.dumps(spec.env_kwargs, sort_keys=True), "agent": spec.agent,
-            "setting": spec.setting, "agent_params": json.dumps(spec.agent_params, sort_keys=True),
-            "seed": spec.seed, "budget": spec.budget, "final": final_of(summary),
-            "best_reward": _float(summary.get("best_reward")),
-            "hypervolume": _float(summary.get("hypervolume")),
-            "optimal_reward": _float(summary.get("optimal_reward")),
-            "reference_front_hypervolume": _float(summary.get("reference_front_hypervolume")),
-            "qd_score": _float(agent_summary.get("qd_score")),
-            "n_evaluations": summary.get("n_evaluations"), "n_feasible": summary.get("n_feasible"),
-            "wall_time_s": summary.get("wall_time_s"), "targets": list(env_targets),
-            "evaluations_to_target": reached, "run_dir": str(Path("runs") / spec.key),
-        })
+        rows.append(
+            {
+                "run_key": spec.key,
+                "stage": spec.stage,
+                "env": spec.env,
+                "env_label": spec.env_label,
+                "env_kwargs": json.dumps(spec.env_kwargs, sort_keys=True),
+                "agent": spec.agent,
+                "setting": spec.setting,
+                "agent_params": json.dumps(spec.agent_params, sort_keys=True),
+                "seed": spec.seed,
+                "budget": spec.budget,
+                "final": final_of(summary),
+                "best_reward": _float(summary.get("best_reward")),
+                "hypervolume": _float(summary.get("hypervolume")),
+                "optimal_reward": _float(summary.get("optimal_reward")),
+                "reference_front_hypervolume": _float(summary.get("reference_front_hypervolume")),
+                "qd_score": _float(agent_summary.get("qd_score")),
+                "n_evaluations": summary.get("n_evaluations"),
+                "n_feasible": summary.get("n_feasible"),
+                "wall_time_s": summary.get("wall_time_s"),
+                "targets": list(env_targets),
+                "evaluations_to_target": reached,
+                "run_dir": str(Path("runs") / spec.key),
+            }
+        )
         # the records already carry run_id, env_id, agent, agent_params and seed
-        ident = {"run_key": spec.key, "stage": spec.stage, "env_label": spec.env_label,
-                 "setting": spec.setting}
+        ident = {
+            "run_key": spec.key,
+            "stage": spec.stage,
+            "env_label": spec.env_label,
+            "setting": spec.setting,
+        }
         for i, (name, value) in enumerate(ident.items()):
             table = table.add_column(i, name, pa.array([value] * table.num_rows))
         tables.append(table.replace_schema_metadata(None))
@@ -102,8 +121,10 @@ def _concat(tables: list[Any]) -> Any:
                 types.setdefault(field.name, set()).add(field.type)
     clash = {name for name, kinds in types.items() if len(kinds) > 1}
     if clash:
-        as_text = [pa.schema([pa.field(f.name, pa.string()) if f.name in clash else f for f in t.schema])
-                   for t in tables]
+        as_text = [
+            pa.schema([pa.field(f.name, pa.string()) if f.name in clash else f for f in t.schema])
+            for t in tables
+        ]
         tables = [t.cast(schema) for t, schema in zip(tables, as_text, strict=True)]
     return pa.concat_tables(tables, promote_options="permissive")
 

@@ -89,7 +89,8 @@ def _source_meta(path: Path) -> tuple[Path, dict[str, Any], str]:
         parquet = path / PARQUET
         journal = path / JOURNAL
         stale = not parquet.exists() or (
-            journal.exists() and journal.stat().st_mtime > parquet.stat().st_mtime)
+            journal.exists() and journal.stat().st_mtime > parquet.stat().st_mtime
+        )
         if stale:  # a killed run: rebuild its Parquet from the journal
             consolidate(path)
         return parquet, meta, "run"
@@ -99,8 +100,10 @@ def _source_meta(path: Path) -> tuple[Path, dict[str, Any], str]:
         return _source_meta(path.parent)
     card = card_paths(path)[0]
     if not card.exists():
-        raise ValueError(f"{path}: no dataset card ({card.name}) or {RUN_META} beside it, so its parameter "
-                         "definitions are unknown")
+        raise ValueError(
+            f"{path}: no dataset card ({card.name}) or {RUN_META} beside it, so its parameter "
+            "definitions are unknown"
+        )
     return path, read_card(card, card_format=CARD_FORMAT, kind="dataset"), "dataset"
 
 
@@ -168,15 +171,21 @@ def export(inputs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
         records, meta, kind = _source_meta(path)
         table = _read_table(records, meta["layout"])
         _check_columns(records, table, meta["layout"])
-        problem = {"env_id": meta["env_id"], "env_version": meta["env_version"],
-                   "env_kwargs": meta["env_kwargs"], "layout": meta["layout"]}
+        problem = {
+            "env_id": meta["env_id"],
+            "env_version": meta["env_version"],
+            "env_kwargs": meta["env_kwargs"],
+            "layout": meta["layout"],
+        }
         if first is None:
             first = problem
         else:
             for key in problem:
                 if _canonical(problem[key]) != _canonical(first[key]):
-                    raise ValueError(f"{path}: {key} {problem[key]!r} differs from the first input's "
-                                     f"{first[key]!r}; a dataset holds one problem")
+                    raise ValueError(
+                        f"{path}: {key} {problem[key]!r} differs from the first input's "
+                        f"{first[key]!r}; a dataset holds one problem"
+                    )
         foreign = pc.unique(table["env_id"]).to_pylist()
         if foreign and foreign != [meta["env_id"]]:
             raise ValueError(f"{records}: rows of env(s) {foreign}, but its metadata says {meta['env_id']}")
@@ -210,9 +219,14 @@ def _run_provenance(path: Path, meta: Mapping[str, Any], table: Any) -> dict[str
     last = pc.max(stamps).as_py() if table.num_rows else None
     budget = meta.get("config", {}).get("budget")
     return {
-        "run_id": meta["run_id"], "dir": str(path), "agent": meta["agent"],
-        "agent_params": meta["agent_params"], "seed": meta["seed"], "rows": table.num_rows,
-        "feasible": int(pc.sum(table["feasible"]).as_py() or 0), "budget": budget,
+        "run_id": meta["run_id"],
+        "dir": str(path),
+        "agent": meta["agent"],
+        "agent_params": meta["agent_params"],
+        "seed": meta["seed"],
+        "rows": table.num_rows,
+        "feasible": int(pc.sum(table["feasible"]).as_py() or 0),
+        "budget": budget,
         "complete": budget is not None and table.num_rows >= budget,
         "started": _iso(meta.get("started")),
         "first_evaluation": None if first is None else first.isoformat(),
@@ -220,29 +234,43 @@ def _run_provenance(path: Path, meta: Mapping[str, Any], table: Any) -> dict[str
     }
 
 
-def _card(out: Path, problem: Mapping[str, Any], table: Any, runs: list[dict[str, Any]],
-          versions: Mapping[str, set[str]]) -> dict[str, Any]:
+def _card(
+    out: Path,
+    problem: Mapping[str, Any],
+    table: Any,
+    runs: list[dict[str, Any]],
+    versions: Mapping[str, set[str]],
+) -> dict[str, Any]:
     import pyarrow.compute as pc
 
     n = table.num_rows
     feasible = int(pc.sum(table["feasible"]).as_py() or 0)
     counts = pc.value_counts(table["backend"])
-    backends = {str(k): int(v) for k, v in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(),
-                                               strict=True)}
+    backends = {
+        str(k): int(v) for k, v in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True)
+    }
     units = metric_units(problem["env_id"], problem["env_kwargs"])
     stamps = [r["first_evaluation"] for r in runs if r.get("first_evaluation")]
     stamps += [r["last_evaluation"] for r in runs if r.get("last_evaluation")]
     return {
-        "format": CARD_FORMAT, "card_version": 1, "file": out.name, "sha256": _sha256(out),
+        "format": CARD_FORMAT,
+        "card_version": 1,
+        "file": out.name,
+        "sha256": _sha256(out),
         "created": datetime.now(UTC).isoformat(),
-        "env_id": problem["env_id"], "env_version": problem["env_version"],
-        "env_kwargs": problem["env_kwargs"], "layout": problem["layout"],
+        "env_id": problem["env_id"],
+        "env_version": problem["env_version"],
+        "env_kwargs": problem["env_kwargs"],
+        "layout": problem["layout"],
         "parameters": problem["layout"]["parameters"],
         "metric_units": {m: (units or {}).get(m, "unknown") for m in problem["layout"]["metrics"]},
         "versions": {k: sorted(v) for k, v in sorted(versions.items())},
-        "rows": n, "feasible_rows": feasible, "feasibility_rate": feasible / n if n else None,
+        "rows": n,
+        "feasible_rows": feasible,
+        "feasibility_rate": feasible / n if n else None,
         "backends": backends,
-        "agents": sorted({r["agent"] for r in runs}), "seeds": sorted({r["seed"] for r in runs}),
+        "agents": sorted({r["agent"] for r in runs}),
+        "seeds": sorted({r["seed"] for r in runs}),
         "dates": {"first": min(stamps, default=None), "last": max(stamps, default=None)},
         "runs": runs,
     }
@@ -253,15 +281,20 @@ def _card_markdown(card: Mapping[str, Any]) -> str:
     rate = card["feasibility_rate"]
     rate_text = "n/a" if rate is None else f"{rate:.3f}"
     lines = [
-        f"# Dataset card: {card['file']}", "",
+        f"# Dataset card: {card['file']}",
+        "",
         f"- env: `{card['env_id']}` v{card['env_version']}, kwargs `{_canonical(card['env_kwargs'])}`",
         f"- versions: {versions}",
         f"- rows: {card['rows']} ({card['feasible_rows']} feasible, rate {rate_text}); "
         f"backends: {card['backends']}",
         f"- agents: {', '.join(card['agents'])}; seeds: {card['seeds']}",
         f"- dates: {card['dates']['first']} to {card['dates']['last']}",
-        f"- sha256: `{card['sha256']}`", "", "## Parameters", "",
-        "| name | type | domain | condition |", "| --- | --- | --- | --- |",
+        f"- sha256: `{card['sha256']}`",
+        "",
+        "## Parameters",
+        "",
+        "| name | type | domain | condition |",
+        "| --- | --- | --- | --- |",
     ]
     for p in card["parameters"]:
         log = " log" if p.get("log") else ""
@@ -269,10 +302,18 @@ def _card_markdown(card: Mapping[str, Any]) -> str:
         lines.append(f"| {p['name']} | {p['type']} | {domain} | {p['condition'] or ''} |")
     lines += ["", "## Metrics", "", "| column | unit |", "| --- | --- |"]
     lines += [f"| metric.{m} | {u} |" for m, u in card["metric_units"].items()]
-    lines += ["", "## Runs", "", "| run_id | agent | seed | rows | feasible | complete | started |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['run_id']} | {r['agent']} | {r['seed']} | {r['rows']} | {r['feasible']} | "
-              f"{r['complete']} | {r['started']} |" for r in card["runs"]]
+    lines += [
+        "",
+        "## Runs",
+        "",
+        "| run_id | agent | seed | rows | feasible | complete | started |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {r['run_id']} | {r['agent']} | {r['seed']} | {r['rows']} | {r['feasible']} | "
+        f"{r['complete']} | {r['started']} |"
+        for r in card["runs"]
+    ]
     return "\n".join(lines) + "\n"
 
 

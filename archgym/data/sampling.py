@@ -32,8 +32,9 @@ class SpaceFillingAgent(Agent):
     single_objective = True
     multi_objective = True
 
-    def __init__(self, problem: Problem, *, seed: int, method: str = "sobol", block: int = 1024,
-                 batch_size: int = 16) -> None:
+    def __init__(
+        self, problem: Problem, *, seed: int, method: str = "sobol", block: int = 1024, batch_size: int = 16
+    ) -> None:
         super().__init__(problem, seed=seed)
         from scipy.stats import qmc
 
@@ -43,8 +44,9 @@ class SpaceFillingAgent(Agent):
         self.method = method
         self.batch_size = batch_size
         self.block = 1 << max(0, math.ceil(math.log2(max(block, 1))))  # Sobol balance: powers of 2
-        self.sampler = (qmc.Sobol(d, scramble=True, rng=seed) if method == "sobol"
-                        else qmc.LatinHypercube(d, rng=seed))
+        self.sampler = (
+            qmc.Sobol(d, scramble=True, rng=seed) if method == "sobol" else qmc.LatinHypercube(d, rng=seed)
+        )
         self._pool = np.empty((0, d))
         self._seen: set[tuple[Any, ...]] = set()
 
@@ -89,9 +91,18 @@ def space_filling(method: str = "sobol") -> Any:
     return factory
 
 
-def collect(*, env: str, n: int, out: str | Path, seed: int = 0, workers: int = 1,
-            env_kwargs: Mapping[str, Any] | None = None, method: str = "sobol",
-            timeout: float | None = None, progress: bool | None = None) -> dict[str, Any]:
+def collect(
+    *,
+    env: str,
+    n: int,
+    out: str | Path,
+    seed: int = 0,
+    workers: int = 1,
+    env_kwargs: Mapping[str, Any] | None = None,
+    method: str = "sobol",
+    timeout: float | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
     """Evaluate an ``n``-point space-filling sample of ``env`` with the core loop into ``out``.
 
     If ``out`` already holds this collection (killed part-way), it is resumed: the sample is
@@ -111,5 +122,14 @@ def collect(*, env: str, n: int, out: str | Path, seed: int = 0, workers: int = 
         summary = resume(out, agent=space_filling(meta["agent"]), progress=progress)
         summary["collect_wall_s"] = time.perf_counter() - started
         return summary
-    return run(env=env, agent=space_filling(method), budget=n, seed=seed, out=out,
-                    env_kwargs=dict(env_kwargs or {}), workers=workers, timeout=timeout, progress=progress)
+    return run(
+        env=env,
+        agent=space_filling(method),
+        budget=n,
+        seed=seed,
+        out=out,
+        env_kwargs=dict(env_kwargs or {}),
+        workers=workers,
+        timeout=timeout,
+        progress=progress,
+    )

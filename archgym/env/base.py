@@ -237,9 +237,7 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         self._last_metrics = {}
         return self.observe(), {}
 
-    def step(
-        self, action: dict[str, Any]
-    ) -> tuple[np.ndarray, Reward, bool, bool, dict[str, Any]]:
+    def step(self, action: dict[str, Any]) -> tuple[np.ndarray, Reward, bool, bool, dict[str, Any]]:
         # Values outside the action space raise ValueError naming the parameter. A forbidden
         # combination is a legal action (a product space can't exclude it) but not a legal
         # design: it is an infeasible evaluation, so RL agents can learn to avoid it.
@@ -251,8 +249,7 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
             violated = self.design_space.violated(design)
             if violated:
                 raise InfeasibleDesign(
-                    "forbidden combination: violates "
-                    + "; ".join(repr(c.description) for c in violated)
+                    "forbidden combination: violates " + "; ".join(repr(c.description) for c in violated)
                 )
             metrics = dict(self.evaluate(design, context))
         except InfeasibleDesign as exc:

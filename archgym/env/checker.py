@@ -75,7 +75,8 @@ def check_env(env: gym.Env[Any, Any], *, n_designs: int = 5, seed: int = 0) -> N
         warnings.simplefilter("always")
         gymnasium_check_env(_MaskForCheck(env), skip_render_check=True)
     problems = [
-        str(w.message) for w in caught
+        str(w.message)
+        for w in caught
         if not any(b in str(w.message) for b in _BENIGN)
         and not (multi_objective and "The reward returned by `step()` must be a float" in str(w.message))
     ]

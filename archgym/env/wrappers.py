@@ -103,9 +103,7 @@ def parse_scalarize(text: str) -> dict[str, Any]:
     """Parse ``"weighted:0.5,0.5"`` or ``"chebyshev:0.5,0.5"`` (the CLI's ``--scalarize``)."""
     method, _, rest = text.partition(":")
     if method not in ("weighted", "chebyshev") or not rest:
-        raise ValueError(
-            f"--scalarize: {text!r} is not legal; use 'weighted:W1,W2,…' or 'chebyshev:W1,W2,…'"
-        )
+        raise ValueError(f"--scalarize: {text!r} is not legal; use 'weighted:W1,W2,…' or 'chebyshev:W1,W2,…'")
     try:
         weights = [float(v) for v in rest.split(",")]
     except ValueError:

@@ -67,8 +67,13 @@ def eval_seed(run_seed: int, index: int) -> int:
 
 def failed_result(task: Task, error: str, penalty: Reward, eval_time_s: float) -> EvalResult:
     return EvalResult(
-        design=task.design, reward=penalty, metrics={}, feasible=False,
-        eval_time_s=eval_time_s, error=error, fidelity=task.fidelity,
+        design=task.design,
+        reward=penalty,
+        metrics={},
+        feasible=False,
+        eval_time_s=eval_time_s,
+        error=error,
+        fidelity=task.fidelity,
     )
 
 
@@ -83,10 +88,12 @@ def evaluate_task(env: gym.Env[Any, Any], codec: ActionCodec, task: Task) -> Eva
         env.reset(seed=task.seed, options=options)
         _, reward, _, _, info = env.step(codec.to_action(task.design))
     except Exception as exc:
-        return failed_result(task, f"{type(exc).__name__}: {exc}", penalty_of(env),
-                             time.perf_counter() - start)
-    return result_from_step(task.design, reward, info, fidelity=task.fidelity,
-                            eval_time_s=time.perf_counter() - start)
+        return failed_result(
+            task, f"{type(exc).__name__}: {exc}", penalty_of(env), time.perf_counter() - start
+        )
+    return result_from_step(
+        task.design, reward, info, fidelity=task.fidelity, eval_time_s=time.perf_counter() - start
+    )
 
 
 class BoundEnv:

@@ -153,9 +153,7 @@ class ProcessExecutor(Executor):
         penalty: reward recorded for evaluations that time out or kill their worker.
     """
 
-    def __init__(
-        self, recipe: EnvRecipe, *, workers: int, timeout: float | None, penalty: Reward
-    ) -> None:
+    def __init__(self, recipe: EnvRecipe, *, workers: int, timeout: float | None, penalty: Reward) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if timeout is not None and timeout <= 0:
@@ -247,8 +245,9 @@ def dask_client(address: str, workers: int) -> tuple[Any, tuple[Any, ...]]:
     except ImportError:
         raise RuntimeError("--dask needs the optional extra: pip install 'archgym[dask]'") from None
     if address == "local":
-        cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=max(workers, 1), threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = Client(cluster)
         return client, (client, cluster)
     client = Client(address)

@@ -14,8 +14,14 @@ __all__ = ["AskTellDriver"]
 
 
 class AskTellDriver:
-    def __init__(self, agent: Agent, executor: Executor, recorder: Recorder, config: RunConfig,
-                 design_space: DesignSpace) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        executor: Executor,
+        recorder: Recorder,
+        config: RunConfig,
+        design_space: DesignSpace,
+    ) -> None:
         self.agent, self.executor, self.recorder = agent, executor, recorder
         self.config, self.design_space = config, design_space
 

@@ -26,15 +26,26 @@ def write_summary(setup: RunSetup, ledger: Ledger, *, wall_time: float, resumed:
     config = setup.config
     summary = summarize(setup.out, setup.problem)
     summary.update(known_optimum(setup))
-    summary.update({
-        "run_id": setup.meta["run_id"], "env_id": setup.env_id, "env_kwargs": setup.meta["env_kwargs"],
-        "agent": config.agent, "agent_params": setup.meta["agent_params"],
-        "seed": config.seed, "budget": config.budget, "workers": config.workers,
-        "timeout": config.timeout, "scalarize": config.scalarize,
-        "cost_budget": config.cost_budget, "cost": ledger.cost,
-        "versions": setup.meta["versions"], "wall_time_s": wall_time, "resumed": resumed,
-        "agent_summary": setup.agent.finish(setup.out),
-    })
+    summary.update(
+        {
+            "run_id": setup.meta["run_id"],
+            "env_id": setup.env_id,
+            "env_kwargs": setup.meta["env_kwargs"],
+            "agent": config.agent,
+            "agent_params": setup.meta["agent_params"],
+            "seed": config.seed,
+            "budget": config.budget,
+            "workers": config.workers,
+            "timeout": config.timeout,
+            "scalarize": config.scalarize,
+            "cost_budget": config.cost_budget,
+            "cost": ledger.cost,
+            "versions": setup.meta["versions"],
+            "wall_time_s": wall_time,
+            "resumed": resumed,
+            "agent_summary": setup.agent.finish(setup.out),
+        }
+    )
     test = _test_best(setup, ledger, summary.get("best_design"))
     if test is not None:
         summary["test"] = test
@@ -69,14 +80,24 @@ def _test_best(setup: RunSetup, ledger: Ledger, best_design: Design | None) -> d
     recipe = EnvRecipe(base.spec, {**base.kwargs, **test_kwargs}, base.scalarize)
     env = recipe.make()
     try:
-        task = Task(index=-1, design=best_design, fidelity=None,
-                    seed=eval_seed(setup.config.seed, setup.config.budget))
+        task = Task(
+            index=-1,
+            design=best_design,
+            fidelity=None,
+            seed=eval_seed(setup.config.seed, setup.config.budget),
+        )
         result = BoundEnv(env)(task)
     finally:
         env.close()
-    return {"env_kwargs": {**base.kwargs, **test_kwargs}, "design": best_design,
-            "tuned_reward": ledger.best, "test_reward": result.reward, "feasible": result.feasible,
-            "metrics": result.metrics, "error": result.error}
+    return {
+        "env_kwargs": {**base.kwargs, **test_kwargs},
+        "design": best_design,
+        "tuned_reward": ledger.best,
+        "test_reward": result.reward,
+        "feasible": result.feasible,
+        "metrics": result.metrics,
+        "error": result.error,
+    }
 
 
 def _json_safe(value: Any) -> Any:

@@ -19,8 +19,9 @@ from archgym.search import BudgetExhausted, InteractiveAgent
 __all__ = ["RecordingEnv", "drive_interactive"]
 
 
-def drive_interactive(agent: InteractiveAgent, agent_name: str, env: gym.Env[Any, Any],
-                      recorder: Recorder, replay: Replay) -> None:
+def drive_interactive(
+    agent: InteractiveAgent, agent_name: str, env: gym.Env[Any, Any], recorder: Recorder, replay: Replay
+) -> None:
     budget = recorder.ledger.budget
     if replay:
         warnings.warn(

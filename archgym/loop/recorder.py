@@ -22,8 +22,9 @@ class Recorder:
 
     def record(self, task: Task, batch: int, slot: int, result: EvalResult) -> None:
         """Journal a new evaluation (one unbuffered write), then count it."""
-        row = self.layout.row(step=task.index, batch=batch, slot=slot, eval_seed=task.seed,
-                              result=result, timestamp=time.time())
+        row = self.layout.row(
+            step=task.index, batch=batch, slot=slot, eval_seed=task.seed, result=result, timestamp=time.time()
+        )
         self.journal.append([row])
         self.count(result)
 

@@ -65,9 +65,16 @@ def run(
     """
     name = agent if isinstance(agent, str) else getattr(agent, "__name__", "custom")
     config = RunConfig(
-        env=env, agent=name, budget=budget, seed=seed, env_kwargs=dict(env_kwargs or {}),
-        agent_params=dict(agent_params or {}), workers=workers, timeout=timeout,
-        scalarize=scalarize, cost_budget=cost_budget,
+        env=env,
+        agent=name,
+        budget=budget,
+        seed=seed,
+        env_kwargs=dict(env_kwargs or {}),
+        agent_params=dict(agent_params or {}),
+        workers=workers,
+        timeout=timeout,
+        scalarize=scalarize,
+        cost_budget=cost_budget,
     )
     out = Path(out)
     if (out / RUN_META).exists():
@@ -78,8 +85,14 @@ def run(
     return _execute(setup, resumed=False, progress=progress, dask=dask, isolate=isolate)
 
 
-def resume(out: str | Path, *, progress: bool | None = None, agent: AgentFactory | None = None,
-           dask: str | None = None, isolate: bool = False) -> dict[str, Any]:
+def resume(
+    out: str | Path,
+    *,
+    progress: bool | None = None,
+    agent: AgentFactory | None = None,
+    dask: str | None = None,
+    isolate: bool = False,
+) -> dict[str, Any]:
     """Continue a killed run from its journal, without re-evaluating finished designs
     (``dask`` and ``isolate`` as in :func:`run`)."""
     out = Path(out)
@@ -94,12 +107,14 @@ def resume(out: str | Path, *, progress: bool | None = None, agent: AgentFactory
 
 def _check_dask(config: RunConfig, dask: str | None) -> None:
     if dask is not None and config.timeout is not None:
-        raise ValueError("--timeout needs local worker processes (a Dask task can't be killed); "
-                         "drop --timeout or --dask")
+        raise ValueError(
+            "--timeout needs local worker processes (a Dask task can't be killed); drop --timeout or --dask"
+        )
 
 
-def _execute(setup: RunSetup, *, resumed: bool, progress: bool | None, dask: str | None,
-             isolate: bool) -> dict[str, Any]:
+def _execute(
+    setup: RunSetup, *, resumed: bool, progress: bool | None, dask: str | None, isolate: bool
+) -> dict[str, Any]:
     out, config = setup.out, setup.config
     out.mkdir(parents=True, exist_ok=True)
     if not resumed:
@@ -132,5 +147,6 @@ def _executor(setup: RunSetup, *, dask: str | None, isolate: bool) -> Executor:
         return DaskExecutor(setup.recipe, address=dask, workers=config.workers, penalty=penalty_of(setup.env))
     if config.workers == 1 and config.timeout is None and not isolate:
         return InProcessExecutor(BoundEnv(setup.env))
-    return ProcessExecutor(setup.recipe, workers=config.workers, timeout=config.timeout,
-                           penalty=penalty_of(setup.env))
+    return ProcessExecutor(
+        setup.recipe, workers=config.workers, timeout=config.timeout, penalty=penalty_of(setup.env)
+    )

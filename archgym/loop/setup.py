@@ -39,8 +39,9 @@ class RunSetup:
     meta: dict[str, Any]
 
 
-def set_up(config: RunConfig, out: Path, *, factory: AgentFactory | None,
-           meta: dict[str, Any] | None = None) -> RunSetup:
+def set_up(
+    config: RunConfig, out: Path, *, factory: AgentFactory | None, meta: dict[str, Any] | None = None
+) -> RunSetup:
     """Build the env, problem and agent of ``config``; ``meta`` is the stored ``run.json`` of a
     resumed run (a new run gets new provenance)."""
     scalarize = None if config.scalarize is None else parse_scalarize(config.scalarize)
@@ -55,8 +56,9 @@ def set_up(config: RunConfig, out: Path, *, factory: AgentFactory | None,
     objective_names = None if problem.n_objectives == 1 else problem.objective_names
     layout = RecordLayout(problem.design_space, problem.metric_names, objective_names)
     if meta is None:
-        agent_params = {} if factory is not None else get_registry().agent(config.agent).resolve(
-            config.agent_params)
+        agent_params = (
+            {} if factory is not None else get_registry().agent(config.agent).resolve(config.agent_params)
+        )
         meta = {
             "run_id": uuid.uuid4().hex,
             "config": asdict(config),
@@ -70,8 +72,17 @@ def set_up(config: RunConfig, out: Path, *, factory: AgentFactory | None,
             "layout": layout_to_meta(layout),
             "started": time.time(),
         }
-    return RunSetup(config=config, out=out, recipe=recipe, env_id=env_id, env=env, problem=problem,
-                    agent=agent, layout=layout, meta=meta)
+    return RunSetup(
+        config=config,
+        out=out,
+        recipe=recipe,
+        env_id=env_id,
+        env=env,
+        problem=problem,
+        agent=agent,
+        layout=layout,
+        meta=meta,
+    )
 
 
 def versions_of(env: gym.Env[Any, Any], env_id: str) -> dict[str, str]:
@@ -102,8 +113,11 @@ def build_agent(
     cls = spec.load()
     why = cls.incompatibility(problem)
     if why is not None:
-        able = [n for n, s in sorted(registry.agents.items())
-                if n != name and s.load().incompatibility(problem) is None]
+        able = [
+            n
+            for n, s in sorted(registry.agents.items())
+            if n != name and s.load().incompatibility(problem) is None
+        ]
         hint = f"agents that can: {', '.join(able) or 'none installed'}"
         if problem.n_objectives > 1:
             hint += "; or scalarize the env with --scalarize weighted:W1,W2,… / chebyshev:W1,W2,…"

@@ -24,8 +24,16 @@ __all__ = ["AgentSpec", "PluginInfo", "PluginWarning", "Registry", "get_registry
 
 BUILTIN_DISTRIBUTION = "archgym"
 _REGISTER_KEYS = {
-    "id", "entry_point", "reward_threshold", "nondeterministic", "max_episode_steps",
-    "order_enforce", "disable_env_checker", "additional_wrappers", "vector_entry_point", "kwargs",
+    "id",
+    "entry_point",
+    "reward_threshold",
+    "nondeterministic",
+    "max_episode_steps",
+    "order_enforce",
+    "disable_env_checker",
+    "additional_wrappers",
+    "vector_entry_point",
+    "kwargs",
 }
 
 
@@ -101,8 +109,9 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry) -> N
         for reg in registrations:
             owner = registry.env_plugins.get(reg["id"])
             if reg["id"] in seen or owner is not None or _registered_elsewhere(reg):
-                raise ValueError(f"env id {reg['id']!r} is already registered"
-                                 + (f" by plugin {owner!r}" if owner else ""))
+                raise ValueError(
+                    f"env id {reg['id']!r} is already registered" + (f" by plugin {owner!r}" if owner else "")
+                )
             seen.add(reg["id"])
         for agent in agents:
             if agent.name in registry.agents or agent.name in seen:
@@ -180,5 +189,4 @@ def _registered_elsewhere(reg: Mapping[str, Any]) -> bool:
 
 def _broken(registry: Registry, name: str, reason: str) -> None:
     registry.broken[name] = reason
-    warnings.warn(f"archgym plugin {name!r} is broken and was skipped: {reason}", PluginWarning,
-                  stacklevel=4)
+    warnings.warn(f"archgym plugin {name!r} is broken and was skipped: {reason}", PluginWarning, stacklevel=4)

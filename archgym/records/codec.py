@@ -21,8 +21,14 @@ from archgym.spaces import Design
 __all__ = ["design_of", "result_from_row", "result_from_step"]
 
 
-def result_from_step(design: Design, reward: Any, info: Mapping[str, Any], *,
-                     fidelity: float | int | None = None, eval_time_s: float = 0.0) -> EvalResult:
+def result_from_step(
+    design: Design,
+    reward: Any,
+    info: Mapping[str, Any],
+    *,
+    fidelity: float | int | None = None,
+    eval_time_s: float = 0.0,
+) -> EvalResult:
     """An evaluation's result from what ``env.step`` returned. ``fidelity`` and ``eval_time_s``
     stand in where ``info`` lacks them (plain Gymnasium envs report neither)."""
     reward = reward.astype(np.float64, copy=True) if isinstance(reward, np.ndarray) else float(reward)
@@ -41,7 +47,7 @@ def result_from_step(design: Design, reward: Any, info: Mapping[str, Any], *,
 def design_of(row: Mapping[str, Any]) -> Design:
     """The design of a record row: its ``param.*`` columns, without the nulls of parameters that
     were inactive (a parameter's legal values never include None)."""
-    return {k[len(PARAM):]: v for k, v in row.items() if k.startswith(PARAM) and v is not None}
+    return {k[len(PARAM) :]: v for k, v in row.items() if k.startswith(PARAM) and v is not None}
 
 
 def result_from_row(row: Mapping[str, Any], layout: RecordLayout) -> EvalResult:
@@ -52,9 +58,16 @@ def result_from_row(row: Mapping[str, Any], layout: RecordLayout) -> EvalResult:
     else:
         reward = np.array([_nan_if_none(row.get(REWARD + n)) for n in layout.objective_names])
     metrics = {m: _nan_if_none(row.get(METRIC + m)) for m in layout.metric_names}
-    return EvalResult(design=design_of(row), reward=reward, metrics=metrics, feasible=bool(row["feasible"]),
-                      eval_time_s=_zero_if_none(row.get("eval_time_s")), error=row.get("error"),
-                      fidelity=row.get("fidelity"), backend=row.get("backend") or "simulator")
+    return EvalResult(
+        design=design_of(row),
+        reward=reward,
+        metrics=metrics,
+        feasible=bool(row["feasible"]),
+        eval_time_s=_zero_if_none(row.get("eval_time_s")),
+        error=row.get("error"),
+        fidelity=row.get("fidelity"),
+        backend=row.get("backend") or "simulator",
+    )
 
 
 def _nan_if_none(value: Any) -> float:

@@ -28,10 +28,13 @@ def consolidate(directory: Path) -> Path:
     meta = json.loads((directory / RUN_META).read_text())
     constant = run_constants(meta)
     schema = layout_from_meta(meta).arrow_schema()
-    per_row = pa.schema([
-        pa.field(f.name, pa.float64()) if f.name == "timestamp" else f
-        for f in schema if f.name not in constant
-    ])
+    per_row = pa.schema(
+        [
+            pa.field(f.name, pa.float64()) if f.name == "timestamp" else f
+            for f in schema
+            if f.name not in constant
+        ]
+    )
     path = directory / JOURNAL
     data = path.read_bytes() if path.exists() else b""
     data = data[: data.rfind(b"\n") + 1]  # drop a torn last line
@@ -43,8 +46,10 @@ def consolidate(directory: Path) -> Path:
     n = table.num_rows
     micros = pc.cast(pc.round(pc.multiply(table["timestamp"], 1e6)), pa.int64())
     columns = {
-        f.name: pa.array([constant[f.name]] * n, f.type) if f.name in constant
-        else micros.cast(f.type) if f.name == "timestamp"
+        f.name: pa.array([constant[f.name]] * n, f.type)
+        if f.name in constant
+        else micros.cast(f.type)
+        if f.name == "timestamp"
         else table[f.name]
         for f in schema
     }

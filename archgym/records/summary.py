@@ -30,8 +30,11 @@ def summarize(out: Path, problem: Problem) -> dict[str, Any]:
             return summary | {"best_reward": None, "best_design": None, "best_step": None}
         at = pc.index(scored["reward"], pc.max(scored["reward"])).as_py()
         best = scored.slice(at, 1).to_pylist()[0]
-        return summary | {"best_reward": best["reward"], "best_design": design_of(best),
-                          "best_step": best["step"]}
+        return summary | {
+            "best_reward": best["reward"],
+            "best_design": design_of(best),
+            "best_step": best["step"],
+        }
     names = [REWARD + n for n in problem.objective_names]
     points = np.column_stack([feasible[n].to_numpy(zero_copy_only=False) for n in names]).astype(np.float64)
     keep = np.all(np.isfinite(points), axis=1)
@@ -39,8 +42,9 @@ def summarize(out: Path, problem: Problem) -> dict[str, Any]:
     return summary | _pareto(feasible if rows is None else None, rows, points[keep], problem.reference_point)
 
 
-def _pareto(table: Any, rows: list[dict[str, Any]] | None, points: np.ndarray,
-            reference: np.ndarray | None) -> dict[str, Any]:
+def _pareto(
+    table: Any, rows: list[dict[str, Any]] | None, points: np.ndarray, reference: np.ndarray | None
+) -> dict[str, Any]:
     import moocore
 
     if len(points) == 0:
@@ -52,8 +56,10 @@ def _pareto(table: Any, rows: list[dict[str, Any]] | None, points: np.ndarray,
     else:
         rows = [r for r, m in zip(rows, mask, strict=True) if m]
         front_points = points[mask]
-    front = [{"design": design_of(r), "reward": p.tolist(), "step": r["step"]}
-             for r, p in zip(rows, front_points, strict=True)]
+    front = [
+        {"design": design_of(r), "reward": p.tolist(), "step": r["step"]}
+        for r, p in zip(rows, front_points, strict=True)
+    ]
     hypervolume = None
     if reference is not None:
         inside = points[np.all(points > np.asarray(reference), axis=1)]

@@ -26,12 +26,17 @@ def problem_of(env: gym.Env[Any, Any], env_id: str) -> Problem:
     if isinstance(inner, DesignEnv):
         names = tuple(inner.objective.names) if n_obj > 1 else ("reward",)
         return Problem(
-            env_id=env_id, design_space=inner.design_space, n_objectives=n_obj,
-            objective_names=names, fidelity=inner.fidelity,
+            env_id=env_id,
+            design_space=inner.design_space,
+            n_objectives=n_obj,
+            objective_names=names,
+            fidelity=inner.fidelity,
             reference_point=None if n_obj == 1 else inner.reference_point,
-            metric_names=tuple(inner.metric_units), penalty=penalty_of(env),
+            metric_names=tuple(inner.metric_units),
+            penalty=penalty_of(env),
             optimal_reward=inner.optimal_reward if inner.objective.n_objectives == 1 else None,
         )
     names = ("reward",) if n_obj == 1 else tuple(f"r{i}" for i in range(n_obj))
-    return Problem(env_id=env_id, design_space=codec_for(env).design_space, n_objectives=n_obj,
-                   objective_names=names)
+    return Problem(
+        env_id=env_id, design_space=codec_for(env).design_space, n_objectives=n_obj, objective_names=names
+    )

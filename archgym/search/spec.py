@@ -53,8 +53,7 @@ class AgentSpec:
         unknown = set(params) - set(space.names)
         if unknown:
             raise ValueError(
-                f"agent {self.name!r}: unknown hyperparameter(s) {sorted(unknown)}; "
-                f"legal: {space.names}"
+                f"agent {self.name!r}: unknown hyperparameter(s) {sorted(unknown)}; legal: {space.names}"
             )
         merged = space.default() | dict(params)
         try:

@@ -177,8 +177,9 @@ class Integer(_IntegerFields, _IndexedParameter):
             raise ValueError(f"Integer {name!r}: need integer bounds low <= high, got {low}, {high}")
         if log and low < 1:
             raise ValueError(f"Integer {name!r}: log=True needs low >= 1, got {low}")
-        for key, val in dict(name=name, low=int(low), high=int(high), log=log, default=default,
-                             condition=condition).items():
+        for key, val in dict(
+            name=name, low=int(low), high=int(high), log=log, default=default, condition=condition
+        ).items():
             object.__setattr__(self, key, val)
         if default is not None:
             object.__setattr__(self, "default", self.validate(default))
@@ -255,8 +256,9 @@ class Real(_RealFields, Parameter):
             raise ValueError(f"Real {name!r}: need finite bounds low < high, got {low}, {high}")
         if log and low <= 0:
             raise ValueError(f"Real {name!r}: log=True needs low > 0, got {low}")
-        for key, val in dict(name=name, low=float(low), high=float(high), log=log,
-                             default=default, condition=condition).items():
+        for key, val in dict(
+            name=name, low=float(low), high=float(high), log=log, default=default, condition=condition
+        ).items():
             object.__setattr__(self, key, val)
         if default is not None:
             object.__setattr__(self, "default", self.validate(default))
@@ -308,8 +310,16 @@ def _check_choices(kind: str, name: str, values: Sequence[Any]) -> tuple[Any, ..
         raise ValueError(f"{kind} {name!r}: needs at least one value")
     if len(set(values)) != len(values):
         raise ValueError(f"{kind} {name!r}: values must be distinct, got {values}")
-    kinds = {"str" if isinstance(v, str) else "bool" if isinstance(v, bool)
-             else "number" if isinstance(v, int | float) else "other" for v in values}
+    kinds = {
+        "str"
+        if isinstance(v, str)
+        else "bool"
+        if isinstance(v, bool)
+        else "number"
+        if isinstance(v, int | float)
+        else "other"
+        for v in values
+    }
     if len(kinds) != 1 or "other" in kinds:
         raise ValueError(
             f"{kind} {name!r}: values must be all strings, all numbers or all booleans "
@@ -324,8 +334,9 @@ class _ChoiceParameter(_IndexedParameter):
     def _options(self) -> tuple[Any, ...]:
         raise NotImplementedError
 
-    def _init_choices(self, field_name: str, name: str, values: Sequence[Any], default: Any,
-                      condition: Condition | None) -> None:
+    def _init_choices(
+        self, field_name: str, name: str, values: Sequence[Any], default: Any, condition: Condition | None
+    ) -> None:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, field_name, _check_choices(type(self).__name__, name, values))
         object.__setattr__(self, "condition", condition)
@@ -359,8 +370,9 @@ class _ChoiceFields:
 class Categorical(_ChoiceFields, _ChoiceParameter):
     """An unordered choice; agents must not assume any distance between choices."""
 
-    def __init__(self, name: str, choices: Sequence[Any], *, default: Any = None,
-                 condition: Condition | None = None) -> None:
+    def __init__(
+        self, name: str, choices: Sequence[Any], *, default: Any = None, condition: Condition | None = None
+    ) -> None:
         self._init_choices("choices", name, choices, default, condition)
 
     def _options(self) -> tuple[Any, ...]:
@@ -380,8 +392,9 @@ class _OrdinalFields:
 class Ordinal(_OrdinalFields, _ChoiceParameter):
     """An ordered set of values, e.g. powers of two; neighbours in the list are 'close'."""
 
-    def __init__(self, name: str, values: Sequence[Any], *, default: Any = None,
-                 condition: Condition | None = None) -> None:
+    def __init__(
+        self, name: str, values: Sequence[Any], *, default: Any = None, condition: Condition | None = None
+    ) -> None:
         self._init_choices("values", name, values, default, condition)
 
     def _options(self) -> tuple[Any, ...]:
@@ -440,9 +453,7 @@ class DesignSpace:
     parameters: tuple[Parameter, ...]
     constraints: tuple[Constraint, ...] = field(default=())
 
-    def __init__(
-        self, parameters: Sequence[Parameter], constraints: Sequence[Constraint] = ()
-    ) -> None:
+    def __init__(self, parameters: Sequence[Parameter], constraints: Sequence[Constraint] = ()) -> None:
         params = tuple(parameters)
         if not params:
             raise ValueError("a DesignSpace needs at least one parameter")
@@ -509,9 +520,7 @@ class DesignSpace:
             raise TypeError(f"a design is a mapping of parameter name to value, got {design!r}")
         unknown = set(design) - set(self.names)
         if unknown:
-            raise ValueError(
-                f"unknown parameter(s) {sorted(unknown)}; legal parameters: {self.names}"
-            )
+            raise ValueError(f"unknown parameter(s) {sorted(unknown)}; legal parameters: {self.names}")
         out: Design = {}
         for p in self.parameters:
             if p.condition is not None and not p.condition.holds(out):
@@ -617,9 +626,7 @@ class DesignSpace:
         """Decode an element of :meth:`action_space`; out-of-space entries raise ``ValueError``,
         as do forbidden combinations unless ``check=False``."""
         if not isinstance(action, Mapping):
-            raise ValueError(
-                f"action must be a dict keyed by parameter name {self.names}, got {action!r}"
-            )
+            raise ValueError(f"action must be a dict keyed by parameter name {self.names}, got {action!r}")
         missing = [p.name for p in self.parameters if p.name not in action]
         design: Design = {}
         for p in self.parameters:
@@ -641,9 +648,7 @@ class DesignSpace:
             else:
                 index = _scalar(raw)
                 values = p.values_list()  # type: ignore[attr-defined]
-                if isinstance(index, bool) or not isinstance(index, int) or not (
-                    0 <= index < len(values)
-                ):
+                if isinstance(index, bool) or not isinstance(index, int) or not (0 <= index < len(values)):
                     raise ValueError(
                         f"parameter {p.name!r}: action {raw!r} is not an index in "
                         f"[0, {len(values) - 1}] into {p.legal_values()}"

@@ -39,8 +39,7 @@ class Objective:
     def __post_init__(self) -> None:
         if self.direction not in ("min", "max"):
             raise ValueError(
-                f"Objective {self.metric!r}: direction must be 'min' or 'max', got "
-                f"{self.direction!r}"
+                f"Objective {self.metric!r}: direction must be 'min' or 'max', got {self.direction!r}"
             )
 
     @property

@@ -15,8 +15,14 @@ def archgym_envs() -> list[dict[str, Any]]:
     # passive checker warns about; archgym.check_env checks both forms (tests/test_accelerators.py).
     module = "archgym_accelerators"
     return [
-        {"id": "archgym/SystolicArray-v0", "entry_point": f"{module}.systolic:SystolicArray",
-         "disable_env_checker": True},
-        {"id": "archgym/ZigZag-v0", "entry_point": f"{module}.zigzag_env:ZigZag",
-         "disable_env_checker": True},
+        {
+            "id": "archgym/SystolicArray-v0",
+            "entry_point": f"{module}.systolic:SystolicArray",
+            "disable_env_checker": True,
+        },
+        {
+            "id": "archgym/ZigZag-v0",
+            "entry_point": f"{module}.zigzag_env:ZigZag",
+            "disable_env_checker": True,
+        },
     ]

@@ -99,10 +99,22 @@ def scalesim_topology(layers: tuple[Layer, ...]) -> Any:
     topology = topologies()
     for layer in layers:
         # [name, ifmap h, ifmap w, filter h, filter w, channels, filters, stride h, stride w, N, M]
-        topology.append_topo_arrays(layer.name, [
-            layer.name, layer.ifmap_h, layer.ifmap_w, layer.filter_h, layer.filter_w, layer.channels,
-            layer.filters, layer.stride, layer.stride, 1, 1,
-        ])
+        topology.append_topo_arrays(
+            layer.name,
+            [
+                layer.name,
+                layer.ifmap_h,
+                layer.ifmap_w,
+                layer.filter_h,
+                layer.filter_w,
+                layer.channels,
+                layer.filters,
+                layer.stride,
+                layer.stride,
+                1,
+                1,
+            ],
+        )
     topology.num_layers = len(layers)
     topology.topo_load_flag = True
     return topology
@@ -135,15 +147,17 @@ class SystolicArray(DesignEnv):
     ) -> None:
         self.layers = load_layers(workload)
         self.workload = str(workload)
-        space = DesignSpace([
-            Ordinal("array_rows", ARRAY_DIMS, default=32),
-            Ordinal("array_cols", ARRAY_DIMS, default=32),
-            Categorical("dataflow", DATAFLOWS, default="ws"),
-            Ordinal("ifmap_sram_kb", SRAM_KB, default=64),
-            Ordinal("filter_sram_kb", SRAM_KB, default=64),
-            Ordinal("ofmap_sram_kb", SRAM_KB, default=64),
-            Ordinal("dram_bandwidth", BANDWIDTHS, default=16),
-        ])
+        space = DesignSpace(
+            [
+                Ordinal("array_rows", ARRAY_DIMS, default=32),
+                Ordinal("array_cols", ARRAY_DIMS, default=32),
+                Categorical("dataflow", DATAFLOWS, default="ws"),
+                Ordinal("ifmap_sram_kb", SRAM_KB, default=64),
+                Ordinal("filter_sram_kb", SRAM_KB, default=64),
+                Ordinal("ofmap_sram_kb", SRAM_KB, default=64),
+                Ordinal("dram_bandwidth", BANDWIDTHS, default=16),
+            ]
+        )
         metrics = {
             "cycles": "cycles",
             "array_cycles": "cycles",
@@ -161,14 +175,19 @@ class SystolicArray(DesignEnv):
             "avg_dram_bandwidth": "words/cycle",
             "area_estimate_mm2": "mm^2",
         } | {f"cycles.{layer.name}": "cycles" for layer in self.layers}
-        super().__init__(design_space=space, metrics=metrics,
-                         objective=_objective(objective, targets, metrics))
+        super().__init__(
+            design_space=space, metrics=metrics, objective=_objective(objective, targets, metrics)
+        )
         self.total_macs = sum(layer.macs for layer in self.layers)
         if objective == "latency_area":
             # hypervolume reference: one MAC per cycle, and the largest area in the space
-            largest = {"array_rows": ARRAY_DIMS[-1], "array_cols": ARRAY_DIMS[-1],
-                       "ifmap_sram_kb": SRAM_KB[-1], "filter_sram_kb": SRAM_KB[-1],
-                       "ofmap_sram_kb": SRAM_KB[-1]}
+            largest = {
+                "array_rows": ARRAY_DIMS[-1],
+                "array_cols": ARRAY_DIMS[-1],
+                "ifmap_sram_kb": SRAM_KB[-1],
+                "filter_sram_kb": SRAM_KB[-1],
+                "ofmap_sram_kb": SRAM_KB[-1],
+            }
             self.reference_point = np.array([-float(self.total_macs), -area_estimate_mm2(largest)])
 
     def versions(self) -> dict[str, str]:
@@ -181,8 +200,14 @@ class SystolicArray(DesignEnv):
         from scalesim.simulator import simulator
 
         sim = simulator()
-        sim.set_params(config_obj=scalesim_config(design), topo_obj=scalesim_topology(self.layers),
-                       layout_obj=layouts(), top_path=workdir, verbosity=False, save_trace=False)
+        sim.set_params(
+            config_obj=scalesim_config(design),
+            topo_obj=scalesim_topology(self.layers),
+            layout_obj=layouts(),
+            top_path=workdir,
+            verbosity=False,
+            save_trace=False,
+        )
         with warnings.catch_warnings():
             # SCALE-Sim 3.0 calls int() on one-element arrays (deprecated since NumPy 1.25, an
             # error from NumPy 2.4: hence archgym's numpy<2.4 pin); keep that noise out of runs.
@@ -204,8 +229,17 @@ def summarize(per_layer: list[Any], design: Mapping[str, Any], names: list[str])
     Bandwidths are total traffic over total cycles (SRAM: over array cycles).
     """
     total = dict.fromkeys(("cycles", "array_cycles", "stall_cycles", "util", "mapping", "compute"), 0.0)
-    traffic = dict.fromkeys(("sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes",
-                             "dram_ifmap_reads", "dram_filter_reads", "dram_ofmap_writes"), 0.0)
+    traffic = dict.fromkeys(
+        (
+            "sram_ifmap_reads",
+            "sram_filter_reads",
+            "sram_ofmap_writes",
+            "dram_ifmap_reads",
+            "dram_filter_reads",
+            "dram_ofmap_writes",
+        ),
+        0.0,
+    )
     metrics: dict[str, float] = {}
     for name, layer in zip(names, per_layer, strict=True):
         items = layer.get_compute_report_items()
@@ -242,14 +276,18 @@ def _objective(objective: str, targets: Mapping[str, Any] | None, metrics: Mappi
     if objective not in OBJECTIVES:
         raise ValueError(f"objective: {objective!r} is not legal; legal values: {list(OBJECTIVES)}")
     if (targets is not None) != (objective == "targets"):
-        raise ValueError("targets: give targets exactly when objective='targets' "
-                         f"(got objective={objective!r}, targets={targets!r})")
+        raise ValueError(
+            "targets: give targets exactly when objective='targets' "
+            f"(got objective={objective!r}, targets={targets!r})"
+        )
     if objective == "latency":
         return Objectives([Objective("cycles", "min", (LATENCY_PENALTY, 0.0))], penalty=LATENCY_PENALTY)
     if objective == "latency_area":
         return Objectives(
-            [Objective("cycles", "min", (LATENCY_PENALTY, 0.0)),
-             Objective("area_estimate_mm2", "min", (AREA_PENALTY, 0.0))],
+            [
+                Objective("cycles", "min", (LATENCY_PENALTY, 0.0)),
+                Objective("area_estimate_mm2", "min", (AREA_PENALTY, 0.0)),
+            ],
             penalty=[LATENCY_PENALTY, AREA_PENALTY],
         )
     return TargetSpec(parse_targets(targets, metrics), penalty=TARGET_PENALTY)
@@ -275,4 +313,3 @@ def parse_targets(targets: Any, metrics: Mapping[str, str]) -> list[Target]:
             raise ValueError(f"targets: {metric!r}: {spec!r} is not legal; legal values: {legal}, bound != 0")
         parsed.append(Target(metric, op, float(bound)))
     return parsed
-

@@ -145,18 +145,27 @@ def layer_description(layers: tuple[Layer, ...]) -> list[dict[str, Any]]:
     and activations, 16-bit partial sums (as in ZigZag's example workloads)."""
     workload = []
     for i, layer in enumerate(layers):
-        workload.append({
-            "id": i,
-            "name": layer.name,
-            "operator_type": "Conv",
-            "equation": "O[b][k][oy][ox]+=W[k][c][fy][fx]*I[b][c][iy][ix]",
-            "dimension_relations": [f"ix={layer.stride}*ox+1*fx", f"iy={layer.stride}*oy+1*fy"],
-            "loop_dims": ["B", "K", "C", "OY", "OX", "FY", "FX"],
-            "loop_sizes": [1, layer.filters, layer.channels, layer.ofmap_h, layer.ofmap_w,
-                           layer.filter_h, layer.filter_w],
-            "operand_precision": dict(PRECISION),
-            "operand_source": {"I": max(i - 1, 0), "W": i},
-        })
+        workload.append(
+            {
+                "id": i,
+                "name": layer.name,
+                "operator_type": "Conv",
+                "equation": "O[b][k][oy][ox]+=W[k][c][fy][fx]*I[b][c][iy][ix]",
+                "dimension_relations": [f"ix={layer.stride}*ox+1*fx", f"iy={layer.stride}*oy+1*fy"],
+                "loop_dims": ["B", "K", "C", "OY", "OX", "FY", "FX"],
+                "loop_sizes": [
+                    1,
+                    layer.filters,
+                    layer.channels,
+                    layer.ofmap_h,
+                    layer.ofmap_w,
+                    layer.filter_h,
+                    layer.filter_w,
+                ],
+                "operand_precision": dict(PRECISION),
+                "operand_source": {"I": max(i - 1, 0), "W": i},
+            }
+        )
     return workload
 
 
@@ -173,8 +182,9 @@ def _quiet_zigzag() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def run_zigzag(workload: Any, accelerator_yaml: Path, mapping_yaml: Path, *, criterion: str = "edp",
-               lpf_limit: int = 4) -> Any:
+def run_zigzag(
+    workload: Any, accelerator_yaml: Path, mapping_yaml: Path, *, criterion: str = "edp", lpf_limit: int = 4
+) -> Any:
     """ZigZag's API pipeline without its saving/drawing stages; returns its summed evaluation
     and the per-layer ones as ``[(CumulativeCME, [(layer CME, extra), ...])]``."""
     from zigzag.mapping.temporal_mapping import TemporalMappingType
@@ -190,15 +200,30 @@ def run_zigzag(workload: Any, accelerator_yaml: Path, mapping_yaml: Path, *, cri
 
     reduce = getattr(reduce_stages, CRITERIA[criterion])
     parser = ONNXModelParserStage if isinstance(workload, str) else WorkloadParserStage
-    stages = [parser, AcceleratorParserStage, reduce_stages.SumStage, WorkloadStage, reduce,
-              SpatialMappingGeneratorStage, reduce, TemporalMappingGeneratorStage, CostModelStage]
+    stages = [
+        parser,
+        AcceleratorParserStage,
+        reduce_stages.SumStage,
+        WorkloadStage,
+        reduce,
+        SpatialMappingGeneratorStage,
+        reduce,
+        TemporalMappingGeneratorStage,
+        CostModelStage,
+    ]
     main = MainStage(
-        stages, accelerator=str(accelerator_yaml), workload=workload, mapping=str(mapping_yaml),
+        stages,
+        accelerator=str(accelerator_yaml),
+        workload=workload,
+        mapping=str(mapping_yaml),
         # the API's other keyword arguments, at its defaults; no stage here writes a dump
         dump_folder=str(accelerator_yaml.parent),
         pickle_filename=str(accelerator_yaml.parent / "cmes.pickle"),
-        loma_lpf_limit=lpf_limit, loma_show_progress_bar=False, nb_mappings_generated=3,
-        enable_mix_spatial_mapping_generation=False, access_same_data_considered_as_no_access=True,
+        loma_lpf_limit=lpf_limit,
+        loma_show_progress_bar=False,
+        nb_mappings_generated=3,
+        enable_mix_spatial_mapping_generation=False,
+        access_same_data_considered_as_no_access=True,
         temporal_mapping_type=TemporalMappingType("uneven"),
     )
     with _quiet_zigzag():
@@ -264,11 +289,14 @@ class ZigZag(DesignEnv):
             size = self.template["memories"][name]["size"] // 8
             values = sorted({int(size * 2.0**s) for s in SIZE_STEPS if size * 2.0**s >= MIN_MEMORY_BYTES})
             parameters.append(Ordinal(parameter, values, default=size))
-        space = DesignSpace(parameters, constraints=[
-            Constraint("each loop is unrolled on at most one array dimension", _distinct_loops),
-            Constraint("d1_split divides d1 (and is smaller)", _d1_split_divides),
-            Constraint("d2_split divides d2 (and is smaller)", _d2_split_divides),
-        ])
+        space = DesignSpace(
+            parameters,
+            constraints=[
+                Constraint("each loop is unrolled on at most one array dimension", _distinct_loops),
+                Constraint("d1_split divides d1 (and is smaller)", _d1_split_divides),
+                Constraint("d2_split divides d2 (and is smaller)", _d2_split_divides),
+            ],
+        )
         metrics = {
             "energy_pj": "pJ",
             "mac_energy_pj": "pJ",
@@ -288,9 +316,13 @@ class ZigZag(DesignEnv):
         if objective == "edp":
             spec = Objectives([Objective("edp", "min")], penalty=EDP_PENALTY)
         else:
-            spec = Objectives([Objective("energy_pj", "min", (ENERGY_PENALTY, 0.0)),
-                               Objective("latency_cycles", "min", (LATENCY_PENALTY, 0.0))],
-                              penalty=[ENERGY_PENALTY, LATENCY_PENALTY])
+            spec = Objectives(
+                [
+                    Objective("energy_pj", "min", (ENERGY_PENALTY, 0.0)),
+                    Objective("latency_cycles", "min", (LATENCY_PENALTY, 0.0)),
+                ],
+                penalty=[ENERGY_PENALTY, LATENCY_PENALTY],
+            )
         super().__init__(design_space=space, metrics=metrics, objective=spec)
         if objective == "energy_latency" and self.layers is not None:
             # hypervolume reference: every MAC fetching both operands from and writing its
@@ -317,8 +349,9 @@ class ZigZag(DesignEnv):
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
         accelerator, mapping = self.write_inputs(design, context.workdir)
         workload = self.onnx_path if self.layers is None else layer_description(self.layers)
-        results = run_zigzag(workload, accelerator, mapping, criterion=self.criterion,
-                             lpf_limit=self.lpf_limit)
+        results = run_zigzag(
+            workload, accelerator, mapping, criterion=self.criterion, lpf_limit=self.lpf_limit
+        )
         return summarize(results, self.layers)
 
 
@@ -350,10 +383,12 @@ def summarize(results: Any, layers: tuple[Layer, ...] | None) -> dict[str, float
 
 def _workload(workload: Any) -> tuple[tuple[Layer, ...] | None, str | None]:
     if isinstance(workload, str) and workload.startswith("onnx:"):
-        model = workload[len("onnx:"):]
+        model = workload[len("onnx:") :]
         if model not in ONNX_MODELS:
-            raise ValueError(f"workload: {workload!r} is not legal; legal ONNX models: "
-                             f"{['onnx:' + m for m in ONNX_MODELS]}")
+            raise ValueError(
+                f"workload: {workload!r} is not legal; legal ONNX models: "
+                f"{['onnx:' + m for m in ONNX_MODELS]}"
+            )
         return None, str(files("zigzag") / "inputs" / "workload" / f"{model}.onnx")
     if isinstance(workload, str | Path) and str(workload).endswith(".onnx"):
         if not Path(workload).is_file():
@@ -364,6 +399,8 @@ def _workload(workload: Any) -> tuple[tuple[Layer, ...] | None, str | None]:
     except ValueError as exc:
         if str(exc).startswith("workload:"):
             legal = [*SHIPPED, *("onnx:" + m for m in ONNX_MODELS)]
-            raise ValueError(f"workload: {workload!r} is not legal; legal values: {legal}, a path to a "
-                             "SCALE-Sim conv topology CSV or to an ONNX file") from None
+            raise ValueError(
+                f"workload: {workload!r} is not legal; legal values: {legal}, a path to a "
+                "SCALE-Sim conv topology CSV or to an ONNX file"
+            ) from None
         raise

@@ -36,8 +36,12 @@ ALGORITHMS: dict[str, tuple[str, ...]] = {
     # algorithm → the MO-Gymnasium envs it supports (Pareto Q-learning is tabular: it needs
     # discrete observations). Every env here publishes its true Pareto front.
     "pql": ("deep-sea-treasure-v0", "deep-sea-treasure-concave-v0", "resource-gathering-v0"),
-    "envelope": ("deep-sea-treasure-v0", "deep-sea-treasure-concave-v0", "resource-gathering-v0",
-                 "minecart-v0"),
+    "envelope": (
+        "deep-sea-treasure-v0",
+        "deep-sea-treasure-concave-v0",
+        "resource-gathering-v0",
+        "minecart-v0",
+    ),
 }
 MO_ENVS = ALGORITHMS["envelope"]
 REFERENCE_POINTS: dict[str, tuple[float, ...]] = {
@@ -51,7 +55,9 @@ REFERENCE_POINTS: dict[str, tuple[float, ...]] = {
 }
 POLICY_EVAL_EPISODES: dict[str, int] = {
     # rollouts per learned policy: the deep-sea-treasure maps are deterministic, the others not
-    "deep-sea-treasure-v0": 1, "deep-sea-treasure-concave-v0": 1, "resource-gathering-v0": 10,
+    "deep-sea-treasure-v0": 1,
+    "deep-sea-treasure-concave-v0": 1,
+    "resource-gathering-v0": 10,
     "minecart-v0": 1,
 }
 WEIGHT_PARTITIONS = {2: 49, 3: 9}
@@ -65,6 +71,8 @@ def _weights(n_objectives: int) -> np.ndarray:
     from pymoo.util.ref_dirs import get_reference_directions
 
     return get_reference_directions("das-dennis", n_objectives, n_partitions=WEIGHT_PARTITIONS[n_objectives])
+
+
 OBJECTIVE_MODES = ("hypervolume", "hypervolume_cost")
 COST_REFERENCE_S = 60.0
 """Reference point of the training-time objective in the two-objective variant: an evaluation
@@ -95,18 +103,20 @@ def _design_space(algorithm: str) -> DesignSpace:
     ]
     if algorithm == "pql":
         return DesignSpace([Real("gamma", 0.5, 1.0, default=0.99), *epsilon])
-    return DesignSpace([
-        Real("learning_rate", 1e-5, 1e-2, log=True, default=3e-4),
-        Real("gamma", 0.9, 0.999, default=0.98),
-        Ordinal("net_width", [32, 64, 128, 256], default=64),
-        Integer("net_depth", 1, 4, default=2),
-        Ordinal("batch_size", [16, 32, 64, 128, 256], default=64),
-        Ordinal("buffer_size", [1000, 10_000, 100_000], default=10_000),
-        *epsilon,
-        Real("initial_homotopy_lambda", 0.0, 1.0, default=0.0),
-        Real("final_homotopy_lambda", 0.0, 1.0, default=1.0),
-        Real("homotopy_decay_fraction", 0.01, 1.0, default=0.5),
-    ])
+    return DesignSpace(
+        [
+            Real("learning_rate", 1e-5, 1e-2, log=True, default=3e-4),
+            Real("gamma", 0.9, 0.999, default=0.98),
+            Ordinal("net_width", [32, 64, 128, 256], default=64),
+            Integer("net_depth", 1, 4, default=2),
+            Ordinal("batch_size", [16, 32, 64, 128, 256], default=64),
+            Ordinal("buffer_size", [1000, 10_000, 100_000], default=10_000),
+            *epsilon,
+            Real("initial_homotopy_lambda", 0.0, 1.0, default=0.0),
+            Real("final_homotopy_lambda", 0.0, 1.0, default=1.0),
+            Real("homotopy_decay_fraction", 0.01, 1.0, default=0.5),
+        ]
+    )
 
 
 class MORLHyper(DesignEnv):
@@ -244,8 +254,9 @@ class MORLHyper(DesignEnv):
             "front_size": float(len(front)),
         }
 
-    def _train_pql(self, design: Mapping[str, Any], steps: int, seed: int, env: Any,
-                   eval_env: _UndiscountedReturn) -> np.ndarray:
+    def _train_pql(
+        self, design: Mapping[str, Any], steps: int, seed: int, env: Any, eval_env: _UndiscountedReturn
+    ) -> np.ndarray:
         """Train Pareto Q-learning; roll out each policy of its coverage set from the start."""
         from morl_baselines.multi_policy.pareto_q_learning.pql import PQL
 
@@ -269,8 +280,9 @@ class MORLHyper(DesignEnv):
             returns.append(np.mean(episodes, axis=0))
         return np.array(returns, dtype=np.float64)
 
-    def _train_envelope(self, design: Mapping[str, Any], steps: int, seed: int, env: Any,
-                        eval_env: _UndiscountedReturn) -> np.ndarray:
+    def _train_envelope(
+        self, design: Mapping[str, Any], steps: int, seed: int, env: Any, eval_env: _UndiscountedReturn
+    ) -> np.ndarray:
         """Train Envelope Q-learning; its greedy policies for equally spaced weights form the
         front (``policy_eval`` returns their undiscounted mean return vectors)."""
         import torch
@@ -298,8 +310,13 @@ class MORLHyper(DesignEnv):
         agent.train(total_timesteps=steps, eval_env=None)
         weights = _weights(len(self.ref_point))
         episodes = POLICY_EVAL_EPISODES[self.mo_env]
-        return np.array([agent.policy_eval(eval_env.env, num_episodes=episodes, weights=w, log=False)[2]
-                         for w in weights], dtype=np.float64)
+        return np.array(
+            [
+                agent.policy_eval(eval_env.env, num_episodes=episodes, weights=w, log=False)[2]
+                for w in weights
+            ],
+            dtype=np.float64,
+        )
 
 
 def _steps_fidelity(train_steps: int, *, low: int, high: int) -> Fidelity:

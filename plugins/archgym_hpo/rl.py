@@ -51,12 +51,14 @@ def _design_space(algorithm: str) -> DesignSpace:
         Real("ent_coef", 0.0, 0.05, default=0.0),
     ]
     if algorithm == "A2C":
-        return DesignSpace([
-            *common[:1],
-            Ordinal("n_steps", [5, 8, 16, 32, 64, 128], default=5),
-            *common[1:],
-            Real("vf_coef", 0.1, 1.0, default=0.5),
-        ])
+        return DesignSpace(
+            [
+                *common[:1],
+                Ordinal("n_steps", [5, 8, 16, 32, 64, 128], default=5),
+                *common[1:],
+                Real("vf_coef", 0.1, 1.0, default=0.5),
+            ]
+        )
     return DesignSpace(
         [
             *common[:1],
@@ -103,8 +105,11 @@ class RLHyper(DesignEnv):
             raise ValueError(f"algorithm: {algorithm!r} is not legal; legal values: {list(ALGORITHMS)}")
         if task not in TASKS:
             raise ValueError(f"task: {task!r} is not legal; legal values: {list(TASKS)}")
-        if isinstance(eval_episodes, bool) or not isinstance(eval_episodes, int) \
-                or not 1 <= eval_episodes <= 1000:
+        if (
+            isinstance(eval_episodes, bool)
+            or not isinstance(eval_episodes, int)
+            or not 1 <= eval_episodes <= 1000
+        ):
             raise ValueError(
                 f"eval_episodes: {eval_episodes!r} is not legal; legal values: integers in [1, 1000]"
             )

@@ -36,8 +36,16 @@ def _normalise(data: ImageData) -> ImageData:
     mean = data.x_train.mean(axis=(0, 2, 3), keepdims=True)
     std = data.x_train.std(axis=(0, 2, 3), keepdims=True) + 1e-6
     f = lambda x: ((x - mean) / std).astype(np.float32)  # noqa: E731
-    return ImageData(f(data.x_train), data.y_train, f(data.x_val), data.y_val, f(data.x_test),
-                     data.y_test, data.n_classes, data.name)
+    return ImageData(
+        f(data.x_train),
+        data.y_train,
+        f(data.x_val),
+        data.y_val,
+        f(data.x_test),
+        data.y_test,
+        data.n_classes,
+        data.name,
+    )
 
 
 def _resize(x: np.ndarray, resolution: int) -> np.ndarray:
@@ -46,8 +54,9 @@ def _resize(x: np.ndarray, resolution: int) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
-    out = F.interpolate(torch.from_numpy(x), size=(resolution, resolution), mode="bilinear",
-                        align_corners=False)
+    out = F.interpolate(
+        torch.from_numpy(x), size=(resolution, resolution), mode="bilinear", align_corners=False
+    )
     return out.numpy()
 
 
@@ -83,8 +92,9 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
 
 
-def load_cifar10(data_dir: str | Path, resolution: int, max_train: int | None = None,
-                 val_fraction: float = 0.1) -> ImageData:
+def load_cifar10(
+    data_dir: str | Path, resolution: int, max_train: int | None = None, val_fraction: float = 0.1
+) -> ImageData:
     """CIFAR-10 from ``data_dir`` (``data_batch_1``…``data_batch_5`` and ``test_batch``, as in
     ``cifar-10-batches-py``). Missing training batches are skipped (at least one is needed).
 
@@ -107,5 +117,4 @@ def load_cifar10(data_dir: str | Path, resolution: int, max_train: int | None = 
     if max_train is not None:
         train = train[:max_train]
     f = lambda a: _resize(a.astype(np.float32) / 255.0, resolution)  # noqa: E731
-    return _normalise(ImageData(f(x[train]), y[train], f(x[val]), y[val], f(x_test), y_test, 10,
-                                "cifar10"))
+    return _normalise(ImageData(f(x[train]), y[train], f(x[val]), y[val], f(x_test), y_test, 10, "cifar10"))

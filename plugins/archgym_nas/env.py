@@ -59,19 +59,33 @@ class NASBench201(DesignEnv):
     and score chance accuracy (100 / classes) without training, as their output is constant.
     """
 
-    def __init__(self, *, channels: int = 16, n_cells: int = 1, dataset: str = "digits",
-                 data_dir: str | None = None, resolution: int | None = None,
-                 max_train: int | None = None, batch_size: int = 64, backend: str = "simulator",
-                 table_dir: str | None = None) -> None:
-        for name, value, low in (("channels", channels, 1), ("n_cells", n_cells, 1),
-                                 ("batch_size", batch_size, 1)):
+    def __init__(
+        self,
+        *,
+        channels: int = 16,
+        n_cells: int = 1,
+        dataset: str = "digits",
+        data_dir: str | None = None,
+        resolution: int | None = None,
+        max_train: int | None = None,
+        batch_size: int = 64,
+        backend: str = "simulator",
+        table_dir: str | None = None,
+    ) -> None:
+        for name, value, low in (
+            ("channels", channels, 1),
+            ("n_cells", n_cells, 1),
+            ("batch_size", batch_size, 1),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {list(DATASETS)}, got {dataset!r}")
         if dataset == "cifar10" and not data_dir:
-            raise ValueError("data_dir is required for dataset='cifar10' (a folder of CIFAR-10 python "
-                             "batches: data_batch_1..5, test_batch)")
+            raise ValueError(
+                "data_dir is required for dataset='cifar10' (a folder of CIFAR-10 python "
+                "batches: data_batch_1..5, test_batch)"
+            )
         if dataset == "digits" and data_dir is not None:
             raise ValueError("data_dir applies only to dataset='cifar10'; legal values for digits: None")
         if resolution is None:
@@ -86,8 +100,10 @@ class NASBench201(DesignEnv):
         self.data_dir, self.resolution, self.max_train = data_dir, resolution, max_train
         self.batch_size = batch_size
         if backend not in ("simulator", "table"):
-            raise ValueError(f"backend: {backend!r} is not legal; legal values: 'simulator', 'table', "
-                             "'proxy' (with model=PATH)")
+            raise ValueError(
+                f"backend: {backend!r} is not legal; legal values: 'simulator', 'table', "
+                "'proxy' (with model=PATH)"
+            )
         if table_dir is not None and backend != "table":
             raise ValueError("table_dir applies only to backend='table'")
         fidelity = Fidelity("epochs", 1, MAX_EPOCHS, DEFAULT_EPOCHS, integer=True)
@@ -139,12 +155,20 @@ class NASBench201(DesignEnv):
         from archgym_nas import table
 
         made = table.load(Path(table_dir) if table_dir else table.TABLE_DIR)
-        ours = {"channels": self.channels, "n_cells": self.n_cells, "dataset": self.dataset,
-                "resolution": self.resolution, "max_train": self.max_train, "batch_size": self.batch_size}
+        ours = {
+            "channels": self.channels,
+            "n_cells": self.n_cells,
+            "dataset": self.dataset,
+            "resolution": self.resolution,
+            "max_train": self.max_train,
+            "batch_size": self.batch_size,
+        }
         for name, value in ours.items():
             if made.card["env_kwargs"].get(name) != value:
-                raise ValueError(f"{name}: {value!r} is not legal with backend='table'; the table was made "
-                                 f"with {name}={made.card['env_kwargs'].get(name)!r}")
+                raise ValueError(
+                    f"{name}: {value!r} is not legal with backend='table'; the table was made "
+                    f"with {name}={made.card['env_kwargs'].get(name)!r}"
+                )
         self._last_lookup: tuple[int, int] | None = None
         return made
 
@@ -160,8 +184,10 @@ class NASBench201(DesignEnv):
         """With the table backend, the table that answered (not this machine's torch)."""
         if self._table is not None:
             card = self._table.card
-            return {"nas-table": f"{card['date']} sha256:{self._table.sha256[:16]} (trained with torch "
-                                 f"{', '.join(card['trained_with_torch'])})"}
+            return {
+                "nas-table": f"{card['date']} sha256:{self._table.sha256[:16]} (trained with torch "
+                f"{', '.join(card['trained_with_torch'])})"
+            }
         import sklearn
         import torch
 
@@ -205,14 +231,26 @@ class NASBench201(DesignEnv):
                 train_time = time.perf_counter() - start
         finally:
             torch.set_num_threads(threads)
-        return {"val_accuracy": val_acc, "test_accuracy": test_acc, "train_loss": train_loss,
-                "params": params, "flops": flops, "synflow_log": synflow, "train_time_s": train_time}
+        return {
+            "val_accuracy": val_acc,
+            "test_accuracy": test_acc,
+            "train_loss": train_loss,
+            "params": params,
+            "flops": flops,
+            "synflow_log": synflow,
+            "train_time_s": train_time,
+        }
 
     def _build(self, ops: tuple[str, ...], data: Any) -> Any:
         from archgym_nas.model import Network
 
-        return Network(ops, channels=self.channels, n_cells=self.n_cells,
-                       in_channels=data.x_train.shape[1], n_classes=data.n_classes)
+        return Network(
+            ops,
+            channels=self.channels,
+            n_cells=self.n_cells,
+            in_channels=data.x_train.shape[1],
+            n_classes=data.n_classes,
+        )
 
     def _static_metrics(self, ops: tuple[str, ...], model: Any, data: Any) -> tuple[float, float, float]:
         """Parameter count, MFLOPs of one image's forward pass, and log(1 + synflow) at a fixed
@@ -259,8 +297,9 @@ def _train(model: Any, data: Any, epochs: int, batch_size: int, seed: int) -> fl
 
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     steps_per_epoch = math.ceil(len(y) / batch_size)
-    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM, nesterov=True,
-                          weight_decay=WEIGHT_DECAY)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM, nesterov=True, weight_decay=WEIGHT_DECAY
+    )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
     order = torch.Generator().manual_seed(seed)
     model.train()
@@ -269,7 +308,7 @@ def _train(model: Any, data: Any, epochs: int, batch_size: int, seed: int) -> fl
         perm = torch.randperm(len(y), generator=order)
         loss_sum, seen = 0.0, 0
         for k in range(0, len(y), batch_size):
-            idx = perm[k:k + batch_size]
+            idx = perm[k : k + batch_size]
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -295,7 +334,7 @@ def _recalibrate_batchnorm(model: Any, x: Any, batch_size: int = 256) -> None:
     model.train()
     with torch.no_grad():
         for k in range(0, len(x), batch_size):
-            model(x[k:k + batch_size])
+            model(x[k : k + batch_size])
 
 
 def _accuracy(model: Any, x_np: np.ndarray, y_np: np.ndarray) -> float:
@@ -305,6 +344,6 @@ def _accuracy(model: Any, x_np: np.ndarray, y_np: np.ndarray) -> float:
     correct = 0
     with torch.no_grad():
         for k in range(0, len(y_np), 512):
-            pred = model(torch.from_numpy(x_np[k:k + 512])).argmax(dim=1)
-            correct += int((pred == torch.from_numpy(y_np[k:k + 512])).sum())
+            pred = model(torch.from_numpy(x_np[k : k + 512])).argmax(dim=1)
+            correct += int((pred == torch.from_numpy(y_np[k : k + 512])).sum())
     return 100.0 * correct / len(y_np)

@@ -45,9 +45,7 @@ class Cell(nn.Module):
     def __init__(self, ops: Sequence[str], channels: int) -> None:
         super().__init__()
         self.edges = [(j, i) for (j, i), op in zip(EDGES, ops, strict=True) if op != "none"]
-        self.ops = nn.ModuleList(
-            make_op(op, channels) for op in ops if op != "none"
-        )
+        self.ops = nn.ModuleList(make_op(op, channels) for op in ops if op != "none")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes: list[torch.Tensor | None] = [x, None, None, None]
@@ -67,9 +65,7 @@ class ResidualReduction(nn.Module):
         super().__init__()
         self.conv_a = ReLUConvBN(c_in, c_out, 3, 2)
         self.conv_b = ReLUConvBN(c_out, c_out, 3, 1)
-        self.shortcut = nn.Sequential(
-            nn.AvgPool2d(2, stride=2), nn.Conv2d(c_in, c_out, 1, bias=False)
-        )
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, stride=2), nn.Conv2d(c_in, c_out, 1, bias=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shortcut(x) + self.conv_b(self.conv_a(x))
@@ -78,8 +74,9 @@ class ResidualReduction(nn.Module):
 class Network(nn.Module):
     """The NAS-Bench-201 macro skeleton around one cell repeated ``3 * n_cells`` times."""
 
-    def __init__(self, ops: Sequence[str], *, channels: int, n_cells: int, in_channels: int,
-                 n_classes: int) -> None:
+    def __init__(
+        self, ops: Sequence[str], *, channels: int, n_cells: int, in_channels: int, n_classes: int
+    ) -> None:
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)

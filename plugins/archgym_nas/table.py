@@ -143,8 +143,11 @@ def load(directory: Path = TABLE_DIR) -> Table:
     path = directory / f"{TABLE_NAME}.parquet"
     if not path.is_file():
         done, needed = progress(directory)
-        step = ("write it with `python -m archgym_nas.tabulate --consolidate`" if done == needed else
-                "finish it with `python -m archgym_nas.tabulate`")
+        step = (
+            "write it with `python -m archgym_nas.tabulate --consolidate`"
+            if done == needed
+            else "finish it with `python -m archgym_nas.tabulate`"
+        )
         raise IncompleteTable(
             f"backend='table': the NAS-Bench-201 table is not complete yet — {done:,} of {needed:,} "
             f"trainable isomorphism classes are tabulated for seeds {list(SEEDS)}, answering "
@@ -165,8 +168,7 @@ def load(directory: Path = TABLE_DIR) -> Table:
     if n != len(all_cells()) or not np.array_equal(np.asarray(frame["cell_index"])[order], np.arange(n)):
         raise ValueError(f"{path}: expected one row per cell (15,625), got {n}")
     trained = {
-        m: np.asarray([frame[f"{m}@{s}"] for s in seeds], dtype=np.float64).T[order]
-        for m in TRAINED_METRICS
+        m: np.asarray([frame[f"{m}@{s}"] for s in seeds], dtype=np.float64).T[order] for m in TRAINED_METRICS
     }
     static = {m: np.asarray(frame[m], dtype=np.float64)[order] for m in STATIC_METRICS}
     _CACHE[directory] = table = Table(trained, static, seeds, card, digest)

@@ -65,8 +65,14 @@ def train_one(key: str, ops: tuple[str, ...], seed: int) -> dict[str, Any]:
     env = _env()
     env.reset(seed=seed)
     _, _, _, _, info = env.step(env.design_space.to_action(dict(zip(EDGE_NAMES, ops, strict=True))))
-    row = {"key": key, "cell": cell_string(ops), "seed": seed, "error": info.get("error"),
-           "torch": torch.__version__, "host": platform.machine()}
+    row = {
+        "key": key,
+        "cell": cell_string(ops),
+        "seed": seed,
+        "error": info.get("error"),
+        "torch": torch.__version__,
+        "host": platform.machine(),
+    }
     row.update((m, info["metrics"][m]) for m in (*TRAINED_METRICS, *STATIC_METRICS))
     return row
 
@@ -78,8 +84,9 @@ def static_one(ops: tuple[str, ...]) -> dict[str, float]:
     return dict(zip(STATIC_METRICS, env._static_metrics(ops, env._build(ops, data), data), strict=True))
 
 
-def work_items(done: set[tuple[str, int]],
-               seeds: tuple[int, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
+def work_items(
+    done: set[tuple[str, int]], seeds: tuple[int, ...]
+) -> Iterator[tuple[str, tuple[str, ...], int]]:
     """(class, representative, seed) not yet in ``done``, classes in a fixed shuffled order with
     their seeds together, so any prefix is a random sample of whole classes."""
     classes = sorted(trainable_classes().items())
@@ -90,8 +97,13 @@ def work_items(done: set[tuple[str, int]],
                 yield key, ops, seed
 
 
-def tabulate(directory: Path, workers: int, minutes: float | None, seeds: tuple[int, ...],
-             max_trainings: int | None = None) -> int:
+def tabulate(
+    directory: Path,
+    workers: int,
+    minutes: float | None,
+    seeds: tuple[int, ...],
+    max_trainings: int | None = None,
+) -> int:
     """Train what is missing (at most ``max_trainings``, for at most ``minutes`` of submitting);
     returns how many results were written."""
     from tqdm import tqdm
@@ -109,8 +121,11 @@ def tabulate(directory: Path, workers: int, minutes: float | None, seeds: tuple[
     shard = shards / f"{stamp}-{os.getpid()}.jsonl"
     written = 0
     queue = iter(todo)
-    with spawn_pool(workers) as pool, open(shard, "a", buffering=1) as out, \
-            tqdm(total=len(todo), unit="training", mininterval=30, file=sys.stdout) as bar:
+    with (
+        spawn_pool(workers) as pool,
+        open(shard, "a", buffering=1) as out,
+        tqdm(total=len(todo), unit="training", mininterval=30, file=sys.stdout) as bar,
+    ):
         pending: set[Future[dict[str, Any]]] = set()
 
         def submit() -> None:
@@ -140,20 +155,30 @@ def consolidate(directory: Path, workers: int, seeds: tuple[int, ...]) -> Path:
     rows = {(r["key"], r["seed"]): r for r in read_shards(directory) if r.get("error") is None}
     missing = [(k, s) for k in trainable_classes() for s in seeds if (k, s) not in rows]
     if missing:
-        raise SystemExit(f"cannot consolidate: {len(missing):,} of {len(trainable_classes()) * len(seeds):,} "
-                         "trainings are missing; run `python -m archgym_nas.tabulate` first")
+        raise SystemExit(
+            f"cannot consolidate: {len(missing):,} of {len(trainable_classes()) * len(seeds):,} "
+            "trainings are missing; run `python -m archgym_nas.tabulate` first"
+        )
     with spawn_pool(workers) as pool:
         # the representatives' static metrics came with their training; the other cells need them
-        known = {r["cell"]: {m: r[m] for m in STATIC_METRICS} for r in rows.values()
-                 if all(m in r for m in STATIC_METRICS)}
+        known = {
+            r["cell"]: {m: r[m] for m in STATIC_METRICS}
+            for r in rows.values()
+            if all(m in r for m in STATIC_METRICS)
+        }
         todo = [c for c in all_cells() if cell_string(c) not in known]
         known.update(zip(map(cell_string, todo), pool.map(static_one, todo, chunksize=64), strict=True))
         statics = [known[cell_string(c)] for c in all_cells()]
     return write_table(directory, rows, statics, seeds, _env())
 
 
-def write_table(directory: Path, rows: Mapping[tuple[str, int], Mapping[str, Any]],
-                statics: Sequence[Mapping[str, float]], seeds: tuple[int, ...], env: Any) -> Path:
+def write_table(
+    directory: Path,
+    rows: Mapping[tuple[str, int], Mapping[str, Any]],
+    statics: Sequence[Mapping[str, float]],
+    seeds: tuple[int, ...],
+    env: Any,
+) -> Path:
     """One row per cell (``metric@seed`` columns from its class's training, static metrics of its
     own), and the provenance card with the measured seed-to-seed Spearman correlation."""
     import numpy as np
@@ -168,18 +193,25 @@ def write_table(directory: Path, rows: Mapping[tuple[str, int], Mapping[str, Any
     cells = all_cells()
     trained = trainable_classes()
     n_classes = env._load().n_classes
-    chance = {"val_accuracy": 100.0 / n_classes, "test_accuracy": 100.0 / n_classes,
-              "train_loss": float(np.log(n_classes)), "train_time_s": 0.0}  # what the live env answers
+    chance = {
+        "val_accuracy": 100.0 / n_classes,
+        "test_accuracy": 100.0 / n_classes,
+        "train_loss": float(np.log(n_classes)),
+        "train_time_s": 0.0,
+    }  # what the live env answers
     keys = [isomorphism_key(c) for c in cells]
     columns: dict[str, list[Any]] = {
-        "cell_index": list(range(len(cells))), "cell": [cell_string(c) for c in cells], "key": keys,
+        "cell_index": list(range(len(cells))),
+        "cell": [cell_string(c) for c in cells],
+        "key": keys,
         # the cell that was trained for this cell's class (None: disconnected, nothing trained)
         "representative": [cell_string(trained[k]) if k in trained else None for k in keys],
     }
     for metric in TRAINED_METRICS:
         for seed in seeds:
-            columns[f"{metric}@{seed}"] = [rows[(k, seed)][metric] if k in trained else chance[metric]
-                                          for k in keys]
+            columns[f"{metric}@{seed}"] = [
+                rows[(k, seed)][metric] if k in trained else chance[metric] for k in keys
+            ]
     for metric in STATIC_METRICS:
         columns[metric] = [s[metric] for s in statics]
     path = directory / f"{TABLE_NAME}.parquet"
@@ -190,23 +222,33 @@ def write_table(directory: Path, rows: Mapping[tuple[str, int], Mapping[str, Any
     shard_files = sorted((directory / "shards").glob("*.jsonl"))
     card = {
         "env_id": "archgym/NASBench201-v0",
-        "env_kwargs": {"channels": env.channels, "n_cells": env.n_cells, "dataset": env.dataset,
-                       "resolution": env.resolution, "max_train": env.max_train,
-                       "batch_size": env.batch_size},
+        "env_kwargs": {
+            "channels": env.channels,
+            "n_cells": env.n_cells,
+            "dataset": env.dataset,
+            "resolution": env.resolution,
+            "max_train": env.max_train,
+            "batch_size": env.batch_size,
+        },
         "fidelity": {"epochs": int(env.fidelity.default)},
         "recipe": f"SGD, Nesterov momentum {MOMENTUM}, lr {LEARNING_RATE} cosine-annealed per step to 0, "
-                  f"weight decay {WEIGHT_DECAY}, batch {env.batch_size}, cross-entropy, precise BN "
-                  "statistics after training",
+        f"weight decay {WEIGHT_DECAY}, batch {env.batch_size}, cross-entropy, precise BN "
+        "statistics after training",
         "dataset": f"{env.dataset} at {env.resolution}x{env.resolution} (fixed split, see archgym_nas.data)",
         "params_range": [min(columns["params"]), max(columns["params"])],
         "seeds": list(seeds),
         "seed_meaning": "seed s = the live env's reset(seed=s) then one step on the class's "
-                        "representative (column 'representative')",
+        "representative (column 'representative')",
         "isomorphism": "NAS-Bench-201 to_unique_str(consider_zero=True); one training per class",
-        "classes": len(set(keys)), "trained_classes": len(trained),
+        "classes": len(set(keys)),
+        "trained_classes": len(trained),
         "seed_to_seed_spearman_val_accuracy": rho,  # mean over seed pairs
-        "versions": {"torch": torch.__version__, "scikit-learn": sklearn.__version__,
-                     "numpy": np.__version__, "python": sys.version.split()[0]},
+        "versions": {
+            "torch": torch.__version__,
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "python": sys.version.split()[0],
+        },
         "trained_with_torch": sorted({r.get("torch", "?") for r in rows.values()}),
         "trained_on": sorted({r.get("host", "?") for r in rows.values()}),
         "shards": {p.name: sum(1 for _ in p.open()) for p in shard_files},  # names start with a UTC stamp
@@ -217,8 +259,9 @@ def write_table(directory: Path, rows: Mapping[tuple[str, int], Mapping[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m archgym_nas.tabulate",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m archgym_nas.tabulate", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--dir", type=Path, default=TABLE_DIR, help="table folder (default: shipped)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--minutes", type=float, default=None, help="stop submitting after this long")

@@ -80,8 +80,9 @@ def _design_space() -> DesignSpace:
             Categorical("cycle", ["V", "W", "F", "AMLI"]),
             Integer("max_levels", 2, 10, default=10),
             Ordinal("max_coarse", [10, 50, 200, 1000], default=10),
-            Categorical("coarse_solver", ["splu", "pinv", "cholesky", "lu", "gauss_seidel", "jacobi"],
-                        default="pinv"),
+            Categorical(
+                "coarse_solver", ["splu", "pinv", "cholesky", "lu", "gauss_seidel", "jacobi"], default="pinv"
+            ),
             Categorical("accel", ["none", "cg", "gmres", "fgmres", "bicgstab"], default="none"),
         ],
         constraints=[Constraint("cycle 'AMLI' only with accel 'none' or 'fgmres'", _amli_accel)],
@@ -159,8 +160,11 @@ class AMG(DesignEnv):
             raise legal("problem", problem, str(list(PROBLEMS)))
         if discretization not in DISCRETIZATIONS:
             raise legal("discretization", discretization, str(list(DISCRETIZATIONS)))
-        if dim not in (2, 3) or isinstance(dim, bool) or (dim == 3 and (problem != "poisson"
-                                                                       or discretization != "FD")):
+        if (
+            dim not in (2, 3)
+            or isinstance(dim, bool)
+            or (dim == 3 and (problem != "poisson" or discretization != "FD"))
+        ):
             raise legal("dim", dim, "2, or 3 with problem='poisson' and discretization='FD'")
         if isinstance(n, bool) or not isinstance(n, int) or not 4 <= n <= 4096:
             raise legal("n", n, "an integer in [4, 4096]")
@@ -170,8 +174,11 @@ class AMG(DesignEnv):
             raise legal("theta", theta, "a finite number (radians)")
         if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 < tol < 1:
             raise legal("tol", tol, "a number in (0, 1)")
-        for name, value, low in (("max_iterations", max_iterations, 1),
-                                 ("dense_coarse_limit", dense_coarse_limit, 1), ("rhs_seed", rhs_seed, 0)):
+        for name, value, low in (
+            ("max_iterations", max_iterations, 1),
+            ("dense_coarse_limit", dense_coarse_limit, 1),
+            ("rhs_seed", rhs_seed, 0),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise legal(name, value, f"an integer >= {low}")
         if objective not in OBJECTIVES:
@@ -188,9 +195,13 @@ class AMG(DesignEnv):
         elif objective == "time":
             spec = Objectives([Objective("total_time", "min")], penalty=TIME_PENALTY)
         else:
-            spec = Objectives([Objective("setup_time", "min", bounds=(-math.inf, 0.0)),
-                               Objective("solve_time", "min", bounds=(-math.inf, 0.0))],
-                              penalty=TIME_PENALTY)
+            spec = Objectives(
+                [
+                    Objective("setup_time", "min", bounds=(-math.inf, 0.0)),
+                    Objective("solve_time", "min", bounds=(-math.inf, 0.0)),
+                ],
+                penalty=TIME_PENALTY,
+            )
             self.reference_point = np.array([-10.0, -10.0])
         super().__init__(
             design_space=_design_space(),
@@ -217,8 +228,9 @@ class AMG(DesignEnv):
     def observe(self) -> np.ndarray:
         """The last evaluation's metrics without the wall times (which are not reproducible)."""
         last = self._last_metrics
-        return np.array([v if math.isfinite(v := last.get(m, 0.0)) else 0.0 for m in self._observed],
-                        dtype=np.float64)
+        return np.array(
+            [v if math.isfinite(v := last.get(m, 0.0)) else 0.0 for m in self._observed], dtype=np.float64
+        )
 
     def versions(self) -> dict[str, str]:
         import pyamg
@@ -235,8 +247,9 @@ class AMG(DesignEnv):
             if self.problem == "poisson":
                 A = gallery.poisson((self.n,) * self.dim, type=self.discretization, format="csr")
             else:
-                stencil = gallery.diffusion_stencil_2d(epsilon=self.epsilon, theta=self.theta,
-                                                       type=self.discretization)
+                stencil = gallery.diffusion_stencil_2d(
+                    epsilon=self.epsilon, theta=self.theta, type=self.discretization
+                )
                 A = gallery.stencil_grid(stencil, (self.n, self.n), format="csr")
             A = sparse.csr_array(A, dtype=np.float64)
             A.eliminate_zeros()
@@ -252,8 +265,11 @@ class AMG(DesignEnv):
         A = A.copy()  # pyamg caches estimates on the matrix object (A.rho): keep evaluations independent
         pre, post = _smoothers(design)
         common: dict[str, Any] = {
-            "presmoother": pre, "postsmoother": post, "max_levels": design["max_levels"],
-            "max_coarse": design["max_coarse"], "coarse_solver": design["coarse_solver"],
+            "presmoother": pre,
+            "postsmoother": post,
+            "max_levels": design["max_levels"],
+            "max_coarse": design["max_coarse"],
+            "coarse_solver": design["coarse_solver"],
         }
         metrics: dict[str, float] = {}
         # pyamg draws from NumPy's global generator (spectral-radius estimates, PMIS/CLJP weights):
@@ -276,8 +292,12 @@ class AMG(DesignEnv):
         residual = float(np.linalg.norm(b - A @ x) / np.linalg.norm(b))
         converged = bool(residual <= self.tol)
         metrics.update(
-            iterations=float(iterations), work=iterations * cycle_work, residual=residual,
-            converged=float(converged), solve_time=solve_time, total_time=setup_time + solve_time,
+            iterations=float(iterations),
+            work=iterations * cycle_work,
+            residual=residual,
+            converged=float(converged),
+            solve_time=solve_time,
+            total_time=setup_time + solve_time,
         )
         if not converged:
             raise InfeasibleDesign(
@@ -287,7 +307,12 @@ class AMG(DesignEnv):
         return metrics
 
     def _setup_and_solve(
-        self, pyamg: Any, A: Any, b: np.ndarray, design: Mapping[str, Any], common: dict[str, Any],
+        self,
+        pyamg: Any,
+        A: Any,
+        b: np.ndarray,
+        design: Mapping[str, Any],
+        common: dict[str, Any],
         metrics: dict[str, float],
     ) -> tuple[np.ndarray, list[float], float, float, float]:
         start = time.perf_counter()
@@ -298,13 +323,17 @@ class AMG(DesignEnv):
         else:
             prolongation = design["sa_prolongation"]
             ml = pyamg.smoothed_aggregation_solver(
-                A, strength=("symmetric", {"theta": design["sa_theta"]}),
-                smooth=None if prolongation == "none" else prolongation, **common,
+                A,
+                strength=("symmetric", {"theta": design["sa_theta"]}),
+                smooth=None if prolongation == "none" else prolongation,
+                **common,
             )
         coarse = ml.levels[-1].A
         metrics.update(
-            operator_complexity=ml.operator_complexity(), grid_complexity=ml.grid_complexity(),
-            levels=float(len(ml.levels)), coarse_size=float(coarse.shape[0]),
+            operator_complexity=ml.operator_complexity(),
+            grid_complexity=ml.grid_complexity(),
+            levels=float(len(ml.levels)),
+            coarse_size=float(coarse.shape[0]),
         )
         if design["coarse_solver"] in DENSE_COARSE and coarse.shape[0] > self.dense_coarse_limit:
             raise InfeasibleDesign(
@@ -322,9 +351,15 @@ class AMG(DesignEnv):
             )
         residuals: list[float] = []
         start = time.perf_counter()
-        x = ml.solve(b, x0=np.zeros_like(b), tol=self.tol, maxiter=self.max_iterations,
-                     cycle=design["cycle"], accel=None if design["accel"] == "none" else design["accel"],
-                     residuals=residuals)
+        x = ml.solve(
+            b,
+            x0=np.zeros_like(b),
+            tol=self.tol,
+            maxiter=self.max_iterations,
+            cycle=design["cycle"],
+            accel=None if design["accel"] == "none" else design["accel"],
+            residuals=residuals,
+        )
         return np.ravel(x), residuals, setup_time, time.perf_counter() - start, cycle_work
 
     @staticmethod

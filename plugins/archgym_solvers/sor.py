@@ -78,8 +78,11 @@ def _pair(name: str, value: Any, *, positive: bool = False) -> tuple[float, floa
 
 
 def _integer(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low or (
-        high is not None and value > high
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or value < low
+        or (high is not None and value > high)
     ):
         upper = "" if high is None else f" and <= {high}"
         raise ValueError(f"{name}: {value!r} is not legal; legal values: an integer >= {low}{upper}")
@@ -265,7 +268,8 @@ class SOR(DesignEnv):
         instance = options.pop("instance", None)
         last_start = self.sequence_length - self.episode_length
         if instance is not None and (
-            isinstance(instance, bool) or not isinstance(instance, int | np.integer)
+            isinstance(instance, bool)
+            or not isinstance(instance, int | np.integer)
             or not 0 <= instance <= last_start
         ):
             raise ValueError(
@@ -279,8 +283,10 @@ class SOR(DesignEnv):
     def observe(self) -> np.ndarray:
         """Last ``iterations, residual, converged``, then the next instance's context."""
         last = self._last_metrics
-        own = [v if math.isfinite(v := last.get(m, 0.0)) else 0.0
-               for m in ("iterations", "residual", "converged")]
+        own = [
+            v if math.isfinite(v := last.get(m, 0.0)) else 0.0
+            for m in ("iterations", "residual", "converged")
+        ]
         return np.array(own + list(self.context(self._index(self._steps))), dtype=np.float64)
 
     def versions(self) -> dict[str, str]:
@@ -304,8 +310,13 @@ class SOR(DesignEnv):
         converged = residual <= self.tol
         shift, epsilon, theta = self.context(t)
         metrics = {
-            "iterations": float(iterations), "solve_time": solve_time, "residual": residual,
-            "converged": float(converged), "instance": float(t), "shift": shift, "epsilon": epsilon,
+            "iterations": float(iterations),
+            "solve_time": solve_time,
+            "residual": residual,
+            "converged": float(converged),
+            "instance": float(t),
+            "shift": shift,
+            "epsilon": epsilon,
             "theta": theta,
         }
         if not converged:
@@ -354,6 +365,13 @@ class SOR(DesignEnv):
             nonlocal count
             count += 1
 
-        x, _ = cg(A, b, rtol=self.tol, atol=0.0, maxiter=self.max_iterations,
-                  M=LinearOperator((size, size), matvec=ssor, dtype=np.float64), callback=callback)
+        x, _ = cg(
+            A,
+            b,
+            rtol=self.tol,
+            atol=0.0,
+            maxiter=self.max_iterations,
+            M=LinearOperator((size, size), matvec=ssor, dtype=np.float64),
+            callback=callback,
+        )
         return x, count
