@@ -8,10 +8,10 @@ libraries are imported when an env or agent is made.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from archgym import proxy as _proxy  # noqa: F401 - registers the proxy backend with the env base
 from archgym.env import (
     ActionCodec,
     Backend,
+    BackendSpec,
     DesignEnv,
     EvalContext,
     Fidelity,
@@ -50,6 +50,7 @@ __all__ = [
     "ActionCodec",
     "AgentSpec",
     "Backend",
+    "BackendSpec",
     "Categorical",
     "Condition",
     "Constraint",

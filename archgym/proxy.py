@@ -23,7 +23,6 @@ env kwarg ``trust_model=True`` — ``--env-kwarg trust_model=true`` on the comma
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import math
 import os
@@ -36,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from archgym import records
-from archgym.env import register_proxy_loader
+from archgym.env import BackendSpec, EvalContext
+from archgym.plugins import hookimpl
 from archgym.records import METRIC, RecordLayout, design_of, layout_from_meta, layout_to_meta
 from archgym.spaces import Categorical, Design, DesignSpace
 
@@ -197,41 +197,28 @@ def read_card(model: str | Path) -> dict[str, Any]:
     return records.read_card(path, card_format=CARD_FORMAT, kind="proxy")
 
 
-def _normalized_kwargs(cls: type, kwargs: Mapping[str, Any]) -> str:
-    """Constructor kwargs with the class defaults filled in, as canonical JSON."""
-    init = getattr(cls.__init__, "__wrapped__", cls.__init__)
-    try:
-        bound = inspect.signature(init).bind_partial(None, **dict(kwargs))
-        bound.apply_defaults()
-        values = dict(bound.arguments)
-        values.pop(next(iter(inspect.signature(init).parameters)), None)  # self
-        for name, param in inspect.signature(init).parameters.items():
-            if param.kind is inspect.Parameter.VAR_KEYWORD and name in values:
-                values.update(values.pop(name))
-    except TypeError:
-        values = dict(kwargs)
-    return json.dumps(json.loads(json.dumps(values, default=str)), sort_keys=True)
-
-
 def env_class_name(env: Any) -> str:
     cls = type(env)
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def load_for_env(model: str | os.PathLike[str], env: Any, *, trust: bool = False) -> ProxyModel:
-    """Load ``model`` for ``env`` (a :class:`~archgym.env.DesignEnv` just constructed), refusing
-    a model trained for another env, other kwargs or other parameters, or one lacking a metric
-    the env's objective needs."""
-
+def load_for_env(
+    model: str | os.PathLike[str], env: Any, constructor_kwargs: Mapping[str, Any], *, trust: bool = False
+) -> ProxyModel:
+    """Load ``model`` for ``env`` (a :class:`~archgym.env.DesignEnv` just constructed with
+    ``constructor_kwargs``), refusing a model trained for another env, other kwargs or other
+    parameters, or one lacking a metric the env's objective needs."""
     card = read_card(model)
     here = env_class_name(env)
-    kwargs = getattr(env, "_proxy_kwargs", {})
     if card["env_class"] != here:
         raise ValueError(f"{model}: trained for {card['env_id']} ({card['env_class']}), not for {here}")
-    if _normalized_kwargs(type(env), card["constructor_kwargs"]) != _normalized_kwargs(type(env), kwargs):
+    trained = _canonical(type(env).complete_kwargs(card["constructor_kwargs"]))
+    if trained != _canonical(constructor_kwargs):
+        given = {
+            k: v for k, v in constructor_kwargs.items() if k in card["constructor_kwargs"] or v is not None
+        }
         raise ValueError(
-            f"{model}: trained for {card['env_id']} with kwargs {card['constructor_kwargs']}, "
-            f"not {dict(kwargs)}"
+            f"{model}: trained for {card['env_id']} with kwargs {card['constructor_kwargs']}, not {given}"
         )
     layout = layout_to_meta(RecordLayout(env.design_space, tuple(env.metric_units), None))
     if layout["parameters"] != card["layout"]["parameters"]:
@@ -244,6 +231,46 @@ def load_for_env(model: str | os.PathLike[str], env: Any, *, trust: bool = False
             f"{' '.join(env.objective.metrics)}"
         )
     return load(model, trust=trust)
+
+
+def _canonical(kwargs: Mapping[str, Any]) -> str:
+    return json.dumps(json.loads(json.dumps(dict(kwargs), default=str)), sort_keys=True)
+
+
+class ProxyBackend:
+    """The ``backend="proxy"`` evaluator: a trained model's predicted metrics (NaN for the metrics
+    it does not predict), keeping the env's spaces and objective."""
+
+    def __init__(self, model: ProxyModel) -> None:
+        self.model = model
+
+    def evaluate(self, design: Design, context: EvalContext) -> dict[str, float]:
+        return self.model.predict_metrics(design)
+
+
+def proxy_backend(
+    env: Any, constructor_kwargs: Mapping[str, Any], *, model: Any = None, trust_model: Any = False
+) -> ProxyBackend:
+    """``gymnasium.make(ID, backend="proxy", model=PATH, trust_model=True)`` for any DesignEnv.
+    The model file is a pickle: loading it needs ``trust_model=True`` (or ``ARCHGYM_TRUST_MODELS=1``)."""
+    if model is None:
+        raise ValueError("backend='proxy' needs model=PATH (a model written by `archgym proxy train`)")
+    if not isinstance(trust_model, bool):
+        raise ValueError(f"trust_model: {trust_model!r} is not legal; legal values: True, False")
+    return ProxyBackend(load_for_env(model, env, constructor_kwargs, trust=trust_model))
+
+
+@hookimpl
+def archgym_backends() -> list[BackendSpec]:
+    """The proxy backend, registered through the plugin hook like any third-party backend."""
+    return [
+        BackendSpec(
+            name="proxy",
+            entry_point="archgym.proxy:proxy_backend",
+            description="a proxy model trained by `archgym proxy train` (model=PATH, trust_model=True)",
+            options=("model", "trust_model"),
+        )
+    ]
 
 
 # --- training ------------------------------------------------------------------------------------
@@ -493,6 +520,3 @@ def format_report(card: Mapping[str, Any]) -> str:
             f"{t['speedup']['batched']:>10.0f}"
         )
     return "\n".join(lines)
-
-
-register_proxy_loader(load_for_env)  # the env base names no backend module: it is told

@@ -32,8 +32,8 @@ CORE = "archgym"
 # The floors, low -> high (the index is the floor number): the single source of truth.
 # To move a package, move its name to another floor; to add one, add its name to a floor.
 FLOORS: tuple[tuple[str, ...], ...] = (
-    # 0: design spaces, parameters, objectives; the helper behind the deprecated aliases
-    ("archgym.spaces", "archgym._moved"),
+    # 0: design spaces, parameters, objectives; entry-point strings; the helper behind the aliases
+    ("archgym.spaces", "archgym.entrypoints", "archgym._moved"),
     # 1: env base class, design<->action codec, wrappers, checker
     ("archgym.env",),
     # 2: agent API (Agent, EvalResult, Problem, Proposal), AgentSpec, problem_of, BudgetExhausted

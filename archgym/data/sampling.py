@@ -16,7 +16,7 @@ import numpy as np
 from archgym.loop import resume, run
 from archgym.records import RUN_META
 from archgym.search import Agent, EvalResult, Problem
-from archgym.spaces import Design
+from archgym.spaces import Design, design_key
 
 __all__ = ["METHODS", "SpaceFillingAgent", "collect", "space_filling"]
 
@@ -68,7 +68,7 @@ class SpaceFillingAgent(Agent):
                 if tries > 1000 * n:
                     raise RuntimeError("no legal design in 1000 space-filling points per design asked")
                 continue
-            key = tuple(sorted((k, repr(v)) for k, v in design.items()))
+            key = design_key(design)
             if key in self._seen and tries <= 100 * n:  # a small discrete space may run out
                 continue
             self._seen.add(key)

@@ -5,6 +5,7 @@ Depends on :mod:`archgym.spaces` only: a plugin author subclassing :class:`Desig
 nothing of the loop, the records or the proxy machinery.
 """
 
+from archgym.env.backends import SIMULATOR, BackendSpec, backend_specs, register_backend, unregister_backend
 from archgym.env.base import (
     TIME_UNIT,
     Backend,
@@ -12,27 +13,30 @@ from archgym.env.base import (
     EvalContext,
     Fidelity,
     InfeasibleDesign,
-    register_proxy_loader,
 )
 from archgym.env.checker import check_env
 from archgym.env.codec import ActionCodec, codec_for, derive_design_space
 from archgym.env.wrappers import FlatActions, ScalarizeReward, parse_scalarize, penalty_of, reward_space_of
 
 __all__ = [
+    "SIMULATOR",
     "TIME_UNIT",
     "ActionCodec",
     "Backend",
+    "BackendSpec",
     "DesignEnv",
     "EvalContext",
     "Fidelity",
     "FlatActions",
     "InfeasibleDesign",
     "ScalarizeReward",
+    "backend_specs",
     "check_env",
     "codec_for",
     "derive_design_space",
     "parse_scalarize",
     "penalty_of",
-    "register_proxy_loader",
+    "register_backend",
     "reward_space_of",
+    "unregister_backend",
 ]

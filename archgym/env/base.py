@@ -31,39 +31,30 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from archgym.spaces import Design, DesignSpace, ObjectiveSpec, Reward
+from archgym.env import arguments, backends
+from archgym.spaces import Design, DesignSpace, ObjectiveSpec, Parameter, Reward
 
-Backend = Literal["simulator", "proxy", "table"]
+Backend = str
+"""A backend name: ``"simulator"`` (the env's own :meth:`DesignEnv.evaluate`) or a registered one
+(``"proxy"``, ``"table"``, …; see :mod:`archgym.env.backends`)."""
 TIME_UNIT = "s"
 """Unit of wall-clock metrics: they vary between identical evaluations, so they are kept out of
 the observation and masked by :func:`archgym.check_env`'s determinism checks."""
 
-__all__ = ["Backend", "DesignEnv", "EvalContext", "Fidelity", "InfeasibleDesign", "register_proxy_loader"]
-
-ProxyLoader = Callable[..., Any]
-"""``loader(model_path, env, *, trust) -> predictor`` with a ``predict_metrics(design)`` method."""
-_proxy_loader: ProxyLoader | None = None
-
-
-def register_proxy_loader(loader: ProxyLoader) -> None:
-    """Install the function that builds an env's proxy model (called by :mod:`archgym.proxy` on
-    import). The env base names no backend module, so it stays below the records, the loop and
-    the proxy machinery that depends on them."""
-    global _proxy_loader
-    _proxy_loader = loader
+__all__ = ["Backend", "DesignEnv", "EvalContext", "Fidelity", "InfeasibleDesign"]
 
 
 class InfeasibleDesign(Exception):
@@ -144,13 +135,21 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         fidelity: the env's fidelity knob, if it has one.
         episode_length: evaluations per episode (1: one-shot design problems; more for
             sequence problems an RL agent solves step by step).
-        backend: ``"simulator"``, ``"proxy"`` or ``"table"``; reported in ``info``.
+        backend: the label ``info["backend"]`` carries while the env answers itself (default
+            ``"simulator"``).
 
-    Proxy backend (every subclass, no code of its own): ``gymnasium.make(ID, backend="proxy",
-    model=PATH)`` builds the env as usual, then answers :meth:`evaluate` with the metrics a model
-    trained by ``archgym proxy train`` predicts (see :mod:`archgym.proxy`), keeping the spaces and
-    the objective; ``info["backend"]`` and every record say ``"proxy"``. The model file is a
-    pickle, so loading it needs ``trust_model=True`` (or ``ARCHGYM_TRUST_MODELS=1``).
+    Every subclass's constructor gets, with no code of its own:
+
+    * **Backends.** ``gymnasium.make(ID, backend=NAME, **options)`` builds the env as usual, then
+      answers its evaluations with the registered backend ``NAME`` — a learned proxy
+      (``backend="proxy", model=PATH, trust_model=True``), a lookup table, a third-party one —
+      keeping the spaces and the objective; ``info["backend"]`` and every record say ``NAME``
+      (see :mod:`archgym.env.backends`). :meth:`evaluate_on` evaluates a design on any backend of
+      the same instance.
+    * **Checked arguments.** A misspelt keyword is a ``ValueError`` that names it, suggests the
+      closest legal one and lists them all; the arguments declared in :attr:`arguments` are
+      validated like design parameters. :attr:`constructor_kwargs` holds what the env was
+      built with, defaults filled in.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - Gymnasium's convention
@@ -163,10 +162,28 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
     seeds, as HPO practice demands). When set, a run re-evaluates its best design in that env at
     the end and reports tuned and test results side by side (``summary.json["test"]``)."""
 
+    arguments: ClassVar[tuple[Parameter, ...]] = ()
+    """Constructor arguments validated by the base before ``__init__`` runs, declared with the
+    design-space parameter types (``Integer("channels", 1, 4096)``, ``Categorical("dataset",
+    [...])``); None stays legal where it is the argument's default."""
+    simulator_packages: ClassVar[tuple[str, ...]] = ()
+    """Distributions behind the env's own :meth:`evaluate` (``("pyamg", "scipy")``): their versions
+    are what :meth:`versions` records with every run."""
+    constructor_kwargs: dict[str, Any]
+    """The arguments this env was constructed with, defaults filled in (set by the base)."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _with_proxy_backend(cls.__dict__["__init__"])  # type: ignore[method-assign]
+            init = cls.__dict__["__init__"]
+            cls._init_signature = inspect.signature(init)
+            cls.__init__ = _with_common_arguments(init)  # type: ignore[method-assign]
+
+    @classmethod
+    def complete_kwargs(cls, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """``kwargs`` with this env's constructor defaults filled in: two sets of arguments that
+        build the same env compare equal (a proxy's training kwargs against an env's)."""
+        return arguments.complete(cls._init_signature, (), kwargs)
 
     def __init__(
         self,
@@ -200,6 +217,9 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         self._fidelity_value = fidelity.default if fidelity is not None else None
         self._steps = 0
         self._last_metrics: dict[str, float] = {}
+        self.active_backend: Any = None
+        """The evaluator of the backend answering :meth:`step` (None: the env itself)."""
+        self._evaluators: dict[str, Any] = {}
 
     # --- to implement ----------------------------------------------------------------------
     def evaluate(self, design: Design, context: EvalContext) -> Mapping[str, float]:
@@ -214,8 +234,18 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         return None
 
     def versions(self) -> dict[str, str]:
-        """Versions of the simulators/solvers behind this env, recorded with every run."""
-        return {}
+        """Versions of what answers this env's evaluations, recorded with every run: the
+        :attr:`simulator_packages`, or the active backend's own where it declares them."""
+        declared = getattr(self.active_backend, "versions", None)
+        if declared is not None:
+            return dict(declared())
+        found = {}
+        for package in self.simulator_packages:
+            try:
+                found[package] = version(package)
+            except PackageNotFoundError:
+                found[package] = "not installed"
+        return found
 
     # --- Gymnasium API -----------------------------------------------------------------------
     def reset(
@@ -251,7 +281,8 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
                 raise InfeasibleDesign(
                     "forbidden combination: violates " + "; ".join(repr(c.description) for c in violated)
                 )
-            metrics = dict(self.evaluate(design, context))
+            evaluate = self.evaluate if self.active_backend is None else self.active_backend.evaluate
+            metrics = dict(evaluate(design, context))
         except InfeasibleDesign as exc:
             metrics, error = exc.metrics, str(exc) or "infeasible"
         except Exception as exc:  # a failing simulator is a recorded, infeasible evaluation
@@ -290,17 +321,41 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         terminated = self._steps >= self.episode_length
         return self.observe(), reward, terminated, False, info
 
-    # --- proxy backend ---------------------------------------------------------------------------
-    def _use_proxy(self, model: str | os.PathLike[str], *, trust: bool) -> None:
-        """Answer evaluations with ``model``'s predictions (see :func:`archgym.proxy.load`)."""
-        if _proxy_loader is None:
-            raise RuntimeError("backend='proxy': no proxy loader is registered (import archgym.proxy)")
-        self.proxy = _proxy_loader(model, self, trust=trust)
-        self.backend = "proxy"
-        self.evaluate = self._proxy_evaluate  # type: ignore[method-assign]
+    # --- backends --------------------------------------------------------------------------------
+    def use_backend(self, name: Backend, **options: Any) -> None:
+        """Answer :meth:`step` with backend ``name`` from now on (what ``gymnasium.make(ID,
+        backend=name, **options)`` does); ``"simulator"`` returns to the env's own evaluate."""
+        evaluator = None if name == backends.SIMULATOR else self._evaluator(name, options)
+        self.active_backend, self.backend = evaluator, name
+        fidelity = getattr(evaluator, "fidelity", None)
+        if fidelity is not None:  # the one fidelity a table (say) was made at
+            self.fidelity, self._fidelity_value = fidelity, fidelity.default
 
-    def _proxy_evaluate(self, design: Design, context: EvalContext) -> Mapping[str, float]:
-        return self.proxy.predict_metrics(design)
+    def evaluate_on(
+        self, backend: Backend, design: Design, context: EvalContext | None = None, **options: Any
+    ) -> dict[str, float]:
+        """The metrics of ``design`` on ``backend`` of this very env instance (``"simulator"``:
+        its own :meth:`evaluate`), without stepping or changing what :meth:`step` uses. This is
+        the hook for a backend as a fidelity level (proxy → simulator) and for proxy-to-truth
+        checks. Each backend is built once per instance and options, then kept. Failures raise."""
+        design = self.design_space.validate(design)
+        evaluate = (
+            self.evaluate if backend == backends.SIMULATOR else self._evaluator(backend, options).evaluate
+        )
+        own = context is None
+        if context is None:
+            context = EvalContext(fidelity=self._fidelity_value, rng=self.np_random, step=self._steps)
+        try:
+            return {m: float(v) for m, v in evaluate(design, context).items()}
+        finally:
+            if own:
+                context.cleanup()
+
+    def _evaluator(self, name: Backend, options: Mapping[str, Any]) -> Any:
+        key = f"{name}:{sorted(options.items())!r}"
+        if key not in self._evaluators:
+            self._evaluators[key] = backends.build(self, name, self.constructor_kwargs, options)
+        return self._evaluators[key]
 
     # --- helpers -----------------------------------------------------------------------------
     def observe(self) -> np.ndarray:
@@ -329,44 +384,44 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         return self.fidelity.cost(value)
 
 
-_PROXY_SENTINEL = object()
-
-
-def _with_proxy_backend(init: Any) -> Any:
-    """Wrap a subclass ``__init__`` so ``backend="proxy", model=PATH[, trust_model=True]`` are
-    consumed here, once for every env. A subclass that declares its own ``backend`` parameter
-    (e.g. a tabular backend) still receives every other backend value; one that doesn't accepts
-    only ``"simulator"`` (its default)."""
-    params = inspect.signature(init).parameters
-    own_backend = "backend" in params
-    own_model = "model" in params
+def _with_common_arguments(init: Any) -> Any:
+    """Wrap a subclass ``__init__`` so every env checks its arguments and takes ``backend=`` and
+    the registered backends' options, once, in the outermost constructor call. A subclass that
+    declares its own ``backend`` parameter still receives the values no registered backend
+    claims."""
+    signature = inspect.signature(init)
+    own_backend = "backend" in signature.parameters
 
     @functools.wraps(init)
     def __init__(self: DesignEnv, *args: Any, **kwargs: Any) -> None:
-        backend = kwargs.get("backend", _PROXY_SENTINEL)
-        if backend != "proxy":
-            if not own_backend and backend is not _PROXY_SENTINEL:
-                kwargs.pop("backend")
-                if backend != "simulator":
-                    raise ValueError(
-                        f"backend: {backend!r} is not legal for {type(self).__name__}; legal values: "
-                        "'simulator', 'proxy' (with model=PATH)"
-                    )
-            if "trust_model" in kwargs:
-                raise ValueError("trust_model is only legal with backend='proxy'")
-            if "model" in kwargs and not own_model:
-                raise ValueError("model is only legal with backend='proxy' (model=PATH of a proxy model)")
+        if self.__dict__.get("_constructing"):  # a subclass's super().__init__(…): checked already
             init(self, *args, **kwargs)
             return
-        kwargs.pop("backend")
-        model = kwargs.pop("model", None)
-        trust = kwargs.pop("trust_model", False)
-        if model is None:
-            raise ValueError("backend='proxy' needs model=PATH (a model written by `archgym proxy train`)")
-        if not isinstance(trust, bool):
-            raise ValueError(f"trust_model: {trust!r} is not legal; legal values: True, False")
-        init(self, *args, **kwargs)
-        self._proxy_kwargs = dict(kwargs)
-        self._use_proxy(model, trust=trust)
+        self.__dict__["_constructing"] = True
+        try:
+            owner = type(self).__name__
+            claimed = backends.backend_options()
+            backend = kwargs.get("backend", backends.SIMULATOR)
+            registered = backend == backends.SIMULATOR or backend in backends.backend_specs()
+            if not registered and not own_backend:
+                legal = [backends.SIMULATOR, *sorted(backends.backend_specs())]
+                raise ValueError(f"backend: {backend!r} is not legal for {owner}; legal values: {legal}")
+            if registered:
+                kwargs.pop("backend", None)
+            options = {k: kwargs.pop(k) for k in list(kwargs) if k in claimed}
+            for option in options:
+                if claimed[option] != backend:
+                    raise ValueError(f"{option} is only legal with backend={claimed[option]!r}")
+            arguments.check_names(owner, signature, kwargs, ["backend", *claimed])
+            values = arguments.complete(signature, args, kwargs)
+            checked = arguments.check_values(owner, type(self).arguments, values, signature)
+            kwargs.update({k: v for k, v in checked.items() if k in kwargs})
+            values.update(checked)
+            init(self, *args, **kwargs)
+            self.constructor_kwargs = values
+            if registered and backend != backends.SIMULATOR:
+                self.use_backend(backend, **options)
+        finally:
+            del self.__dict__["_constructing"]
 
     return __init__

@@ -1,6 +1,7 @@
 """Floor 3 — plugins: the hook specifications (the plugin contract) and the registry that loads
 every entry point of the ``archgym`` group, built-ins exactly like third-party packages."""
 
+from archgym.env import BackendSpec
 from archgym.plugins.hookspecs import PROJECT, hookimpl, hookspec
 from archgym.plugins.registry import (
     AgentSpec,
@@ -14,6 +15,7 @@ from archgym.plugins.registry import (
 __all__ = [
     "PROJECT",
     "AgentSpec",
+    "BackendSpec",
     "PluginInfo",
     "PluginWarning",
     "Registry",

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from archgym.env import BackendSpec
     from archgym.search import AgentSpec
 
 PROJECT = "archgym"
@@ -67,4 +68,21 @@ def archgym_agents() -> list[AgentSpec]:  # type: ignore[empty-body]
     agent's search library is imported only when the agent is built), a one-line description and
     its hyperparameters as :mod:`archgym.spaces` parameters (type, default, legal range), which
     the loop validates before the first evaluation.
+    """
+
+
+@hookspec
+def archgym_backends() -> list[BackendSpec]:  # type: ignore[empty-body]
+    """Return the backends this plugin provides, as :class:`archgym.BackendSpec` items.
+
+    A backend answers an env's evaluations instead of its own simulator:
+    ``gymnasium.make(ID, backend=NAME, **options)``. Its spec names it, gives its
+    ``"module:factory"`` entry point (a string: nothing is imported until an env uses it), a
+    one-line description and the ``options`` keywords it takes, which every env then accepts
+    with this backend only. The factory is called as ``factory(env, constructor_kwargs,
+    **options)`` with the env just constructed and its arguments (defaults filled in); it returns
+    an evaluator with ``evaluate(design, context) -> metrics`` and, optionally, ``versions()``
+    (recorded instead of the simulator's) and ``fidelity`` (the one it answers at). See
+    :mod:`archgym.env.backends`. A name or option another plugin registered marks this plugin
+    as broken, whatever the load order of plugins.
     """

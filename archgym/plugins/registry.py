@@ -17,8 +17,11 @@ import gymnasium
 import pluggy
 from gymnasium.envs.registration import EnvSpec
 
+from archgym.entrypoints import check_entry_point
+from archgym.env import BackendSpec, register_backend, unregister_backend
+from archgym.env import backend_specs as env_backend_specs
 from archgym.plugins import hookspecs
-from archgym.search import AgentSpec, check_entry_point
+from archgym.search import AgentSpec
 
 __all__ = ["AgentSpec", "PluginInfo", "PluginWarning", "Registry", "get_registry", "load_plugins"]
 
@@ -48,6 +51,7 @@ class PluginInfo:
     version: str
     envs: list[str] = field(default_factory=list)
     agents: list[str] = field(default_factory=list)
+    backends: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Registry:
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)
     agents: dict[str, AgentSpec] = field(default_factory=dict)
+    backends: dict[str, BackendSpec] = field(default_factory=dict)
     env_plugins: dict[str, str] = field(default_factory=dict)
 
     def agent(self, name: str) -> AgentSpec:
@@ -105,6 +110,7 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry) -> N
         agent_items = _call(pm, "archgym_agents", name)
         registrations = [_env_registration(item, dist) for item in env_items]
         agents = [_agent_spec(item) for item in agent_items]
+        backend_specs = [_backend_spec(item) for item in _call(pm, "archgym_backends", name)]
         seen: set[str] = set()
         for reg in registrations:
             owner = registry.env_plugins.get(reg["id"])
@@ -117,6 +123,19 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry) -> N
             if agent.name in registry.agents or agent.name in seen:
                 raise ValueError(f"agent name {agent.name!r} is already registered")
             seen.add(agent.name)
+        added = []
+        try:
+            for backend in backend_specs:
+                if backend.name in registry.backends:
+                    raise ValueError(f"backend name {backend.name!r} is already registered")
+                fresh = backend.name not in env_backend_specs()
+                register_backend(backend)  # refuses a name or option another backend holds
+                if fresh:
+                    added.append(backend.name)
+        except Exception:
+            for backend_name in added:
+                unregister_backend(backend_name)
+            raise
     except Exception as exc:
         if pm.get_plugin(name) is not None:
             pm.unregister(name=name)
@@ -131,6 +150,9 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry) -> N
     for agent in agents:
         registry.agents[agent.name] = agent
         info.agents.append(agent.name)
+    for backend in backend_specs:
+        registry.backends[backend.name] = backend
+        info.backends.append(backend.name)
     registry.plugins[name] = info
 
 
@@ -173,6 +195,12 @@ def _env_registration(item: Any, dist: str) -> dict[str, Any]:
     if kwargs is not None and not isinstance(kwargs, Mapping):
         raise ValueError(f"env {env_id!r}: kwargs must be a dict, got {kwargs!r}")
     return dict(item)
+
+
+def _backend_spec(item: Any) -> BackendSpec:
+    if not isinstance(item, BackendSpec):
+        raise TypeError(f"archgym_backends() must return BackendSpec items, got {item!r}")
+    return item
 
 
 def _agent_spec(item: Any) -> AgentSpec:

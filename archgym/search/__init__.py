@@ -6,7 +6,7 @@ Agents written against this package need nothing of the loop that drives them.
 
 from archgym.search.agent import Agent, AskTellAdapter, EvalResult, InteractiveAgent, Problem, Proposal
 from archgym.search.problem import BudgetExhausted, problem_of
-from archgym.search.spec import AgentSpec, check_entry_point, load_entry_point
+from archgym.search.spec import AgentSpec
 
 __all__ = [
     "Agent",
@@ -17,7 +17,5 @@ __all__ = [
     "InteractiveAgent",
     "Problem",
     "Proposal",
-    "check_entry_point",
-    "load_entry_point",
     "problem_of",
 ]

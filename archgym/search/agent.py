@@ -99,19 +99,21 @@ class Agent(_AgentBase, ABC):
     Args:
         problem: the design space and objectives.
         seed: all randomness of the agent derives from it, so runs are reproducible.
-        **hyperparameters: validated against the agent's :class:`~archgym.AgentSpec`.
+
+    A subclass takes its hyperparameters as keyword arguments and resolves them with its
+    :class:`~archgym.AgentSpec` (``SPEC.resolve(hyperparameters)``): the spec is the one place
+    that states their defaults and legal values.
     """
 
     batch_size: int = 1
     """Designs per ``ask``: the loop asks this many (never more than the budget left), whatever
     the number of workers, so results don't depend on the worker count."""
 
-    def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
+    def __init__(self, problem: Problem, *, seed: int) -> None:
         self.problem = problem
         self.space = problem.design_space
         self.seed = seed
         self.rng = np.random.default_rng(seed)
-        self.hyperparameters = hyperparameters
         self._pending: list[Design] | None = None
 
     def ask(self, n: int) -> list[Design | Proposal]:
@@ -161,10 +163,9 @@ class InteractiveAgent(_AgentBase, ABC):
     one recorded evaluation counted against the budget; when the budget is spent the env raises
     :class:`archgym.search.BudgetExhausted`, which ends :meth:`run` cleanly."""
 
-    def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
+    def __init__(self, problem: Problem, *, seed: int) -> None:
         self.problem = problem
         self.seed = seed
-        self.hyperparameters = hyperparameters
 
     @abstractmethod
     def run(self, env: gym.Env[Any, Any], budget: int) -> None: ...

@@ -6,14 +6,14 @@ campaigns sample settings from; the agent class is imported only when a run buil
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from archgym.entrypoints import check_entry_point, load_entry_point
 from archgym.spaces import DesignSpace, Parameter
 
-__all__ = ["AgentSpec", "check_entry_point", "load_entry_point"]
+__all__ = ["AgentSpec"]
 
 
 @dataclass(frozen=True)
@@ -66,15 +66,3 @@ class AgentSpec:
 
     def load(self) -> type:
         return load_entry_point(self.entry_point)
-
-
-def load_entry_point(entry_point: str) -> Any:
-    """Import ``"package.module:attr"`` (the format Gymnasium and our specs use)."""
-    check_entry_point(entry_point)
-    module_name, attr = entry_point.split(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-def check_entry_point(entry_point: Any) -> None:
-    if not isinstance(entry_point, str) or entry_point.count(":") != 1:
-        raise ValueError(f"entry_point must be a 'package.module:Class' string, got {entry_point!r}")

@@ -8,12 +8,14 @@ from archgym.spaces.design import (
     Condition,
     Constraint,
     Design,
+    DesignKey,
     DesignSpace,
     Integer,
     Ordinal,
     Parameter,
     Real,
     Text,
+    design_key,
 )
 from archgym.spaces.objectives import Objective, Objectives, ObjectiveSpec, Reward, Target, TargetSpec
 
@@ -22,6 +24,7 @@ __all__ = [
     "Condition",
     "Constraint",
     "Design",
+    "DesignKey",
     "DesignSpace",
     "Integer",
     "Objective",
@@ -34,4 +37,5 @@ __all__ = [
     "Target",
     "TargetSpec",
     "Text",
+    "design_key",
 ]

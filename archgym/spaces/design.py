@@ -36,18 +36,28 @@ import numpy as np
 from gymnasium import spaces
 
 Design = dict[str, Any]
+DesignKey = tuple[tuple[str, Any], ...]
+
+
+def design_key(design: Design) -> DesignKey:
+    """A hashable, order-independent key of a design (its parameters sorted by name): the one way
+    agents and samplers tell whether a design was seen before."""
+    return tuple(sorted(design.items()))
+
 
 __all__ = [
     "Categorical",
     "Condition",
     "Constraint",
     "Design",
+    "DesignKey",
     "DesignSpace",
     "Integer",
     "Ordinal",
     "Parameter",
     "Real",
     "Text",
+    "design_key",
 ]
 
 

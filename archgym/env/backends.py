@@ -1,0 +1,128 @@
+"""The backend seam: what answers an env's evaluations besides its own simulator.
+
+``gymnasium.make(ID, backend=NAME, **options)`` builds the env as usual, then answers its
+evaluations with the backend registered as ``NAME`` — a learned proxy (``"proxy"``), a lookup table
+(``"table"``), or a third-party one — keeping the env's spaces, objective and records. Backends
+are registered by plugins through the ``archgym_backends()`` hook, built-in ones exactly like
+third-party ones; the env base class names none of them.
+
+A backend is a factory ``factory(env, constructor_kwargs, **options) -> evaluator``: it receives
+the env instance just constructed and its constructor arguments (defaults filled in) explicitly,
+and may refuse them (a table made for other arguments). The evaluator has
+``evaluate(design, context) -> metrics`` and may have ``versions()`` (what answered, recorded
+instead of the simulator's versions) and ``fidelity`` (the one fidelity it answers at).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from archgym.entrypoints import check_entry_point, load_entry_point
+
+if TYPE_CHECKING:
+    from archgym.env.base import DesignEnv, EvalContext
+    from archgym.spaces import Design
+
+__all__ = [
+    "SIMULATOR",
+    "BackendEvaluator",
+    "BackendSpec",
+    "backend_options",
+    "backend_specs",
+    "register_backend",
+]
+
+SIMULATOR = "simulator"
+"""The env's own :meth:`~archgym.env.DesignEnv.evaluate`: every env has it, no plugin registers it."""
+
+
+class BackendEvaluator(Protocol):
+    def evaluate(self, design: Design, context: EvalContext) -> Mapping[str, float]: ...
+
+
+BackendFactory = Callable[..., BackendEvaluator]
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """How to build a backend without importing it.
+
+    Args:
+        name: the value of ``backend=`` that selects it.
+        entry_point: ``"package.module:factory"``.
+        description: one line, for listings.
+        options: the keyword arguments of ``gymnasium.make`` it takes (``model``, ``table_dir``, …);
+            every env accepts them, and they are legal only with this backend.
+    """
+
+    name: str
+    entry_point: str
+    description: str
+    options: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", tuple(self.options))
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"backend name must be an identifier string, got {self.name!r}")
+        if self.name == SIMULATOR:
+            raise ValueError(f"backend name {SIMULATOR!r} is reserved for the env's own evaluate()")
+        check_entry_point(self.entry_point)
+        bad = [o for o in self.options if not isinstance(o, str) or not o.isidentifier() or o == "backend"]
+        if bad:
+            raise ValueError(
+                f"backend {self.name!r}: options must be keyword names other than 'backend', got {bad}"
+            )
+
+    def load(self) -> BackendFactory:
+        return load_entry_point(self.entry_point)  # type: ignore[no-any-return]
+
+
+_specs: dict[str, BackendSpec] = {}
+
+
+def register_backend(spec: BackendSpec) -> None:
+    """Make ``spec`` selectable by ``backend=``; called by the plugin registry for every
+    ``archgym_backends()`` item. A name (or an option name) already taken is refused."""
+    if not isinstance(spec, BackendSpec):
+        raise TypeError(f"archgym_backends() must return BackendSpec items, got {spec!r}")
+    existing = _specs.get(spec.name)
+    if existing is not None and existing != spec:
+        raise ValueError(f"backend name {spec.name!r} is already registered")
+    owners = {o: s.name for s in _specs.values() if s.name != spec.name for o in s.options}
+    clash = [o for o in spec.options if o in owners]
+    if clash:
+        raise ValueError(
+            f"backend {spec.name!r}: option(s) {clash} already belong to backend {owners[clash[0]]!r}"
+        )
+    _specs[spec.name] = spec
+
+
+def unregister_backend(name: str) -> None:
+    """Forget a backend (a plugin that turned out broken after registering it)."""
+    _specs.pop(name, None)
+
+
+def backend_specs() -> dict[str, BackendSpec]:
+    """The registered backends by name (``"simulator"`` is implicit)."""
+    return dict(_specs)
+
+
+def backend_options() -> dict[str, str]:
+    """Option name → the backend it belongs to, over every registered backend."""
+    return {option: spec.name for spec in _specs.values() for option in spec.options}
+
+
+def build(
+    env: DesignEnv, name: str, constructor_kwargs: Mapping[str, Any], options: Mapping[str, Any]
+) -> Any:
+    """The evaluator of backend ``name`` for ``env`` (an error names the legal backends)."""
+    spec = _specs.get(name)
+    if spec is None:
+        legal = [SIMULATOR, *sorted(_specs)]
+        raise ValueError(f"backend: {name!r} is not legal for {type(env).__name__}; legal values: {legal}")
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        raise ValueError(f"backend {name!r}: unknown option(s) {unknown}; legal: {list(spec.options)}")
+    return spec.load()(env, dict(constructor_kwargs), **options)
