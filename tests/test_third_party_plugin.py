@@ -137,6 +137,51 @@ def test_installed_plugin_is_registered_and_passes_check_env(plugin_target: Path
     assert out.startswith("OK")
 
 
+def test_installed_plugins_backend_serves_any_design_env(plugin_target: Path, tmp_path: Path) -> None:
+    """The example plugin registers a backend through the hook, exactly as the built-in proxy and
+    table backends are registered; every DesignEnv then takes it, built-in ones included."""
+    out = run_python(
+        """
+        import archgym, gymnasium, pytest
+        from archgym.loop import run
+
+        registry = archgym.get_registry()
+        assert registry.plugins["example"].backends == ["noisy"], registry.plugins["example"]
+        assert {"proxy", "noisy"} <= set(registry.backends), registry.backends
+
+        env = gymnasium.make("example/KnapsackDesign-v0", backend="noisy", noise_sd=2.0)
+        inner = env.unwrapped
+        design = {p: int(i == 0) for i, p in enumerate(inner.design_space.names)}  # fits the capacity
+        env.reset(seed=0)
+        _, reward, _, _, info = env.step(inner.design_space.to_action(design))
+        exact = inner.evaluate_on("simulator", design)  # the same instance, its own simulator
+        assert info["backend"] == "noisy" and info["feasible"], info
+        noisy = info["metrics"]["value"]
+        assert noisy != exact["value"] and abs(noisy - exact["value"]) < 20, (noisy, exact)
+        assert reward == info["metrics"]["value"]
+        assert inner.constructor_kwargs == {"n_items": 8, "instance_seed": 0}
+
+        # A built-in env takes the third-party backend too, and a run records it.
+        summary = run(env="archgym/Branin-v0", agent="random", budget=3, seed=0, out="noisy-run",
+                      env_kwargs={"backend": "noisy", "noise_sd": 0.5}, progress=False)
+        import pyarrow.parquet as pq
+        assert set(pq.read_table("noisy-run/evaluations.parquet")["backend"].to_pylist()) == {"noisy"}
+
+        with pytest.raises(ValueError, match="noise_sd: -1 is not legal"):
+            gymnasium.make("example/KnapsackDesign-v0", backend="noisy", noise_sd=-1)
+        with pytest.raises(ValueError, match="noise_sd is only legal with backend='noisy'"):
+            gymnasium.make("example/KnapsackDesign-v0", noise_sd=1.0)
+        misspelt = r"unknown constructor argument 'noise_std' \\(did you mean 'noise_sd'\\?\\)"
+        with pytest.raises(ValueError, match=misspelt):
+            gymnasium.make("example/KnapsackDesign-v0", backend="noisy", noise_std=1.0)
+        print("OK")
+        """,
+        plugin_target,
+        tmp_path,
+    )
+    assert out.startswith("OK")
+
+
 def test_archgym_prefix_makes_env_without_importing_archgym(plugin_target: Path, tmp_path: Path) -> None:
     out = run_python(
         """

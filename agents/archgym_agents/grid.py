@@ -18,26 +18,24 @@ from typing import Any
 
 import numpy as np
 
-from archgym.plugins import AgentSpec
-from archgym.search import Agent, EvalResult, Problem
+from archgym.search import Agent, AgentSpec, EvalResult, Problem
 from archgym.spaces import Categorical, Design, DesignSpace, Integer, Parameter, Real
 
 MAX_DESIGNS_LIMIT = 10_000_000
 """The largest ``max_designs`` allowed: the shuffled order holds one index per design."""
 
-SPECS = [
-    AgentSpec(
-        name="grid",
-        entry_point="archgym_agents.grid:GridSearch",
-        description="Exhaustive search of small discrete spaces (reals discretised), shuffled or in order.",
-        hyperparameters=(
-            Integer("batch_size", 1, 1024, default=8),
-            Integer("points_per_real", 2, 1000, default=5),
-            Integer("max_designs", 1, MAX_DESIGNS_LIMIT, default=100_000),
-            Categorical("order", ["shuffled", "lexicographic"], default="shuffled"),
-        ),
+SPEC = AgentSpec(
+    name="grid",
+    entry_point="archgym_agents.grid:GridSearch",
+    description="Exhaustive search of small discrete spaces (reals discretised), shuffled or in order.",
+    hyperparameters=(
+        Integer("batch_size", 1, 1024, default=8),
+        Integer("points_per_real", 2, 1000, default=5),
+        Integer("max_designs", 1, MAX_DESIGNS_LIMIT, default=100_000),
+        Categorical("order", ["shuffled", "lexicographic"], default="shuffled"),
     ),
-]
+)
+SPECS = [SPEC]
 
 
 class _Other:
@@ -146,10 +144,23 @@ class Grid:
         return design
 
 
+def _fewest_points_per_real() -> int:
+    """The smallest legal ``points_per_real`` (the coarsest grid), as the spec states it."""
+    param = next(p for p in SPEC.hyperparameters if p.name == "points_per_real")
+    assert isinstance(param, Integer)
+    return param.low
+
+
 class GridSearch(Agent):
     """Evaluates every legal design of the (discretised) grid, in a seeded shuffled order or in
     lexicographic order (first parameter slowest). When the grid is exhausted and budget remains
     it starts again from the beginning (the same order) and warns once.
+
+    Args:
+        batch_size: designs per ``ask``.
+        points_per_real: evenly spaced values of each real parameter (log-spaced for ``log=True``).
+        max_designs: the largest grid accepted (counted before forbidden combinations are skipped).
+        order: ``"shuffled"`` (a seeded permutation of the grid) or ``"lexicographic"``.
 
     Raises ``ValueError`` at construction when the grid has more than ``max_designs`` designs.
     """
@@ -157,31 +168,11 @@ class GridSearch(Agent):
     single_objective = True
     multi_objective = True
 
-    def __init__(
-        self,
-        problem: Problem,
-        *,
-        seed: int,
-        batch_size: int = 8,
-        points_per_real: int = 5,
-        max_designs: int = 100_000,
-        order: str = "shuffled",
-        **hyperparameters: Any,
-    ) -> None:
-        super().__init__(
-            problem,
-            seed=seed,
-            batch_size=batch_size,
-            points_per_real=points_per_real,
-            max_designs=max_designs,
-            order=order,
-            **hyperparameters,
-        )
-        if order not in ("shuffled", "lexicographic"):
-            raise ValueError(f"order: {order!r} is not legal; legal values: 'shuffled', 'lexicographic'")
-        if points_per_real < 2:
-            raise ValueError(f"points_per_real must be >= 2, got {points_per_real}")
-        self.batch_size = batch_size
+    def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
+        super().__init__(problem, seed=seed)
+        hp = SPEC.resolve(hyperparameters)
+        points_per_real, max_designs, order = hp["points_per_real"], hp["max_designs"], hp["order"]
+        self.batch_size = hp["batch_size"]
         self.grid = Grid(self.space, points_per_real)
         if self.grid.size > max_designs:
             reals = any(isinstance(p, Real) for p in self.space)
@@ -216,10 +207,11 @@ class GridSearch(Agent):
         why = super().incompatibility(problem)
         if why is not None:
             return why
-        size = Grid(problem.design_space, 2).size
+        fewest = _fewest_points_per_real()
+        size = Grid(problem.design_space, fewest).size
         if size > MAX_DESIGNS_LIMIT:
             return (
-                f"its grid has {size} designs even with points_per_real=2, more than the largest "
+                f"its grid has {size} designs even with points_per_real={fewest}, more than the largest "
                 f"max_designs ({MAX_DESIGNS_LIMIT})"
             )
         return None

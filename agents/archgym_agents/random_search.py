@@ -4,29 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from archgym.plugins import AgentSpec
-from archgym.search import Agent, EvalResult, Problem
+from archgym.search import Agent, AgentSpec, EvalResult, Problem
 from archgym.spaces import Design, Integer
 
-SPECS = [
-    AgentSpec(
-        name="random",
-        entry_point="archgym_agents.random_search:RandomSearch",
-        description="Uniform random search over the design space (the baseline).",
-        hyperparameters=(Integer("batch_size", 1, 1024, default=8),),
-    ),
-]
+SPEC = AgentSpec(
+    name="random",
+    entry_point="archgym_agents.random_search:RandomSearch",
+    description="Uniform random search over the design space (the baseline).",
+    hyperparameters=(Integer("batch_size", 1, 1024, default=8),),
+)
+SPECS = [SPEC]
 
 
 class RandomSearch(Agent):
-    """Samples the design space uniformly (conditions and constraints respected)."""
+    """Samples the design space uniformly (conditions and constraints respected).
+
+    Args:
+        batch_size: designs per ``ask``.
+    """
 
     single_objective = True
     multi_objective = True
 
-    def __init__(self, problem: Problem, *, seed: int, batch_size: int = 8, **hyperparameters: Any) -> None:
-        super().__init__(problem, seed=seed, batch_size=batch_size, **hyperparameters)
-        self.batch_size = batch_size
+    def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
+        super().__init__(problem, seed=seed)
+        hp = SPEC.resolve(hyperparameters)
+        self.batch_size = hp["batch_size"]
 
     def _ask(self, n: int) -> list[Design]:
         return [self.space.sample(self.rng) for _ in range(n)]

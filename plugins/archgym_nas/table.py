@@ -1,5 +1,9 @@
 """The tabular backend of ``archgym/NASBench201-v0``: metrics looked up instead of trained.
 
+``gymnasium.make("archgym/NASBench201-v0", backend="table", table_dir=None)`` selects it: the
+plugin registers :func:`table_backend` through the ``archgym_backends()`` hook, as any third-party
+backend would. Answering an evaluation imports neither torch nor scikit-learn.
+
 The table is made by :mod:`archgym_nas.tabulate` on the live env at its default configuration and
 fidelity. Isomorphic cells (same computation up to renaming; NAS-Bench-201's ``to_unique_str``
 with ``consider_zero=True``) are trained once and share their training results; parameter count,
@@ -18,14 +22,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from archgym_nas.cell import EDGES, all_cells, is_connected
+from archgym import DesignEnv, EvalContext, Fidelity
+from archgym_nas.cell import EDGE_NAMES, EDGES, all_cells, cell_index, is_connected
 
 TABLE_DIR = Path(__file__).with_name("table_data")
 TABLE_NAME = "nasbench201_digits"
@@ -127,9 +132,13 @@ class Table:
 
     def mean(self, index: int) -> dict[str, float]:
         """The metrics of cell ``index`` averaged over the table's seeds."""
-        out = {m: float(a[index].mean()) for m, a in self.trained.items()}
+        out = {m: float(a[index]) for m, a in self._seed_means.items()}
         out.update((m, float(a[index])) for m, a in self.static.items())
         return out
+
+    @functools.cached_property
+    def _seed_means(self) -> dict[str, np.ndarray]:
+        return {m: a.mean(axis=1) for m, a in self.trained.items()}
 
 
 _CACHE: dict[Path, Table] = {}
@@ -155,17 +164,15 @@ def load(directory: Path = TABLE_DIR) -> Table:
             f"{directory / 'shards'}). {step[0].upper()}{step[1:]}, or use the live env "
             "(backend='simulator')."
         )
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     data = path.read_bytes()  # read once: hashed, then parsed
     digest = hashlib.sha256(data).hexdigest()
-    frame = pq.read_table(pa.BufferReader(data)).to_pydict()
     card = json.loads((directory / f"{TABLE_NAME}.card.json").read_text())
     seeds = tuple(card["seeds"])
+    names = ["cell_index", *(f"{m}@{s}" for m in TRAINED_METRICS for s in seeds), *STATIC_METRICS]
+    frame = _read_columns(data, names)
     n = len(frame["cell_index"])
-    order = np.argsort(np.asarray(frame["cell_index"]))
-    if n != len(all_cells()) or not np.array_equal(np.asarray(frame["cell_index"])[order], np.arange(n)):
+    order = np.argsort(frame["cell_index"])
+    if n != len(all_cells()) or not np.array_equal(frame["cell_index"][order], np.arange(n)):
         raise ValueError(f"{path}: expected one row per cell (15,625), got {n}")
     trained = {
         m: np.asarray([frame[f"{m}@{s}"] for s in seeds], dtype=np.float64).T[order] for m in TRAINED_METRICS
@@ -173,3 +180,84 @@ def load(directory: Path = TABLE_DIR) -> Table:
     static = {m: np.asarray(frame[m], dtype=np.float64)[order] for m in STATIC_METRICS}
     _CACHE[directory] = table = Table(trained, static, seeds, card, digest)
     return table
+
+
+def _read_columns(data: bytes, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The numeric columns ``names`` of a Parquet file's bytes as NumPy arrays.
+
+    Reads through ``ParquetFile`` and DLPack rather than ``pq.read_table`` and ``to_numpy``:
+    those import ``pyarrow.dataset`` and pandas (~0.3 s of a cold start) for nothing here. DLPack
+    refuses a column with nulls, which a complete table has none of."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    read = pq.ParquetFile(pa.BufferReader(data)).read(columns=list(names))
+    return {name: np.from_dlpack(read.column(name).combine_chunks()) for name in names}
+
+
+# --- the backend ------------------------------------------------------------------------------------
+class TableBackend:
+    """Answers ``archgym/NASBench201-v0``'s evaluations from a :class:`Table`.
+
+    Each evaluation draws the table seed from the env's RNG (``context.rng``), so ``reset(seed=…)``
+    decides which seed's training answers, as it decides live training's seed. :attr:`fidelity`
+    is the one the table was made at; :meth:`versions` names the table, not this machine's torch.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        epochs = int(table.card["fidelity"]["epochs"])
+        self.fidelity = Fidelity("epochs", epochs, epochs, epochs, integer=True)
+        self.last_lookup: tuple[int, int] | None = None
+        """(cell index, seed index) of the last evaluation (None before one, or if it failed)."""
+
+    def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
+        self.last_lookup = None
+        index = cell_index(tuple(design[name] for name in EDGE_NAMES))
+        seed_index = int(context.rng.integers(len(self.table.seeds)))  # seed noise, as live training has
+        self.last_lookup = (index, seed_index)
+        return self.table.lookup(index, seed_index)
+
+    def last_answer(self) -> dict[str, Any] | None:
+        """The table seed that answered the last evaluation and the cell's mean over seeds."""
+        if self.last_lookup is None:
+            return None
+        index, seed_index = self.last_lookup
+        return {"seed": self.table.seeds[seed_index], "mean": self.table.mean(index)}
+
+    def versions(self) -> dict[str, str]:
+        """The table that answered: its date, a SHA-256 prefix and the torch it was trained with."""
+        card = self.table.card
+        return {
+            "nas-table": f"{card['date']} sha256:{self.table.sha256[:16]} (trained with torch "
+            f"{', '.join(card['trained_with_torch'])})"
+        }
+
+
+def table_backend(
+    env: DesignEnv, constructor_kwargs: Mapping[str, Any], *, table_dir: str | Path | None = None
+) -> TableBackend:
+    """The ``"table"`` backend's factory: ``gymnasium.make("archgym/NASBench201-v0",
+    backend="table", table_dir=None)``.
+
+    Refuses any env but NAS-Bench-201's, and constructor arguments other than those the table was
+    made with (it holds one configuration). ``table_dir``: the table's folder (default: the shipped
+    one); an incomplete table is an :class:`IncompleteTable` saying how far tabulation has got."""
+    from archgym_nas.env import NASBench201
+
+    if not isinstance(env, NASBench201):
+        raise ValueError(
+            f"backend='table' is not legal for {type(env).__name__}: the NAS-Bench-201 table serves "
+            "only archgym/NASBench201-v0"
+        )
+    made = load(Path(table_dir) if table_dir is not None else TABLE_DIR)
+    for name, tabulated in made.card["env_kwargs"].items():
+        value = constructor_kwargs.get(name)
+        if value is None:  # a None default stands for what the env resolved it to (resolution)
+            value = getattr(env, name, None)
+        if value != tabulated:
+            raise ValueError(
+                f"{name}: {value!r} is not legal with backend='table'; the table was made "
+                f"with {name}={tabulated!r}"
+            )
+    return TableBackend(made)

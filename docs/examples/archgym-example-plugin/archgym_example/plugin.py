@@ -25,3 +25,16 @@ def archgym_envs() -> list[dict[str, Any]]:
             "kwargs": {"n_items": 8, "instance_seed": 0},
         },
     ]
+
+
+@archgym.hookimpl
+def archgym_backends() -> list[archgym.BackendSpec]:
+    """A backend any DesignEnv can use: ``gymnasium.make(ID, backend="noisy", noise_sd=2.0)``."""
+    return [
+        archgym.BackendSpec(
+            name="noisy",
+            entry_point="archgym_example.backends:noisy",
+            description="the env's own metrics with Gaussian measurement noise (noise_sd=…)",
+            options=("noise_sd",),
+        )
+    ]
