@@ -285,3 +285,8 @@ def test_archive_stats_fills_the_same_archive_from_any_evaluations() -> None:
     assert half["n_infeasible"] == 20 and half["cells"] == 10
     with pytest.raises(ValueError, match="qd_offset: archive_stats needs a number"):
         archive_stats(designs, rewards, prob, qd_offset="auto")  # type: ignore[arg-type]
+    # the archive's settings are the agent's hyperparameters, checked by its spec
+    with pytest.raises(ValueError, match=r"parameter 'archive': 'hex' is out of the design space"):
+        archive_stats(designs, rewards, prob, qd_offset=0.0, archive="hex")
+    with pytest.raises(TypeError, match=r"unexpected argument\(s\) \['sigma'\]"):
+        archive_stats(designs, rewards, prob, qd_offset=0.0, sigma=0.1)

@@ -14,6 +14,8 @@ from gymnasium import spaces
 
 import archgym
 from archgym.loop import problem_of, run
+from archgym.search import Agent, EvalResult, Problem
+from archgym.spaces import Categorical, Design
 
 ANALYTIC = ["archgym/Branin-v0", "archgym/Hartmann6-v0", "archgym/MixedConditional-v0", "archgym/DTLZ2-v0"]
 BUDGET = 10
@@ -126,3 +128,73 @@ def test_agent_drives_a_plain_third_party_env(agent: str, env_id: str, tmp_path:
 def test_third_party_env_is_fitted_by_the_general_agents() -> None:
     fitted = {a for a, _ in _pairs([THIRD_PARTY])}
     assert {"random", "ga", "bo", "rl"} <= fitted
+
+
+# --- the spec is the one source of each agent's defaults and legal values ----------------------
+
+
+def _problem(env_id: str) -> Problem:
+    env = gym.make(env_id)
+    try:
+        return problem_of(env, env_id)
+    finally:
+        env.close()
+
+
+def _problem_for(agent: str) -> Problem:
+    """The first analytic problem ``agent`` can search (Branin for the single-objective ones)."""
+    return next(_problem(e) for a, e in _pairs(ANALYTIC) if a == agent)
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+def _plain_attributes(agent: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(agent).items() if _plain(v)}
+
+
+def _drive(agent: Agent, rounds: int = 2) -> list[Design]:
+    """Designs of ``rounds`` ask/tell rounds, each design rewarded by a fixed function of it."""
+    proposed: list[Design] = []
+    for _ in range(rounds):
+        designs = [p if isinstance(p, dict) else p.design for p in agent.ask(agent.batch_size)]
+        reward = [-sum(float(v) for v in d.values() if isinstance(v, int | float)) for d in designs]
+        agent.tell(
+            designs,
+            [
+                EvalResult(design=d, reward=r, metrics={}, feasible=True, eval_time_s=0.0)
+                for d, r in zip(designs, reward, strict=True)
+            ],
+        )
+        proposed += designs
+    return proposed
+
+
+@pytest.mark.parametrize("agent", sorted(archgym.get_registry().agents))
+def test_a_wrong_categorical_or_unknown_hyperparameter_is_refused_naming_it(agent: str) -> None:
+    spec = archgym.get_registry().agent(agent)
+    cls = spec.load()
+    problem = _problem_for(agent)
+    for param in spec.hyperparameters:
+        if isinstance(param, Categorical):
+            with pytest.raises(
+                ValueError, match=rf"agent '{agent}': parameter '{param.name}': .*legal values"
+            ):
+                cls(problem, seed=0, **{param.name: "no-such-choice"})
+    with pytest.raises(ValueError, match=r"unknown hyperparameter.*'no_such_hyperparameter'"):
+        cls(problem, seed=0, no_such_hyperparameter=1)
+
+
+@pytest.mark.parametrize("agent", sorted(archgym.get_registry().agents))
+def test_no_hyperparameters_means_the_spec_defaults(agent: str) -> None:
+    spec = archgym.get_registry().agent(agent)
+    cls = spec.load()
+    problem = _problem_for(agent)
+    implicit, explicit = cls(problem, seed=7), cls(problem, seed=7, **spec.resolve({}))
+    assert _plain_attributes(implicit) == _plain_attributes(explicit)
+    assert len(_plain_attributes(implicit)) > 1  # more than the seed: the hyperparameters are there
+    if isinstance(implicit, Agent):
+        assert _drive(implicit) == _drive(explicit)

@@ -24,29 +24,27 @@ from typing import Any
 
 import numpy as np
 
-from archgym.plugins import AgentSpec
-from archgym.search import Agent, EvalResult, Problem
-from archgym.spaces import Categorical, Design, Integer, Parameter, Real
+from archgym.search import Agent, AgentSpec, EvalResult, Problem
+from archgym.spaces import Categorical, Design, DesignKey, Integer, Parameter, Real, design_key
 
-SPECS = [
-    AgentSpec(
-        name="aco",
-        entry_point="archgym_agents.aco:AntColony",
-        description="Ant colony optimisation (elitist, rank-based) for discrete spaces; reals binned.",
-        hyperparameters=(
-            Integer("ants", 1, 1024, default=10),
-            Real("rho", 0.0, 1.0, default=0.2),
-            Real("alpha", 0.0, 10.0, default=2.0),
-            Real("q", 0.0, 100.0, default=1.0),
-            Integer("n_best", 1, 1024, default=3),
-            Real("elite", 0.0, 100.0, default=1.0),
-            Real("tau_min", 0.0, 1.0, default=0.05),
-            Integer("bins", 2, 1000, default=16),
-            Real("spread", 0.0, 1.0, default=0.3),
-            Categorical("duplicates", ["redraw", "allow"], default="redraw"),
-        ),
+SPEC = AgentSpec(
+    name="aco",
+    entry_point="archgym_agents.aco:AntColony",
+    description="Ant colony optimisation (elitist, rank-based) for discrete spaces; reals binned.",
+    hyperparameters=(
+        Integer("ants", 1, 1024, default=10),
+        Real("rho", 0.0, 1.0, default=0.2),
+        Real("alpha", 0.0, 10.0, default=2.0),
+        Real("q", 0.0, 100.0, default=1.0),
+        Integer("n_best", 1, 1024, default=3),
+        Real("elite", 0.0, 100.0, default=1.0),
+        Real("tau_min", 0.0, 1.0, default=0.05),
+        Integer("bins", 2, 1000, default=16),
+        Real("spread", 0.0, 1.0, default=0.3),
+        Categorical("duplicates", ["redraw", "allow"], default="redraw"),
     ),
-]
+)
+SPECS = [SPEC]
 
 
 class _Options:
@@ -67,10 +65,6 @@ class _Options:
         if self.binned:
             return min(int(self.p.to_unit(value) * self.n), self.n - 1)
         return self.p.index(value)  # type: ignore[attr-defined]
-
-
-def _key(design: Design) -> tuple[Any, ...]:
-    return tuple(sorted(design.items()))
 
 
 class AntColony(Agent):
@@ -98,52 +92,19 @@ class AntColony(Agent):
     multi_objective = False
     max_redraws = 100
 
-    def __init__(
-        self,
-        problem: Problem,
-        *,
-        seed: int,
-        ants: int = 10,
-        rho: float = 0.2,
-        alpha: float = 2.0,
-        q: float = 1.0,
-        n_best: int = 3,
-        elite: float = 1.0,
-        tau_min: float = 0.05,
-        bins: int = 16,
-        spread: float = 0.3,
-        duplicates: str = "redraw",
-        **hyperparameters: Any,
-    ) -> None:
-        super().__init__(
-            problem,
-            seed=seed,
-            ants=ants,
-            rho=rho,
-            alpha=alpha,
-            q=q,
-            n_best=n_best,
-            elite=elite,
-            tau_min=tau_min,
-            bins=bins,
-            spread=spread,
-            duplicates=duplicates,
-            **hyperparameters,
-        )
-        if ants < 1 or n_best < 1 or bins < 2:
-            raise ValueError(f"need ants >= 1, n_best >= 1, bins >= 2; got {ants}, {n_best}, {bins}")
-        if not 0.0 <= rho <= 1.0:
-            raise ValueError(f"rho must be in [0, 1], got {rho}")
-        self.batch_size = ants
-        self.rho, self.alpha, self.q, self.n_best = rho, alpha, q, n_best
-        self.elite, self.tau_min = elite, tau_min
-        self.options = [_Options(p, bins) for p in self.space]
+    def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
+        super().__init__(problem, seed=seed)
+        hp = SPEC.resolve(hyperparameters)
+        self.batch_size = hp["ants"]
+        self.rho, self.alpha, self.q, self.n_best = hp["rho"], hp["alpha"], hp["q"], hp["n_best"]
+        self.elite, self.tau_min = hp["elite"], hp["tau_min"]
+        self.options = [_Options(p, hp["bins"]) for p in self.space]
         self.pheromone = [np.ones(o.n) for o in self.options]
         self.best: tuple[float, Design] | None = None
         self.colonies = 0
-        self.spread = spread
-        self.redraw = duplicates == "redraw"
-        self.seen: set[tuple[Any, ...]] = set()
+        self.spread = hp["spread"]
+        self.redraw = hp["duplicates"] == "redraw"
+        self.seen: set[DesignKey] = set()
 
     # --- ants -------------------------------------------------------------------------------
     def _ask(self, n: int) -> list[Design]:
@@ -152,9 +113,9 @@ class AntColony(Agent):
         for _ in range(n):
             for _ in range(self.max_redraws if self.redraw else 1):
                 design = self._ant(probabilities)
-                if _key(design) not in self.seen:
+                if design_key(design) not in self.seen:
                     break
-            self.seen.add(_key(design))
+            self.seen.add(design_key(design))
             colony.append(design)
         return colony
 
@@ -178,7 +139,7 @@ class AntColony(Agent):
 
     # --- pheromone --------------------------------------------------------------------------
     def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
-        self.seen.update(_key(d) for d in designs)  # also designs told but not asked (resume)
+        self.seen.update(design_key(d) for d in designs)  # also designs told but not asked (resume)
         scored = [
             (float(r.reward), d)
             for d, r in zip(designs, results, strict=True)

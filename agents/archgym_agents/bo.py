@@ -52,33 +52,30 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
 
-from archgym.plugins import AgentSpec
-from archgym.search import Agent, EvalResult, Problem
-from archgym.spaces import Categorical, Design, Integer, Real, Text
+from archgym.search import Agent, AgentSpec, EvalResult, Problem
+from archgym.spaces import Categorical, Design, DesignKey, Integer, Real, Text, design_key
 
-SPECS = [
-    AgentSpec(
-        name="bo",
-        entry_point="archgym_agents.bo:BayesianOptimization",
-        description="Bayesian optimisation (BoTorch GP + log-EI / log-EHVI) for small budgets; "
-        "mixed, conditional and multi-objective spaces.",
-        hyperparameters=(
-            Integer("n_init", 0, 10_000, default=0),
-            Integer("batch_size", 1, 256, default=1),
-            Integer("num_restarts", 1, 256, default=8),
-            Integer("raw_samples", 16, 65_536, default=256),
-            Categorical("acquisition", ["qlognei", "qlogei"], default="qlognei"),
-            Integer("mc_samples", 16, 4096, default=128),
-            Categorical("reference_point", ["auto", "inferred"], default="auto"),
-            Categorical("output_warping", ["winsorize", "none"], default="winsorize"),
-        ),
+SPEC = AgentSpec(
+    name="bo",
+    entry_point="archgym_agents.bo:BayesianOptimization",
+    description="Bayesian optimisation (BoTorch GP + log-EI / log-EHVI) for small budgets; "
+    "mixed, conditional and multi-objective spaces.",
+    hyperparameters=(
+        Integer("n_init", 0, 10_000, default=0),
+        Integer("batch_size", 1, 256, default=1),
+        Integer("num_restarts", 1, 256, default=8),
+        Integer("raw_samples", 16, 65_536, default=256),
+        Categorical("acquisition", ["qlognei", "qlogei"], default="qlognei"),
+        Integer("mc_samples", 16, 4096, default=128),
+        Categorical("reference_point", ["auto", "inferred"], default="auto"),
+        Categorical("output_warping", ["winsorize", "none"], default="winsorize"),
     ),
-]
+)
+SPECS = [SPEC]
 
 MAX_ENUMERATE = 4096
 """Discrete spaces with at most this many designs (ignoring conditions) are optimised by
@@ -94,9 +91,6 @@ MIN_FEASIBLE = 2
 def default_n_init(dim: int) -> int:
     """``max(5, 2·d)`` capped at 20, so budgets of 40–100 leave most evaluations to the model."""
     return min(max(5, 2 * dim), 20)
-
-
-Key = tuple[Hashable, ...]
 
 
 class BayesianOptimization(Agent):
@@ -124,64 +118,29 @@ class BayesianOptimization(Agent):
     single_objective = True
     multi_objective = True
 
-    def __init__(
-        self,
-        problem: Problem,
-        *,
-        seed: int,
-        n_init: int = 0,
-        batch_size: int = 1,
-        num_restarts: int = 8,
-        raw_samples: int = 256,
-        acquisition: str = "qlognei",
-        mc_samples: int = 128,
-        reference_point: str = "auto",
-        output_warping: str = "winsorize",
-        **hyperparameters: Any,
-    ) -> None:
-        super().__init__(
-            problem,
-            seed=seed,
-            n_init=n_init,
-            batch_size=batch_size,
-            num_restarts=num_restarts,
-            raw_samples=raw_samples,
-            acquisition=acquisition,
-            mc_samples=mc_samples,
-            reference_point=reference_point,
-            output_warping=output_warping,
-            **hyperparameters,
-        )
-        if acquisition not in ("qlognei", "qlogei"):
-            raise ValueError(f"acquisition: {acquisition!r} is not legal; legal values: qlognei, qlogei")
+    def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
+        super().__init__(problem, seed=seed)
+        hp = SPEC.resolve(hyperparameters)
         self.dim = len(self.space)
-        self.n_init = int(n_init) if n_init > 0 else default_n_init(self.dim)
-        self.batch_size = int(batch_size)
-        self.num_restarts = int(num_restarts)
-        self.raw_samples = int(raw_samples)
-        self.acquisition = acquisition
-        self.mc_samples = int(mc_samples)
-        if reference_point not in ("auto", "inferred"):
-            raise ValueError(
-                f"reference_point: {reference_point!r} is not legal; legal values: auto, inferred"
-            )
-        self.reference = reference_point
-        if output_warping not in ("winsorize", "none"):
-            raise ValueError(
-                f"output_warping: {output_warping!r} is not legal; legal values: winsorize, none"
-            )
-        self.output_warping = output_warping
+        self.n_init = hp["n_init"] or default_n_init(self.dim)
+        self.batch_size = hp["batch_size"]
+        self.num_restarts = hp["num_restarts"]
+        self.raw_samples = hp["raw_samples"]
+        self.acquisition = hp["acquisition"]
+        self.mc_samples = hp["mc_samples"]
+        self.reference = hp["reference_point"]
+        self.output_warping = hp["output_warping"]
         self.reference_point: np.ndarray | None = None  # the last one used (multi-objective)
         self.n_objectives = problem.n_objectives
         self._layout = _Layout(self.space)
         self._X: list[np.ndarray] = []
         self._Y: list[np.ndarray] = []
         self._ok: list[bool] = []
-        self._seen: set[Key] = set()
+        self._seen: set[DesignKey] = set()
         self._sobol: Any = None
         self._sobol_buffer: list[np.ndarray] = []
         self._legal: np.ndarray | None = None  # every legal design's encoding (small discrete spaces)
-        self._legal_keys: list[Key] = []
+        self._legal_keys: list[DesignKey] = []
         self.model: Any = None  # the last fitted GP
         self._hyper: dict[str, Any] | None = None  # its hyperparameters (warm start of the next fit)
         self.last_training_data: tuple[np.ndarray, np.ndarray] | None = None
@@ -223,7 +182,7 @@ class BayesianOptimization(Agent):
             self._X.append(self.space.to_unit(design))
             self._Y.append(reward if ok else np.full(self.n_objectives, np.nan))
             self._ok.append(ok)
-            self._seen.add(_key(design))
+            self._seen.add(design_key(design))
 
     def finish(self, out: Any) -> dict[str, Any]:
         return {
@@ -273,7 +232,7 @@ class BayesianOptimization(Agent):
         taken = set(self._seen)
         for _ in range(64 * n):
             design = self.space.from_unit(self._next_sobol(), check=False)
-            key = _key(design)
+            key = design_key(design)
             if key in taken or self.space.violated(design):
                 continue
             out.append(design)
@@ -284,7 +243,7 @@ class BayesianOptimization(Agent):
             out.append(self.space.sample(self.rng))
         return out
 
-    def _legal_pool(self, size: int, avoid: set[Key]) -> np.ndarray:
+    def _legal_pool(self, size: int, avoid: set[DesignKey]) -> np.ndarray:
         """Encodings of up to ``size`` legal designs not in ``avoid`` (all of them for small
         discrete spaces, else a scrambled Sobol sample)."""
         if self._layout.enumerable:
@@ -298,7 +257,7 @@ class BayesianOptimization(Agent):
         rows, taken = [], set(avoid)
         for x in sobol.random_base2(max(int(np.ceil(np.log2(size))), 4)):
             design = self.space.from_unit(x, check=False)
-            key = _key(design)
+            key = design_key(design)
             if key in taken or self.space.violated(design):
                 continue
             taken.add(key)
@@ -442,7 +401,7 @@ class BayesianOptimization(Agent):
         taken = set(self._seen)
         for x in candidates:
             design = self.space.from_unit(x, check=False)
-            key = _key(design)
+            key = design_key(design)
             if key in taken or self.space.violated(design):
                 continue
             designs.append(design)
@@ -504,19 +463,15 @@ class _Layout:
         rows, seen = [], set()
         for values in itertools.product(*(p.values_list() for p in self.space)):
             design = self.space.validate(dict(zip(self.space.names, values, strict=True)), check=False)
-            key = _key(design)
+            key = design_key(design)
             if key in seen or self.space.violated(design):
                 continue
             seen.add(key)
             rows.append(self.space.to_unit(design))
         return np.array(rows, dtype=np.float64).reshape(-1, len(self.space))
 
-    def keys_of(self, encodings: np.ndarray) -> list[Key]:
-        return [_key(self.space.from_unit(x, check=False)) for x in encodings]
-
-
-def _key(design: Design) -> Key:
-    return tuple(sorted(design.items()))
+    def keys_of(self, encodings: np.ndarray) -> list[DesignKey]:
+        return [design_key(self.space.from_unit(x, check=False)) for x in encodings]
 
 
 def _quiet_botorch_warnings() -> None:

@@ -32,18 +32,27 @@ from __future__ import annotations
 import copy
 import math
 import random
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from archgym.plugins import AgentSpec
-from archgym.search import Agent, EvalResult, Problem
-from archgym.spaces import Categorical, Condition, Design, DesignSpace, Integer, Ordinal, Real
+from archgym.search import Agent, AgentSpec, EvalResult, Problem
+from archgym.spaces import (
+    Categorical,
+    Condition,
+    Design,
+    DesignKey,
+    DesignSpace,
+    Integer,
+    Ordinal,
+    Real,
+    design_key,
+)
 
-__all__ = ["NSGA2", "SPECS", "GeneticAlgorithm"]
+__all__ = ["NSGA2", "SPECS", "SPEC_BY_NAME", "GeneticAlgorithm"]
 
 
 # Shared by both agents; defaults tuned on Hartmann-6 (200 evaluations) and DTLZ2 (300).
@@ -80,6 +89,7 @@ SPECS = [
         ),
     ),
 ]
+SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 
 _REPAIR_TRIES = 20
 
@@ -257,45 +267,28 @@ class _Genome:
         return other + 1 if other >= gene else other
 
 
-def _design_key(design: Design) -> Hashable:
-    return tuple(sorted(design.items()))
-
-
 class _EvolutionaryAgent(Agent):
     """Shared machinery: genome, DEAP random state, ask/tell bookkeeping, repair.
 
     Ask/tell mapping: the first ``ask`` returns the initial population (``space.sample``);
     each later ``ask`` returns the offspring bred (:meth:`_mating_pool` + variation) from the
     population, and ``tell`` forms the next population (:meth:`_survive`).
+
+    A subclass names its spec (``spec_name``); the hyperparameters are resolved by that spec and
+    handed to :meth:`_configure` for the subclass's own ones and checks.
     """
 
-    def __init__(
-        self,
-        problem: Problem,
-        *,
-        seed: int,
-        population: int,
-        cxpb: float,
-        mutpb: float,
-        indpb: float,
-        eta: float,
-        **hyperparameters: Any,
-    ) -> None:
-        super().__init__(
-            problem,
-            seed=seed,
-            population=population,
-            cxpb=cxpb,
-            mutpb=mutpb,
-            indpb=indpb,
-            eta=eta,
-            **hyperparameters,
-        )
+    spec_name: ClassVar[str]
+
+    def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
+        super().__init__(problem, seed=seed)
+        hp = SPEC_BY_NAME[self.spec_name].resolve(hyperparameters)
+        self._configure(hp)
         from deap import base
 
-        self.population_size = self.batch_size = int(population)
-        self.cxpb, self.mutpb = float(cxpb), float(mutpb)
-        self.genome = _Genome(self.space, eta=float(eta), indpb=float(indpb))
+        self.population_size = self.batch_size = hp["population"]
+        self.cxpb, self.mutpb = hp["cxpb"], hp["mutpb"]
+        self.genome = _Genome(self.space, eta=hp["eta"], indpb=hp["indpb"])
         self._fitness = _constrained_fitness(problem.n_objectives)
         self.toolbox = base.Toolbox()
         self.toolbox.register("clone", copy.deepcopy)
@@ -304,7 +297,7 @@ class _EvolutionaryAgent(Agent):
         self._random_state = random.Random(seed).getstate()  # DEAP's stream, apart from numpy's
         self.population: list[_Individual] = []
         self._offspring: list[_Individual] | None = None
-        self._seen: set[Hashable] = set()
+        self._seen: set[DesignKey] = set()
         self.generation = 0
 
     @contextmanager
@@ -323,17 +316,17 @@ class _EvolutionaryAgent(Agent):
         if not self.population:
             designs = []
             for _ in range(n):
-                designs.append(self._sample({_design_key(d) for d in designs})[1])
+                designs.append(self._sample({design_key(d) for d in designs})[1])
             self._offspring = [self.genome.encode(d, self.rng) for d in designs]
             return designs
         with self._deap_random():
             parents = self._mating_pool(n + n % 2)
             children = self._vary([self.toolbox.clone(ind) for ind in parents])[:n]
             designs = []
-            batch: set[Hashable] = set()
+            batch: set[DesignKey] = set()
             for i, child in enumerate(children):
                 children[i], design = self._legal(child, batch)
-                batch.add(_design_key(design))
+                batch.add(design_key(design))
                 designs.append(design)
         self._offspring = children
         return designs
@@ -343,13 +336,13 @@ class _EvolutionaryAgent(Agent):
 
         return list(algorithms.varAnd(offspring, self.toolbox, self.cxpb, self.mutpb))
 
-    def _legal(self, child: _Individual, batch: set[Hashable]) -> tuple[_Individual, Design]:
+    def _legal(self, child: _Individual, batch: set[DesignKey]) -> tuple[_Individual, Design]:
         """``child`` if it is legal and new; else a re-mutated child; else a fresh legal sample."""
         fallback: tuple[_Individual, Design] | None = None
         for _ in range(_REPAIR_TRIES):
             design = self.genome.decode(child)
             if not self.space.violated(design):
-                key = _design_key(design)
+                key = design_key(design)
                 if key not in self._seen and key not in batch:
                     return child, design
                 fallback = fallback or (child, design)
@@ -360,11 +353,11 @@ class _EvolutionaryAgent(Agent):
             return self.genome.encode(design, self.rng), design
         return fallback  # a legal repeat: this small space is nearly exhausted
 
-    def _sample(self, batch: set[Hashable]) -> tuple[bool, Design]:
+    def _sample(self, batch: set[DesignKey]) -> tuple[bool, Design]:
         """A legal random design, new if a few tries find one; and whether it is new."""
         for _ in range(_REPAIR_TRIES):
             design = self.space.sample(self.rng)
-            key = _design_key(design)
+            key = design_key(design)
             if key not in self._seen and key not in batch:
                 return True, design
         return False, design
@@ -376,7 +369,7 @@ class _EvolutionaryAgent(Agent):
             genomes is not None
             and len(genomes) == len(designs)
             and all(
-                _design_key(self.genome.decode(g)) == _design_key(d)
+                design_key(self.genome.decode(g)) == design_key(d)
                 for g, d in zip(genomes, designs, strict=True)
             )
         )
@@ -387,7 +380,7 @@ class _EvolutionaryAgent(Agent):
             ind = _Individual(genes)
             ind.fitness = self._fitness_of(result)
             told.append(ind)
-            self._seen.add(_design_key(design))
+            self._seen.add(design_key(design))
         self.population = self._survive(self.population, told)
         self.generation += 1
 
@@ -401,6 +394,10 @@ class _EvolutionaryAgent(Agent):
         return fitness
 
     # --- subclass hooks -----------------------------------------------------------------------
+    def _configure(self, hp: Mapping[str, Any]) -> None:
+        """Take the subclass's own hyperparameters from ``hp`` (resolved by its spec) and check
+        what the spec can't state; called before the genome and the DEAP toolbox are built."""
+
     def _mating_pool(self, k: int) -> list[_Individual]:
         raise NotImplementedError
 
@@ -427,44 +424,16 @@ class GeneticAlgorithm(_EvolutionaryAgent):
     ``survival``: ``plus`` — the next population is the best ``population`` of parents and
     offspring together ((mu+lambda), elitist); ``generational`` — the offspring replace the
     parents except the best parent (elitism of one). Feasible always ranks above infeasible.
+    ``tournament_size`` is None unless ``selection`` is ``tournament``.
     """
 
     single_objective = True
     multi_objective = False
+    spec_name = "ga"
 
-    def __init__(
-        self,
-        problem: Problem,
-        *,
-        seed: int,
-        population: int = 8,
-        cxpb: float = 0.9,
-        mutpb: float = 1.0,
-        indpb: float = 0.3,
-        eta: float = 15.0,
-        selection: str = "tournament",
-        tournament_size: int = 3,
-        survival: str = "plus",
-        **hyperparameters: Any,
-    ) -> None:
-        if selection not in ("tournament", "random"):
-            raise ValueError(f"selection: {selection!r} is not legal; legal values: tournament, random")
-        if survival not in ("plus", "generational"):
-            raise ValueError(f"survival: {survival!r} is not legal; legal values: plus, generational")
-        super().__init__(
-            problem,
-            seed=seed,
-            population=population,
-            cxpb=cxpb,
-            mutpb=mutpb,
-            indpb=indpb,
-            eta=eta,
-            selection=selection,
-            tournament_size=tournament_size,
-            survival=survival,
-            **hyperparameters,
-        )
-        self.selection, self.tournament_size, self.survival = selection, int(tournament_size), survival
+    def _configure(self, hp: Mapping[str, Any]) -> None:
+        self.selection, self.survival = hp["selection"], hp["survival"]
+        self.tournament_size: int | None = hp.get("tournament_size")  # active only for tournaments
 
     def _mating_pool(self, k: int) -> list[_Individual]:
         from deap import tools
@@ -499,34 +468,15 @@ class NSGA2(_EvolutionaryAgent):
 
     single_objective = False
     multi_objective = True
+    spec_name = "nsga2"
 
-    def __init__(
-        self,
-        problem: Problem,
-        *,
-        seed: int,
-        population: int = 20,
-        cxpb: float = 0.9,
-        mutpb: float = 1.0,
-        indpb: float = 0.3,
-        eta: float = 15.0,
-        **hyperparameters: Any,
-    ) -> None:
-        if population % 4:
+    def _configure(self, hp: Mapping[str, Any]) -> None:
+        population = hp["population"]
+        if population % 4:  # the spec states the range; a multiple of 4 is beyond what it can say
             raise ValueError(
                 f"population: {population} is not legal for nsga2; legal values: a multiple of 4 "
                 "(DEAP's selTournamentDCD pairs individuals in fours)"
             )
-        super().__init__(
-            problem,
-            seed=seed,
-            population=population,
-            cxpb=cxpb,
-            mutpb=mutpb,
-            indpb=indpb,
-            eta=eta,
-            **hyperparameters,
-        )
 
     def _mating_pool(self, k: int) -> list[_Individual]:
         from deap import tools

@@ -67,33 +67,34 @@ from typing import Any
 
 import numpy as np
 
-from archgym.plugins import AgentSpec
-from archgym.search import Agent, EvalResult, Problem
+from archgym.search import Agent, AgentSpec, EvalResult, Problem
 from archgym.spaces import Categorical, Design, DesignSpace, Integer, Real, Text
 
-__all__ = ["SPECS", "MapElites", "archive_stats", "archive_stats_of_run"]
+__all__ = ["ARCHIVE_HYPERPARAMETERS", "SPEC", "SPECS", "MapElites", "archive_stats", "archive_stats_of_run"]
 
-SPECS = [
-    AgentSpec(
-        name="mapelites",
-        entry_point="archgym_agents.mapelites:MapElites",
-        description="MAP-Elites quality-diversity search (pyribs): best design per cell of chosen measures.",
-        hyperparameters=(
-            Text("measures", default=""),
-            Text("measure_ranges", default=""),
-            Categorical("archive", ["grid", "cvt"], default="grid"),
-            Integer("cells", 2, 1000, default=10),
-            Integer("cvt_cells", 2, 10_000, default=100),
-            Categorical("emitter", ["iso_line", "gaussian"], default="iso_line"),
-            Real("sigma", 1e-4, 1.0, default=0.1),
-            Real("line_sigma", 0.0, 2.0, default=0.2),
-            Integer("emitters", 1, 64, default=2),
-            Integer("emitter_batch", 1, 1024, default=8),
-            Integer("init", 0, 1_000_000, default=0),
-            Text("qd_offset", default="auto"),
-        ),
+SPEC = AgentSpec(
+    name="mapelites",
+    entry_point="archgym_agents.mapelites:MapElites",
+    description="MAP-Elites quality-diversity search (pyribs): best design per cell of chosen measures.",
+    hyperparameters=(
+        Text("measures", default=""),
+        Text("measure_ranges", default=""),
+        Categorical("archive", ["grid", "cvt"], default="grid"),
+        Integer("cells", 2, 1000, default=10),
+        Integer("cvt_cells", 2, 10_000, default=100),
+        Categorical("emitter", ["iso_line", "gaussian"], default="iso_line"),
+        Real("sigma", 1e-4, 1.0, default=0.1),
+        Real("line_sigma", 0.0, 2.0, default=0.2),
+        Integer("emitters", 1, 64, default=2),
+        Integer("emitter_batch", 1, 1024, default=8),
+        Integer("init", 0, 1_000_000, default=0),
+        Text("qd_offset", default="auto"),
     ),
-]
+)
+SPECS = [SPEC]
+
+ARCHIVE_HYPERPARAMETERS = ("measures", "measure_ranges", "archive", "cells", "cvt_cells")
+"""The hyperparameters that shape the archive (what :func:`archive_stats` takes besides the offset)."""
 
 _CVT_CENTROID_SEED = 0  # one tessellation for every run, so archives of different runs compare
 _CVT_SAMPLES_PER_CELL = 50  # k-means samples per centroid (10k to 100k in all)
@@ -110,7 +111,7 @@ class Measures:
     ranges: tuple[tuple[float, float], ...]
 
     @classmethod
-    def parse(cls, problem: Problem, measures: str = "", measure_ranges: str = "") -> Measures:
+    def parse(cls, problem: Problem, measures: str, measure_ranges: str) -> Measures:
         space = problem.design_space
         names = [n.strip() for n in measures.split(",") if n.strip()]
         if not names:
@@ -228,9 +229,9 @@ class Elites:
         space: DesignSpace,
         measures: Measures,
         *,
-        kind: str = "grid",
-        cells: int = 10,
-        cvt_cells: int = 100,
+        kind: str,
+        cells: int,
+        cvt_cells: int,
         qd_offset: float,
         seed: int = 0,
     ) -> None:
@@ -246,7 +247,7 @@ class Elites:
         )
         if kind == "grid":
             self.archive = GridArchive(dims=measures.grid_dims(space, cells), **common)
-        elif kind == "cvt":
+        else:  # "cvt" (the spec's only other choice)
             centroids, _ = k_means_centroids(
                 centroids=cvt_cells,
                 ranges=measures.ranges,
@@ -254,8 +255,6 @@ class Elites:
                 samples=min(100_000, max(10_000, _CVT_SAMPLES_PER_CELL * cvt_cells)),
             )
             self.archive = CVTArchive(centroids=centroids, **common)
-        else:
-            raise ValueError(f"archive: {kind!r} is not legal; legal values: 'grid', 'cvt'")
         self.designs: list[Design] = []
 
     def add(
@@ -388,28 +387,38 @@ def archive_stats(
     problem: Problem,
     *,
     qd_offset: float,
-    measures: str = "",
-    measure_ranges: str = "",
-    archive: str = "grid",
-    cells: int = 10,
-    cvt_cells: int = 100,
+    **archive: Any,
 ) -> dict[str, Any]:
     """Fill the archive ``mapelites`` would build from arbitrary evaluations (e.g. a random
     search's) and return its figures: ``qd_score``, ``coverage``, ``archive_size``,
     ``n_infeasible``, ``n_unmeasured``, ``cells``, ``qd_offset``.
 
     ``results`` are :class:`~archgym.EvalResult` objects or plain rewards (then all feasible,
-    and only design-parameter measures can be used). The other arguments mean what the agent's
-    hyperparameters of the same name mean; ``qd_offset`` must be a number — pass the one the
-    compared MAP-Elites run used (its ``finish`` reports ``qd_offset``), so both QD scores
-    subtract the same offset. The CVT centroids are the same in every call and run.
+    and only design-parameter measures can be used). ``archive`` takes the agent's hyperparameters
+    :data:`ARCHIVE_HYPERPARAMETERS` (``measures``, ``measure_ranges``, ``archive``, ``cells``,
+    ``cvt_cells``), with the agent's defaults and legal values; ``qd_offset`` must be a number —
+    pass the one the compared MAP-Elites run used (its ``finish`` reports ``qd_offset``), so both
+    QD scores subtract the same offset. The CVT centroids are the same in every call and run.
     """
     offset = parse_qd_offset(qd_offset)
     if offset is None:
         raise ValueError("qd_offset: archive_stats needs a number (the offset of the run compared with)")
-    measure_spec = Measures.parse(problem, measures, measure_ranges)
+    other = sorted(set(archive) - set(ARCHIVE_HYPERPARAMETERS))
+    if other:
+        raise TypeError(
+            f"archive_stats: unexpected argument(s) {other}; legal: {list(ARCHIVE_HYPERPARAMETERS)}"
+        )
+    hp = SPEC.resolve(archive)
+    measure_spec = Measures.parse(problem, hp["measures"], hp["measure_ranges"])
     space = problem.design_space
-    elites = Elites(space, measure_spec, kind=archive, cells=cells, cvt_cells=cvt_cells, qd_offset=offset)
+    elites = Elites(
+        space,
+        measure_spec,
+        kind=hp["archive"],
+        cells=hp["cells"],
+        cvt_cells=hp["cvt_cells"],
+        qd_offset=offset,
+    )
     batch = _insertable(space, measure_spec, designs, results)
     if batch.designs:
         elites.add(batch.designs, batch.units, batch.objectives, batch.measures)
@@ -421,7 +430,7 @@ def archive_stats_of_run(
 ) -> dict[str, Any]:
     """:func:`archive_stats` of the evaluations a finished run wrote to ``out`` (its
     ``evaluations.parquet``). ``problem`` defaults to the run's env, rebuilt from ``run.json``;
-    ``archive`` takes ``measures``, ``measure_ranges``, ``archive``, ``cells``, ``cvt_cells``."""
+    ``archive`` takes :data:`ARCHIVE_HYPERPARAMETERS`."""
     import json
 
     import pyarrow.parquet as pq
@@ -451,6 +460,22 @@ def archive_stats_of_run(
 class MapElites(Agent):
     """MAP-Elites over named measures, with pyribs' archive and emitters (see the module doc).
 
+    Args:
+        measures: comma-separated design parameters or metrics (empty: the first two design
+            parameters, or the only one).
+        measure_ranges: ``lo:hi`` per measure, comma-separated (required for metric measures).
+        archive: ``"grid"`` or ``"cvt"``.
+        cells: cells per measure of a grid archive.
+        cvt_cells: cells of a CVT archive.
+        emitter: ``"iso_line"`` (Iso+LineDD) or ``"gaussian"``.
+        sigma: the emitters' isotropic noise, in unit-encoding units.
+        line_sigma: the ``iso_line`` emitter's step along the direction to another elite.
+        emitters, emitter_batch: emitters, and designs each proposes per ask (``batch_size`` is
+            their product).
+        init: uniformly random designs before the emitters start.
+        qd_offset: a number, or ``"auto"`` (the lowest feasible reward of the first batch told
+            with any feasible result).
+
     Example::
 
         archgym run --env archgym/Hartmann6-v0 --agent mapelites --budget 500 --out runs/me \\
@@ -460,37 +485,17 @@ class MapElites(Agent):
     single_objective = True
     multi_objective = False
 
-    def __init__(
-        self,
-        problem: Problem,
-        *,
-        seed: int,
-        measures: str = "",
-        measure_ranges: str = "",
-        archive: str = "grid",
-        cells: int = 10,
-        cvt_cells: int = 100,
-        emitter: str = "iso_line",
-        sigma: float = 0.1,
-        line_sigma: float = 0.2,
-        emitters: int = 2,
-        emitter_batch: int = 8,
-        init: int = 0,
-        qd_offset: str = "auto",
-        **hyperparameters: Any,
-    ) -> None:
-        super().__init__(problem, seed=seed, **hyperparameters)
-        if emitter not in ("iso_line", "gaussian"):
-            raise ValueError(f"emitter: {emitter!r} is not legal; legal values: 'iso_line', 'gaussian'")
-        if archive not in ("grid", "cvt"):
-            raise ValueError(f"archive: {archive!r} is not legal; legal values: 'grid', 'cvt'")
-        self.measures = Measures.parse(problem, measures, measure_ranges)
-        self._fixed_offset = parse_qd_offset(qd_offset)
-        self.archive_kind, self.cells, self.cvt_cells = archive, cells, cvt_cells
-        self.emitter_kind, self.sigma, self.line_sigma = emitter, sigma, line_sigma
-        self.n_emitters, self.emitter_batch = emitters, emitter_batch
-        self.batch_size = emitters * emitter_batch
-        self.init = init
+    def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
+        super().__init__(problem, seed=seed)
+        hp = SPEC.resolve(hyperparameters)
+        self.measures = Measures.parse(problem, hp["measures"], hp["measure_ranges"])
+        self._fixed_offset = parse_qd_offset(hp["qd_offset"])
+        self.archive_kind, self.cells, self.cvt_cells = hp["archive"], hp["cells"], hp["cvt_cells"]
+        self.emitter_kind, self.sigma, self.line_sigma = hp["emitter"], hp["sigma"], hp["line_sigma"]
+        emitters = hp["emitters"]
+        self.n_emitters, self.emitter_batch = emitters, hp["emitter_batch"]
+        self.batch_size = emitters * self.emitter_batch
+        self.init = hp["init"]
         self.n_told = 0
         seeds = np.random.SeedSequence(seed).generate_state(1 + emitters)
         self._archive_seed, self._emitter_seeds = int(seeds[0]), [int(s) for s in seeds[1:]]

@@ -30,31 +30,29 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from archgym.plugins import AgentSpec
-from archgym.search import InteractiveAgent, Problem
+from archgym.search import AgentSpec, InteractiveAgent, Problem
 from archgym.spaces import Categorical, Integer, Real
 
-__all__ = ["SPECS", "ReinforcementLearning"]
+__all__ = ["SPEC", "SPECS", "ReinforcementLearning"]
 
-SPECS = [
-    AgentSpec(
-        name="rl",
-        entry_point="archgym_agents.rl:ReinforcementLearning",
-        description="Reinforcement learning with stable-baselines3 (PPO, A2C or DQN) on the env itself.",
-        hyperparameters=(
-            Categorical("algorithm", ["ppo", "a2c", "dqn"], default="ppo"),
-            Real("learning_rate", 0.0, 0.1, default=0.0),
-            Integer("n_steps", 0, 4096, default=0),
-            Integer("batch_size", 0, 4096, default=0),
-            Integer("n_epochs", 1, 100, default=20),
-            Real("ent_coef", 0.0, 0.1, default=0.0),
-            Real("gamma", 0.0, 1.0, default=0.99),
-            Real("init_std", 0.05, 1.0, default=0.5),
-            Integer("net_width", 4, 512, default=64),
-            Integer("net_depth", 1, 4, default=2),
-        ),
+SPEC = AgentSpec(
+    name="rl",
+    entry_point="archgym_agents.rl:ReinforcementLearning",
+    description="Reinforcement learning with stable-baselines3 (PPO, A2C or DQN) on the env itself.",
+    hyperparameters=(
+        Categorical("algorithm", ["ppo", "a2c", "dqn"], default="ppo"),
+        Real("learning_rate", 0.0, 0.1, default=0.0),
+        Integer("n_steps", 0, 4096, default=0),
+        Integer("batch_size", 0, 4096, default=0),
+        Integer("n_epochs", 1, 100, default=20),
+        Real("ent_coef", 0.0, 0.1, default=0.0),
+        Real("gamma", 0.0, 1.0, default=0.99),
+        Real("init_std", 0.05, 1.0, default=0.5),
+        Integer("net_width", 4, 512, default=64),
+        Integer("net_depth", 1, 4, default=2),
     ),
-]
+)
+SPECS = [SPEC]
 
 _REWARD_CLIP = 5.0
 _LEARNING_RATE = {"ppo": 1e-2, "a2c": 1e-3, "dqn": 1e-3}
@@ -140,13 +138,12 @@ class ReinforcementLearning(InteractiveAgent):
     Args:
         algorithm: ``"ppo"``, ``"a2c"`` or ``"dqn"`` (DQN only for a single discrete parameter,
             whose stable-baselines3 view is ``Discrete``).
-        learning_rate: Adam (PPO, DQN) / RMSprop (A2C) step size; 0 picks the algorithm's
-            (PPO 1e-2 — high, for learning within a few hundred evaluations —, A2C 1e-3, DQN 1e-3).
+        learning_rate: Adam (PPO, DQN) / RMSprop (A2C) step size; 0 picks the algorithm's own
+            (``_LEARNING_RATE``; PPO's is high, for learning within a few hundred evaluations).
         n_steps: rollout length per policy update (PPO, A2C); 0 picks it from the budget
-            (PPO: budget // 12 clamped to [8, 2048], a multiple of 8; A2C: budget // 25 clamped to
-            [4, 256]).
-        batch_size: minibatch size (PPO, DQN); 0 picks the largest divisor of n_steps up to 64
-            (DQN: 32).
+            (:func:`auto_n_steps`).
+        batch_size: minibatch size (PPO, DQN); 0 picks it (PPO: :func:`auto_batch_size` of
+            n_steps; DQN: a quarter of the budget, at most 32).
         n_epochs: passes over each rollout (PPO).
         ent_coef: entropy bonus (PPO, A2C).
         gamma: discount (irrelevant for one-evaluation episodes).
@@ -157,40 +154,10 @@ class ReinforcementLearning(InteractiveAgent):
     single_objective = True
     multi_objective = False
 
-    def __init__(
-        self,
-        problem: Problem,
-        *,
-        seed: int,
-        algorithm: str = "ppo",
-        learning_rate: float = 0.0,
-        n_steps: int = 0,
-        batch_size: int = 0,
-        n_epochs: int = 20,
-        ent_coef: float = 0.0,
-        gamma: float = 0.99,
-        init_std: float = 0.5,
-        net_width: int = 64,
-        net_depth: int = 2,
-        **hyperparameters: Any,
-    ) -> None:
-        super().__init__(
-            problem,
-            seed=seed,
-            algorithm=algorithm,
-            learning_rate=learning_rate,
-            n_steps=n_steps,
-            batch_size=batch_size,
-            n_epochs=n_epochs,
-            ent_coef=ent_coef,
-            gamma=gamma,
-            init_std=init_std,
-            net_width=net_width,
-            net_depth=net_depth,
-            **hyperparameters,
-        )
-        if algorithm not in ("ppo", "a2c", "dqn"):
-            raise ValueError(f"algorithm: {algorithm!r} is not legal; legal values: 'ppo', 'a2c', 'dqn'")
+    def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
+        super().__init__(problem, seed=seed)
+        hp = SPEC.resolve(hyperparameters)
+        algorithm, n_steps, batch_size = hp["algorithm"], hp["n_steps"], hp["batch_size"]
         space = problem.design_space
         if algorithm == "dqn" and not (space.is_discrete and len(space) == 1):
             view = space.flat_space()
@@ -212,10 +179,10 @@ class ReinforcementLearning(InteractiveAgent):
                     f"legal values: 0 (auto) or 2..{n_steps}"
                 )
         self.algorithm = algorithm
-        self.learning_rate = learning_rate or _LEARNING_RATE[algorithm]
-        self.n_steps, self.batch_size, self.n_epochs = n_steps, batch_size, n_epochs
-        self.ent_coef, self.gamma, self.init_std = ent_coef, gamma, init_std
-        self.net_arch = [net_width] * net_depth
+        self.learning_rate = hp["learning_rate"] or _LEARNING_RATE[algorithm]
+        self.n_steps, self.batch_size, self.n_epochs = n_steps, batch_size, hp["n_epochs"]
+        self.ent_coef, self.gamma, self.init_std = hp["ent_coef"], hp["gamma"], hp["init_std"]
+        self.net_arch = [hp["net_width"]] * hp["net_depth"]
         self.model: Any = None
         self.settings: dict[str, Any] = {}
         self.interrupted = False
