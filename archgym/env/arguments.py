@@ -4,7 +4,6 @@ hand-writes "is not legal" messages for them."""
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -31,9 +30,11 @@ def check_names(
     legal = [*_named(signature), *common]
     for name in kwargs:
         if name not in legal:
+            import difflib  # only on the error path: it costs ~10 ms to import
+
             close = difflib.get_close_matches(name, legal, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"{owner}: unknown constructor argument {name!r}{hint}; legal: {sorted(legal)}")
+            raise ValueError(f"{owner}: unknown constructor argument {name!r}{hint}; legal: {legal}")
 
 
 def complete(signature: inspect.Signature, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
