@@ -287,6 +287,20 @@ def test_systolic_bad_arguments(kwargs: dict[str, Any], named: str) -> None:
         SystolicArray(**kwargs)
 
 
+def test_systolic_declared_arguments_and_versions() -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(
+        ValueError,
+        match=r"^SystolicArray: objective: 'energy' is not legal; legal values: one of "
+        r"\['latency', 'latency_area', 'targets'\]$",
+    ):
+        SystolicArray(objective="energy")
+    with pytest.raises(ValueError, match=r"^SystolicArray: objective: 'energy' is not legal"):
+        SystolicArray("tiny_cnn", "energy")  # positional arguments are checked too
+    assert SystolicArray().versions() == {"scalesim": version("scalesim")}
+
+
 @pytest.mark.parametrize(
     ("row", "why"),
     [
@@ -554,6 +568,33 @@ def test_zigzag_onnx_workloads_construct_without_per_layer_metrics() -> None:
 def test_zigzag_bad_arguments(kwargs: dict[str, Any], named: str) -> None:
     with pytest.raises(ValueError, match=named):
         ZigZag(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"template": "tpu"},
+            r"template: 'tpu' is not legal; legal values: one of \['tpu_like', 'eyeriss_like'\]",
+        ),
+        ({"objective": "latency"}, r"objective: 'latency' is not legal; legal values: one of \['edp', "),
+        ({"criterion": "area"}, r"criterion: 'area' is not legal; legal values: one of \['edp', 'energy', "),
+        ({"lpf_limit": 0}, r"lpf_limit: 0 is not legal; legal values: integers in \[1, 8\]"),
+        ({"lpf_limit": 10**30}, r"lpf_limit: 10+ is not legal; legal values: integers in \[1, 8\]"),
+        ({"lpf_limit": 4.5}, r"lpf_limit: 4.5 is not legal; legal values: integers in \[1, 8\]"),
+    ],
+)
+def test_zigzag_declared_arguments_give_their_legal_values(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^ZigZag: {message}"):
+        ZigZag(**kwargs)
+
+
+def test_zigzag_argument_types_and_versions() -> None:
+    from importlib.metadata import version
+
+    env = ZigZag("tpu_like", "tiny_cnn", "edp", "edp", 3.0)  # positional, integral float
+    assert env.lpf_limit == 3 and type(env.lpf_limit) is int
+    assert env.versions() == {"zigzag-dse": version("zigzag-dse")}
 
 
 def test_zigzag_workers_do_not_change_results(one_conv: Path, tmp_path: Path) -> None:

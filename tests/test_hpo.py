@@ -142,19 +142,67 @@ def test_test_mode_uses_the_disjoint_test_seeds(env_id: str) -> None:
     ("env_id", "kwargs", "name"),
     [
         ("archgym/MORLHyper-v0", {"mo_env": "minecart-v0"}, "mo_env"),  # PQL is tabular
+        ("archgym/MORLHyper-v0", {"mo_env": "pong"}, "mo_env"),
         ("archgym/MORLHyper-v0", {"algorithm": "dqn"}, "algorithm"),
         ("archgym/MORLHyper-v0", {"n_seeds": 0}, "n_seeds"),
         ("archgym/MORLHyper-v0", {"seed_set": "train"}, "seed_set"),
         ("archgym/MORLHyper-v0", {"objective": "cost"}, "objective"),
         ("archgym/MORLHyper-v0", {"train_steps": 5}, "train_steps"),
+        ("archgym/MORLHyper-v0", {"train_steps": 10**30}, "train_steps"),
         ("archgym/RLHyper-v0", {"task": "Pong-v5"}, "task"),
         ("archgym/RLHyper-v0", {"algorithm": "DQN"}, "algorithm"),
         ("archgym/RLHyper-v0", {"n_test_seeds": MAX_SEEDS + 1}, "n_test_seeds"),
+        ("archgym/RLHyper-v0", {"n_seeds": 1.5}, "n_seeds"),
+        ("archgym/RLHyper-v0", {"seed_set": "train"}, "seed_set"),
+        ("archgym/RLHyper-v0", {"train_steps": 63}, "train_steps"),
+        ("archgym/RLHyper-v0", {"eval_episodes": 0}, "eval_episodes"),
+        ("archgym/RLHyper-v0", {"eval_episodes": True}, "eval_episodes"),
     ],
 )
 def test_bad_env_kwargs_name_the_argument(env_id: str, kwargs: dict[str, Any], name: str) -> None:
-    with pytest.raises(ValueError, match=name):
+    owner = env_id.removeprefix("archgym/").removesuffix("-v0")
+    with pytest.raises(ValueError, match=f"^{owner}: {name}: .* is not legal.*; legal values: "):
         gym.make(env_id, **kwargs)
+
+
+def test_declared_arguments_give_their_legal_values() -> None:
+    with pytest.raises(ValueError, match=r"^RLHyper: task: 'Pong-v5' is not legal; legal values: one of \["):
+        gym.make("archgym/RLHyper-v0", task="Pong-v5")
+    with pytest.raises(ValueError, match=rf"^RLHyper: n_test_seeds: .*integers in \[1, {MAX_SEEDS}\]$"):
+        gym.make("archgym/RLHyper-v0", n_test_seeds=MAX_SEEDS + 1)
+    with pytest.raises(
+        ValueError,
+        match=r"^MORLHyper: train_steps: 5 is not legal; legal values: integers in \[100, 200000\]$",
+    ):
+        gym.make("archgym/MORLHyper-v0", train_steps=5)
+    with pytest.raises(
+        ValueError, match=r"^MORLHyper: mo_env: 'minecart-v0' is not legal for algorithm 'pql'"
+    ):
+        gym.make("archgym/MORLHyper-v0", mo_env="minecart-v0")
+    env = gym.make("archgym/RLHyper-v0", train_steps=2048.0, n_seeds=np.int64(2)).unwrapped
+    assert env.fidelity.default == 2048 and env.seeds == [0, 1]
+
+
+def test_seed_helpers_refuse_counts_that_could_overlap() -> None:
+    with pytest.raises(ValueError, match=rf"'n_seeds'.*integers in \[1, {MAX_SEEDS}\]"):
+        tuning_seeds(0)
+    with pytest.raises(ValueError, match=rf"'n_test_seeds'.*integers in \[1, {MAX_SEEDS}\]"):
+        held_out_seeds(MAX_SEEDS + 1)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "packages"),
+    [
+        ("archgym/RLHyper-v0", ("stable-baselines3", "gymnasium", "torch")),
+        ("archgym/MORLHyper-v0", ("morl-baselines", "mo-gymnasium", "pymoo")),
+    ],
+)
+def test_versions_are_the_simulator_packages(env_id: str, packages: tuple[str, ...]) -> None:
+    from importlib.metadata import version
+
+    env = gym.make(env_id)
+    assert env.unwrapped.versions() == {p: version(p) for p in packages}
+    env.close()
 
 
 def test_run_reports_tuned_and_test_rewards_side_by_side(tmp_path: Path) -> None:

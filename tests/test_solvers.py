@@ -183,21 +183,57 @@ def test_anisotropy_sequence_varies_the_diffusion_tensor() -> None:
     ("kwargs", "name"),
     [
         ({"n": 1}, "n"),
+        ({"n": 10**30}, "n"),
+        ({"n": 16.5}, "n"),
         ({"tol": 0.0}, "tol"),
+        ({"tol": True}, "tol"),
         ({"max_iterations": 0}, "max_iterations"),
+        ({"max_iterations": 2**63}, "max_iterations"),
         ({"solver": "jacobi"}, "solver"),
         ({"sequence": "heat"}, "sequence"),
         ({"shift_range": (-1.0, 0.5)}, "shift_range"),
+        ({"shift_range": (0.5,)}, "shift_range"),
         ({"shift": -1.0}, "shift"),
+        ({"shift": math.inf}, "shift"),
         ({"shift_beta": (0.0, 1.0)}, "shift_beta"),
         ({"epsilon_range": (0.0, 1.0)}, "epsilon_range"),
+        ({"sequence_length": 10**12}, "sequence_length"),
+        ({"sequence_seed": -1}, "sequence_seed"),
+        ({"sequence_seed": 2**64}, "sequence_seed"),
         ({"episode_length": 10, "sequence_length": 5}, "episode_length"),
         ({"objective": "flops"}, "objective"),
     ],
 )
 def test_sor_bad_arguments_name_the_argument(kwargs: dict[str, Any], name: str) -> None:
-    with pytest.raises(ValueError, match=f"^{name}: .*legal values"):
+    with pytest.raises(ValueError, match=f"^SOR: {name}: .* is not legal; legal values: "):
         SOR(**kwargs)
+
+
+def test_sor_declared_arguments_give_their_legal_values_and_canonical_types() -> None:
+    with pytest.raises(ValueError, match=r"^SOR: n: 1 is not legal; legal values: integers in \[2, 2048\]$"):
+        SOR(n=1)
+    with pytest.raises(
+        ValueError, match=r"^SOR: solver: 'jacobi' is not legal; legal values: one of \['sor'"
+    ):
+        SOR(solver="jacobi")
+    with pytest.raises(ValueError, match=r"^SOR: episode_length: 10 .*integers in \[1, 5\]"):
+        SOR(episode_length=10, sequence_length=5)
+    env = SOR(n=np.int64(12), tol=1e-6, max_iterations=50.0, sequence_seed=np.uint32(3))
+    assert (env.n, env.max_iterations, env.sequence_seed) == (12, 50, 3)
+    assert all(type(v) is int for v in (env.n, env.max_iterations, env.sequence_seed))
+    assert env.constructor_kwargs["n"] == 12 and env.tol == 1e-6
+
+
+def test_solver_versions_are_the_simulator_packages() -> None:
+    from importlib.metadata import version
+
+    import pyamg
+    import scipy
+
+    expected = {"pyamg": pyamg.__version__, "scipy": scipy.__version__}
+    assert expected == {"pyamg": version("pyamg"), "scipy": version("scipy")}
+    assert SOR(n=8).versions() == expected
+    assert AMG(n=8).versions() == expected
 
 
 def test_shift_range_is_checked_against_positive_definiteness() -> None:
@@ -401,16 +437,37 @@ def test_sor_variants_pass_check_env(kwargs: dict[str, Any]) -> None:
     [
         ({"problem": "helmholtz"}, "problem"),
         ({"dim": 3, "problem": "anisotropic"}, "dim"),
+        ({"dim": 3, "discretization": "FE"}, "dim"),
+        ({"dim": 4}, "dim"),
         ({"n": 2}, "n"),
+        ({"n": 10**30}, "n"),
         ({"epsilon": 0.0}, "epsilon"),
+        ({"epsilon": 1.5}, "epsilon"),
+        ({"theta": math.nan}, "theta"),
+        ({"theta": math.inf}, "theta"),
+        ({"tol": 1.0}, "tol"),
         ({"max_iterations": 0}, "max_iterations"),
+        ({"max_iterations": 10**30}, "max_iterations"),
+        ({"dense_coarse_limit": 0}, "dense_coarse_limit"),
+        ({"dense_coarse_limit": 10**30}, "dense_coarse_limit"),
+        ({"rhs_seed": -1}, "rhs_seed"),
+        ({"rhs_seed": 2**32}, "rhs_seed"),
         ({"objective": "flops"}, "objective"),
         ({"discretization": "FV"}, "discretization"),
     ],
 )
 def test_amg_bad_arguments_name_the_argument(kwargs: dict[str, Any], name: str) -> None:
-    with pytest.raises(ValueError, match=f"^{name}: .*legal values"):
+    with pytest.raises(ValueError, match=f"^AMG: {name}: .* legal values: "):
         AMG(**kwargs)
+
+
+def test_amg_declared_arguments_give_their_legal_values() -> None:
+    with pytest.raises(ValueError, match=r"^AMG: problem: 'helmholtz' is not legal; legal values: one of \["):
+        AMG(problem="helmholtz")
+    with pytest.raises(ValueError, match=r"^AMG: n: 2 is not legal; legal values: integers in \[4, 4096\]$"):
+        AMG(n=2)
+    with pytest.raises(ValueError, match=r"^AMG: dim: 3 is not legal with .*3 with problem='poisson'"):
+        AMG(dim=3, problem="anisotropic")
 
 
 # --- through the loop -----------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -139,6 +138,11 @@ class SystolicArray(DesignEnv):
     ``lenet5`` 1-4 s, ``resnet20`` 15-60 s per design here.
     """
 
+    # workload (a name or a path) and targets (a mapping, given with objective="targets" only)
+    # are checked in __init__
+    arguments = (Categorical("objective", OBJECTIVES),)
+    simulator_packages = ("scalesim",)
+
     def __init__(
         self,
         workload: str = "tiny_cnn",
@@ -189,9 +193,6 @@ class SystolicArray(DesignEnv):
                 "ofmap_sram_kb": SRAM_KB[-1],
             }
             self.reference_point = np.array([-float(self.total_macs), -area_estimate_mm2(largest)])
-
-    def versions(self) -> dict[str, str]:
-        return {"scalesim": version("scalesim")}
 
     def simulate(self, design: Mapping[str, Any], workdir: str) -> list[Any]:
         """Run SCALE-Sim on the layer set; its reports go to ``workdir``. Returns its per-layer
@@ -273,8 +274,6 @@ def summarize(per_layer: list[Any], design: Mapping[str, Any], names: list[str])
 
 
 def _objective(objective: str, targets: Mapping[str, Any] | None, metrics: Mapping[str, str]) -> Any:
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective: {objective!r} is not legal; legal values: {list(OBJECTIVES)}")
     if (targets is not None) != (objective == "targets"):
         raise ValueError(
             "targets: give targets exactly when objective='targets' "

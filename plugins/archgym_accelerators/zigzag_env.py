@@ -21,7 +21,6 @@ import logging
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from archgym import (
     DesignEnv,
     DesignSpace,
     EvalContext,
+    Integer,
     Objective,
     Objectives,
     Ordinal,
@@ -253,6 +253,15 @@ class ZigZag(DesignEnv):
     Penalty: -1e30 (edp); (-1e20, -1e15) (energy_latency).
     """
 
+    # workload (a name, "onnx:<model>" or a path) is checked in __init__
+    arguments = (
+        Categorical("template", TEMPLATES),
+        Categorical("objective", OBJECTIVES),
+        Categorical("criterion", tuple(CRITERIA)),
+        Integer("lpf_limit", 1, 8),
+    )
+    simulator_packages = ("zigzag-dse",)
+
     def __init__(
         self,
         template: str = "tpu_like",
@@ -261,15 +270,8 @@ class ZigZag(DesignEnv):
         criterion: str = "edp",
         lpf_limit: int = 4,
     ) -> None:
-        if template not in TEMPLATES:
-            raise ValueError(f"template: {template!r} is not legal; legal values: {list(TEMPLATES)}")
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective: {objective!r} is not legal; legal values: {list(OBJECTIVES)}")
-        if criterion not in CRITERIA:
-            raise ValueError(f"criterion: {criterion!r} is not legal; legal values: {list(CRITERIA)}")
-        if not isinstance(lpf_limit, int) or isinstance(lpf_limit, bool) or not 1 <= lpf_limit <= 8:
-            raise ValueError(f"lpf_limit: {lpf_limit!r} is not legal; legal values: integers in [1, 8]")
-        self.template_name, self.criterion, self.lpf_limit = template, criterion, lpf_limit
+        # int(): a positional lpf_limit=4.0 is legal but is not converted by the base class
+        self.template_name, self.criterion, self.lpf_limit = template, criterion, int(lpf_limit)
         self.template = _template(template)
         self.workload = str(workload)
         self.layers, self.onnx_path = _workload(workload)
@@ -331,9 +333,6 @@ class ZigZag(DesignEnv):
             dram = self.template["memories"]["dram"]
             per_mac = self.template["operational_array"]["unit_energy"] + 2 * dram["r_cost"] + dram["w_cost"]
             self.reference_point = np.array([-macs * per_mac, -float(macs)])
-
-    def versions(self) -> dict[str, str]:
-        return {"zigzag-dse": version("zigzag-dse")}
 
     def write_inputs(self, design: Mapping[str, Any], directory: Path) -> tuple[Path, Path]:
         """The accelerator and mapping YAML files of a design, in ``directory``."""

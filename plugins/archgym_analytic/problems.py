@@ -77,17 +77,16 @@ class Hartmann6(DesignEnv):
     """
 
     optimal_reward = 3.322368011391339
+    arguments = (Integer("levels", 2, 1000),)
 
     def __init__(self, levels: int | None = None) -> None:
         """``levels``: make each x an ordinal on ``levels`` evenly spaced values in [0, 1] — the
         discretised variant for agents that need discrete spaces (its optimum is then lower)."""
         if levels is None:
             params = [Real(f"x{i}", 0.0, 1.0) for i in range(1, 7)]
-        elif isinstance(levels, int) and levels >= 2:
-            grid = [round(v, 12) for v in np.linspace(0.0, 1.0, levels)]
+        else:  # int(): a positional levels=5.0 is legal but is not converted by the base class
+            grid = [round(v, 12) for v in np.linspace(0.0, 1.0, int(levels))]
             params = [Ordinal(f"x{i}", grid) for i in range(1, 7)]
-        else:
-            raise ValueError(f"levels: {levels!r} is not legal; legal values: None or an integer >= 2")
         super().__init__(
             design_space=DesignSpace(params),
             metrics={"value": "1"},

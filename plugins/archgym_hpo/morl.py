@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from archgym import (
+    Categorical,
     DesignEnv,
     DesignSpace,
     EvalContext,
@@ -30,7 +31,7 @@ from archgym import (
     Ordinal,
     Real,
 )
-from archgym_hpo.seeds import seeds_for
+from archgym_hpo.seeds import SEED_ARGUMENTS, seeds_for
 
 ALGORITHMS: dict[str, tuple[str, ...]] = {
     # algorithm → the MO-Gymnasium envs it supports (Pareto Q-learning is tabular: it needs
@@ -74,6 +75,8 @@ def _weights(n_objectives: int) -> np.ndarray:
 
 
 OBJECTIVE_MODES = ("hypervolume", "hypervolume_cost")
+TRAIN_STEPS = (100, 200_000)
+"""Range of the ``train_steps`` fidelity (environment steps of training per seed)."""
 COST_REFERENCE_S = 60.0
 """Reference point of the training-time objective in the two-objective variant: an evaluation
 whose training takes longer than this adds no hypervolume."""
@@ -138,6 +141,15 @@ class MORLHyper(DesignEnv):
     [0, 1]. Infeasible penalty: 0 (``(0, -COST_REFERENCE_S)`` in the two-objective variant).
     """
 
+    arguments = (
+        Categorical("algorithm", tuple(ALGORITHMS)),
+        Categorical("mo_env", MO_ENVS),  # and one the algorithm supports: checked in __init__
+        Integer("train_steps", *TRAIN_STEPS),
+        *SEED_ARGUMENTS,
+        Categorical("objective", OBJECTIVE_MODES),
+    )
+    simulator_packages = ("morl-baselines", "mo-gymnasium", "pymoo")
+
     def __init__(
         self,
         *,
@@ -149,16 +161,11 @@ class MORLHyper(DesignEnv):
         seed_set: str = "tune",
         objective: str = "hypervolume",
     ) -> None:
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm: {algorithm!r} is not legal; legal values: {list(ALGORITHMS)}")
         if mo_env not in ALGORITHMS[algorithm]:
             raise ValueError(
-                f"mo_env: {mo_env!r} is not legal for algorithm {algorithm!r}; legal values: "
-                f"{list(ALGORITHMS[algorithm])}"
+                f"{type(self).__name__}: mo_env: {mo_env!r} is not legal for algorithm {algorithm!r}; "
+                f"legal values: {list(ALGORITHMS[algorithm])}"
             )
-        if objective not in OBJECTIVE_MODES:
-            raise ValueError(f"objective: {objective!r} is not legal; legal values: {list(OBJECTIVE_MODES)}")
-        fidelity = _steps_fidelity(train_steps, low=100, high=200_000)
         self.seeds = seeds_for(seed_set, n_seeds, n_test_seeds)
         self.algorithm, self.mo_env = algorithm, mo_env
         self.seed_set, self.objective_mode = seed_set, objective
@@ -183,14 +190,9 @@ class MORLHyper(DesignEnv):
                 "train_time_s": "s",
             },
             objective=spec,
-            fidelity=fidelity,
+            fidelity=Fidelity("train_steps", *TRAIN_STEPS, int(train_steps), integer=True),
         )
         self.test_kwargs = {"seed_set": "test"} if seed_set == "tune" else None
-
-    def versions(self) -> dict[str, str]:
-        from importlib.metadata import version
-
-        return {p: version(p) for p in ("morl-baselines", "mo-gymnasium", "pymoo")}
 
     def true_front(self) -> np.ndarray:
         """The published Pareto front of undiscounted returns (γ = 1)."""
@@ -317,12 +319,6 @@ class MORLHyper(DesignEnv):
             ],
             dtype=np.float64,
         )
-
-
-def _steps_fidelity(train_steps: int, *, low: int, high: int) -> Fidelity:
-    """The training-steps fidelity with ``train_steps`` as its default (validated)."""
-    Fidelity("train_steps", low, high, low, integer=True).validate(train_steps)
-    return Fidelity("train_steps", low, high, int(train_steps), integer=True)
 
 
 class _UndiscountedReturn:

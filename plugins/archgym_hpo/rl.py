@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from archgym import (
+    Categorical,
     Constraint,
     DesignEnv,
     DesignSpace,
@@ -26,7 +27,7 @@ from archgym import (
     Ordinal,
     Real,
 )
-from archgym_hpo.seeds import seeds_for
+from archgym_hpo.seeds import SEED_ARGUMENTS, seeds_for
 
 ALGORITHMS = ("PPO", "A2C")
 TASKS: dict[str, float] = {
@@ -35,6 +36,8 @@ TASKS: dict[str, float] = {
     "Acrobot-v1": -500.0,
     "Pendulum-v1": -3300.0,  # 200 steps × at most 16.27 cost per step
 }
+TRAIN_STEPS = (64, 1_000_000)
+"""Range of the ``train_steps`` fidelity (environment steps of training per seed)."""
 EVAL_SEED_OFFSET = 10_000
 """Evaluation episodes of training seed s run on a task seeded with ``EVAL_SEED_OFFSET + s``."""
 
@@ -90,6 +93,15 @@ class RLHyper(DesignEnv):
     n_steps``) is infeasible.
     """
 
+    arguments = (
+        Categorical("algorithm", ALGORITHMS),
+        Categorical("task", tuple(TASKS)),
+        Integer("train_steps", *TRAIN_STEPS),
+        *SEED_ARGUMENTS,
+        Integer("eval_episodes", 1, 1000),
+    )
+    simulator_packages = ("stable-baselines3", "gymnasium", "torch")
+
     def __init__(
         self,
         *,
@@ -101,20 +113,6 @@ class RLHyper(DesignEnv):
         seed_set: str = "tune",
         eval_episodes: int = 3,
     ) -> None:
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm: {algorithm!r} is not legal; legal values: {list(ALGORITHMS)}")
-        if task not in TASKS:
-            raise ValueError(f"task: {task!r} is not legal; legal values: {list(TASKS)}")
-        if (
-            isinstance(eval_episodes, bool)
-            or not isinstance(eval_episodes, int)
-            or not 1 <= eval_episodes <= 1000
-        ):
-            raise ValueError(
-                f"eval_episodes: {eval_episodes!r} is not legal; legal values: integers in [1, 1000]"
-            )
-        low, high = 64, 1_000_000
-        Fidelity("train_steps", low, high, low, integer=True).validate(train_steps)
         self.seeds = seeds_for(seed_set, n_seeds, n_test_seeds)
         self.algorithm, self.task, self.seed_set = algorithm, task, seed_set
         self.eval_episodes = eval_episodes
@@ -122,14 +120,9 @@ class RLHyper(DesignEnv):
             design_space=_design_space(algorithm),
             metrics={"mean_return": "return", "return_std": "return", "train_time_s": "s"},
             objective=Objectives([Objective("mean_return", "max")], penalty=TASKS[task]),
-            fidelity=Fidelity("train_steps", low, high, int(train_steps), integer=True),
+            fidelity=Fidelity("train_steps", *TRAIN_STEPS, int(train_steps), integer=True),
         )
         self.test_kwargs = {"seed_set": "test"} if seed_set == "tune" else None
-
-    def versions(self) -> dict[str, str]:
-        from importlib.metadata import version
-
-        return {p: version(p) for p in ("stable-baselines3", "gymnasium", "torch")}
 
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
         import stable_baselines3  # noqa: F401 - imported before the clock starts

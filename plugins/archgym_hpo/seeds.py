@@ -8,31 +8,30 @@ equal terms, and the best one is then re-evaluated on seeds the tuner never saw.
 
 from __future__ import annotations
 
+from archgym.spaces import Categorical, Integer
+
 SEED_SETS = ("tune", "test")
 MAX_SEEDS = 1000
 TEST_SEED_OFFSET = 1_000_000
 
+N_SEEDS = Integer("n_seeds", 1, MAX_SEEDS)
+N_TEST_SEEDS = Integer("n_test_seeds", 1, MAX_SEEDS)
+SEED_SET = Categorical("seed_set", SEED_SETS)
+SEED_ARGUMENTS = (N_SEEDS, N_TEST_SEEDS, SEED_SET)
+"""The constructor arguments of the seed protocol, as the envs declare them (``arguments``)."""
+
 
 def tuning_seeds(n: int) -> list[int]:
     """The K tuning seeds."""
-    _check_count("n_seeds", n)
-    return list(range(n))
+    return list(range(N_SEEDS.validate(n)))
 
 
 def held_out_seeds(n: int) -> list[int]:
     """The test seeds, disjoint from every possible tuning seed."""
-    _check_count("n_test_seeds", n)
-    return [TEST_SEED_OFFSET + i for i in range(n)]
+    return [TEST_SEED_OFFSET + i for i in range(N_TEST_SEEDS.validate(n))]
 
 
 def seeds_for(seed_set: str, n_seeds: int, n_test_seeds: int) -> list[int]:
-    """The training seeds an env in mode ``seed_set`` uses (validates its arguments)."""
-    if seed_set not in SEED_SETS:
-        raise ValueError(f"seed_set: {seed_set!r} is not legal; legal values: {list(SEED_SETS)}")
+    """The training seeds an env in mode ``seed_set`` uses."""
     tune, test = tuning_seeds(n_seeds), held_out_seeds(n_test_seeds)
-    return tune if seed_set == "tune" else test
-
-
-def _check_count(name: str, n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SEEDS:
-        raise ValueError(f"{name}: {n!r} is not legal; legal values: integers in [1, {MAX_SEEDS}]")
+    return tune if SEED_SET.validate(seed_set) == "tune" else test

@@ -136,7 +136,25 @@ class AMG(DesignEnv):
         dense_coarse_limit: largest coarse grid a dense coarse solver may factor.
         rhs_seed: seed of the (fixed) random right-hand side.
         objective: ``"work"``, ``"time"`` or ``"setup_solve"``.
+
+    The arguments' legal values are declared in :attr:`arguments` (checked by the base class);
+    ``dim=3``, which needs ``problem="poisson"`` and ``discretization="FD"``, is checked here.
     """
+
+    arguments = (
+        Categorical("problem", PROBLEMS),
+        Integer("n", 4, 4096),
+        Integer("dim", 2, 3),  # 3: poisson with FD only, checked in __init__
+        Categorical("discretization", DISCRETIZATIONS),
+        Real("epsilon", 1e-12, 1.0),
+        Real("theta", -2 * math.pi, 2 * math.pi),
+        Real("tol", 1e-16, 0.99),
+        Integer("max_iterations", 1, 100_000),
+        Integer("dense_coarse_limit", 1, 50_000),  # a dense 50 000² matrix is 20 GB
+        Integer("rhs_seed", 0, 2**32 - 1),  # it also seeds NumPy's legacy generator: below 2**32
+        Categorical("objective", OBJECTIVES),
+    )
+    simulator_packages = ("pyamg", "scipy")
 
     def __init__(
         self,
@@ -153,36 +171,12 @@ class AMG(DesignEnv):
         rhs_seed: int = 0,
         objective: str = "work",
     ) -> None:
-        def legal(name: str, value: Any, text: str) -> ValueError:
-            return ValueError(f"{name}: {value!r} is not legal; legal values: {text}")
-
-        if problem not in PROBLEMS:
-            raise legal("problem", problem, str(list(PROBLEMS)))
-        if discretization not in DISCRETIZATIONS:
-            raise legal("discretization", discretization, str(list(DISCRETIZATIONS)))
-        if (
-            dim not in (2, 3)
-            or isinstance(dim, bool)
-            or (dim == 3 and (problem != "poisson" or discretization != "FD"))
-        ):
-            raise legal("dim", dim, "2, or 3 with problem='poisson' and discretization='FD'")
-        if isinstance(n, bool) or not isinstance(n, int) or not 4 <= n <= 4096:
-            raise legal("n", n, "an integer in [4, 4096]")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not 0 < epsilon <= 1:
-            raise legal("epsilon", epsilon, "a number in (0, 1]")
-        if isinstance(theta, bool) or not isinstance(theta, int | float) or not math.isfinite(theta):
-            raise legal("theta", theta, "a finite number (radians)")
-        if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 < tol < 1:
-            raise legal("tol", tol, "a number in (0, 1)")
-        for name, value, low in (
-            ("max_iterations", max_iterations, 1),
-            ("dense_coarse_limit", dense_coarse_limit, 1),
-            ("rhs_seed", rhs_seed, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise legal(name, value, f"an integer >= {low}")
-        if objective not in OBJECTIVES:
-            raise legal("objective", objective, str(list(OBJECTIVES)))
+        if dim == 3 and (problem != "poisson" or discretization != "FD"):
+            raise ValueError(
+                f"{type(self).__name__}: dim: {dim!r} is not legal with problem={problem!r} and "
+                f"discretization={discretization!r}; legal values: 2, or 3 with problem='poisson' "
+                "and discretization='FD'"
+            )
         self.problem, self.n, self.dim, self.discretization = problem, n, dim, discretization
         self.epsilon, self.theta, self.tol = float(epsilon), float(theta), float(tol)
         self.max_iterations, self.dense_coarse_limit = max_iterations, dense_coarse_limit
@@ -231,12 +225,6 @@ class AMG(DesignEnv):
         return np.array(
             [v if math.isfinite(v := last.get(m, 0.0)) else 0.0 for m in self._observed], dtype=np.float64
         )
-
-    def versions(self) -> dict[str, str]:
-        import pyamg
-        import scipy
-
-        return {"pyamg": pyamg.__version__, "scipy": scipy.__version__}
 
     def system(self) -> tuple[Any, np.ndarray]:
         """The matrix (CSR) and the fixed right-hand side."""

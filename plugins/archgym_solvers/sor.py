@@ -33,7 +33,17 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from archgym import DesignEnv, DesignSpace, EvalContext, InfeasibleDesign, Objective, Objectives, Real
+from archgym import (
+    Categorical,
+    DesignEnv,
+    DesignSpace,
+    EvalContext,
+    InfeasibleDesign,
+    Integer,
+    Objective,
+    Objectives,
+    Real,
+)
 
 __all__ = ["SOR", "laplacian_min_eigenvalue", "omega_star", "sor_sweep"]
 
@@ -43,6 +53,8 @@ OBJECTIVES = ("iterations", "time")
 CONTEXT = ("shift", "epsilon", "theta")
 TIME_PENALTY = -1.0e6
 """Reward of an infeasible evaluation under ``objective="time"`` (seconds, negated)."""
+MAX_SEQUENCE_LENGTH = 1_000_000
+MAX_SHIFT = 1.0e6
 
 
 def omega_star(n: int) -> float:
@@ -66,33 +78,17 @@ def sor_sweep(A: Any, x: np.ndarray, b: np.ndarray, omega: float, *, forward: bo
     amg_core.sor_gauss_seidel(A.indptr, A.indices, A.data, x, b, start, stop, step, float(omega))
 
 
-def _pair(name: str, value: Any, *, positive: bool = False) -> tuple[float, float]:
-    legal = "a pair [low, high] of finite numbers with low <= high" + (", both > 0" if positive else "")
+def _pair(owner: str, name: str, value: Any, *, positive: bool = False) -> tuple[float, float]:
+    """A ``[low, high]`` constructor argument (a sequence: no single parameter type expresses it)."""
     try:
         low, high = (float(v) for v in value)
+        legal = math.isfinite(low) and math.isfinite(high) and low <= high and (low > 0 or not positive)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: {value!r} is not legal; legal values: {legal}") from None
-    if not (math.isfinite(low) and math.isfinite(high) and low <= high) or (positive and low <= 0):
-        raise ValueError(f"{name}: {value!r} is not legal; legal values: {legal}")
+        legal = False
+    if not legal:
+        text = "a pair [low, high] of finite numbers with low <= high" + (", both > 0" if positive else "")
+        raise ValueError(f"{owner}: {name}: {value!r} is not legal; legal values: {text}")
     return low, high
-
-
-def _integer(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | np.integer)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        upper = "" if high is None else f" and <= {high}"
-        raise ValueError(f"{name}: {value!r} is not legal; legal values: an integer >= {low}{upper}")
-    return int(value)
-
-
-def _choice(name: str, value: Any, legal: Sequence[str]) -> str:
-    if value not in legal:
-        raise ValueError(f"{name}: {value!r} is not legal; legal values: {list(legal)}")
-    return str(value)
 
 
 class SOR(DesignEnv):
@@ -129,7 +125,26 @@ class SOR(DesignEnv):
             ``sequence_length`` for RL agents walking the sequence).
         objective: ``"iterations"`` (machine independent, the default) or ``"time"`` (the
             solve's wall time in seconds).
+
+    The arguments' legal values are declared in :attr:`arguments` (checked by the base class);
+    the rules that tie several together (``episode_length <= sequence_length``, shifts above
+    ``-laplacian_min_eigenvalue(n)``) and the ``[low, high]`` pairs are checked here.
     """
+
+    arguments = (
+        Integer("n", 2, 2048),
+        Real("tol", 1e-16, 0.99),
+        Integer("max_iterations", 1, 1_000_000),
+        Categorical("solver", SOLVERS),
+        Categorical("sequence", SEQUENCES),
+        # -laplacian_min_eigenvalue(n) >= -2 for every n; the bound at the given n is checked below
+        Real("shift", -2.0, MAX_SHIFT),
+        Integer("sequence_length", 1, MAX_SEQUENCE_LENGTH),
+        Integer("sequence_seed", 0, 2**32 - 1),
+        Integer("episode_length", 1, MAX_SEQUENCE_LENGTH),  # and <= sequence_length, checked below
+        Categorical("objective", OBJECTIVES),
+    )
+    simulator_packages = ("pyamg", "scipy")
 
     def __init__(
         self,
@@ -149,32 +164,34 @@ class SOR(DesignEnv):
         episode_length: int = 1,
         objective: str = "iterations",
     ) -> None:
-        self.n = _integer("n", n, 2, 2048)
-        if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0.0 < tol < 1.0:
-            raise ValueError(f"tol: {tol!r} is not legal; legal values: a number in (0, 1)")
-        self.tol = float(tol)
-        self.max_iterations = _integer("max_iterations", max_iterations, 1)
-        self.solver = _choice("solver", solver, SOLVERS)
-        self.sequence = _choice("sequence", sequence, SEQUENCES)
-        self.sequence_length = _integer("sequence_length", sequence_length, 1)
-        self.sequence_seed = _integer("sequence_seed", sequence_seed, 0)
-        episode_length = _integer("episode_length", episode_length, 1, self.sequence_length)
-        self.objective_name = _choice("objective", objective, OBJECTIVES)
+        owner = type(self).__name__
+        self.n, self.tol, self.max_iterations = n, float(tol), max_iterations
+        self.solver, self.sequence, self.objective_name = solver, sequence, objective
+        self.sequence_length, self.sequence_seed = sequence_length, sequence_seed
+        if episode_length > sequence_length:
+            raise ValueError(
+                f"{owner}: episode_length: {episode_length!r} is not legal; legal values: integers in "
+                f"[1, {sequence_length}] (at most sequence_length)"
+            )
 
-        lam = laplacian_min_eigenvalue(self.n)
-        self.shift_range = _pair("shift_range", shift_range)
+        # the shifts must keep every system positive definite, which depends on n
+        lam = laplacian_min_eigenvalue(n)
+        self.shift_range = _pair(owner, "shift_range", shift_range)
         if self.shift_range[0] <= -lam:
             raise ValueError(
-                f"shift_range: {list(shift_range)!r} is not legal; legal values: low > {-lam:.6g} "
-                f"(minus the smallest Laplacian eigenvalue at n={self.n}), so every system is "
+                f"{owner}: shift_range: {list(shift_range)!r} is not legal; legal values: low > {-lam:.6g} "
+                f"(minus the smallest Laplacian eigenvalue at n={n}), so every system is "
                 "positive definite"
             )
-        if isinstance(shift, bool) or not isinstance(shift, int | float) or not shift > -lam:
-            raise ValueError(f"shift: {shift!r} is not legal; legal values: a number > {-lam:.6g}")
+        if not shift > -lam:
+            raise ValueError(
+                f"{owner}: shift: {shift!r} is not legal; legal values: reals > {-lam:.6g} (minus the "
+                f"smallest Laplacian eigenvalue at n={n}) and <= {MAX_SHIFT:g}"
+            )
         self.shift = float(shift)
-        self.shift_beta = _pair("shift_beta", shift_beta, positive=True)
-        self.epsilon_range = _pair("epsilon_range", epsilon_range, positive=True)
-        self.theta_range = _pair("theta_range", theta_range)
+        self.shift_beta = _pair(owner, "shift_beta", shift_beta, positive=True)
+        self.epsilon_range = _pair(owner, "epsilon_range", epsilon_range, positive=True)
+        self.theta_range = _pair(owner, "theta_range", theta_range)
 
         if self.objective_name == "iterations":
             objective_spec = Objectives(
@@ -288,12 +305,6 @@ class SOR(DesignEnv):
             for m in ("iterations", "residual", "converged")
         ]
         return np.array(own + list(self.context(self._index(self._steps))), dtype=np.float64)
-
-    def versions(self) -> dict[str, str]:
-        import pyamg
-        import scipy
-
-        return {"pyamg": pyamg.__version__, "scipy": scipy.__version__}
 
     # --- evaluation ---------------------------------------------------------------------------
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
