@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import re
 from pathlib import Path
 
 import gymnasium as gym
@@ -181,21 +182,44 @@ def test_more_ops_more_params_and_flops(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "name"),
+    ("kwargs", "message"),
     [
-        ({"channels": 0}, "channels"),
-        ({"n_cells": "2"}, "n_cells"),
-        ({"dataset": "mnist"}, "dataset"),
-        ({"dataset": "cifar10"}, "data_dir"),
-        ({"data_dir": "/tmp"}, "data_dir"),
-        ({"resolution": 2}, "resolution"),
-        ({"max_train": 0}, "max_train"),
-        ({"batch_size": -1}, "batch_size"),
+        ({"channels": 0}, "NASBench201: channels: 0 is not legal; legal values: integers in [1, 4096]"),
+        ({"channels": True}, "NASBench201: channels: True is not legal; legal values: integers in [1, 4096]"),
+        ({"n_cells": "2"}, "NASBench201: n_cells: '2' is not legal; legal values: integers in [1, 64]"),
+        (
+            {"dataset": "mnist"},
+            "NASBench201: dataset: 'mnist' is not legal; legal values: one of ['digits', 'cifar10']",
+        ),
+        ({"dataset": "cifar10"}, "data_dir is required for dataset='cifar10'"),
+        ({"data_dir": "/tmp"}, "data_dir applies only to dataset='cifar10'; legal values for digits: None"),
+        (
+            {"resolution": 2},
+            "NASBench201: resolution: 2 is not legal; legal values: integers in [4, 1024] or None",
+        ),
+        (
+            {"max_train": 0},
+            "NASBench201: max_train: 0 is not legal; legal values: integers in [1, 1000000000] or None",
+        ),
+        (
+            {"batch_size": -1},
+            "NASBench201: batch_size: -1 is not legal; legal values: integers in [1, 65536]",
+        ),
+        ({"chanels": 8}, "NASBench201: unknown constructor argument 'chanels' (did you mean 'channels'?)"),
+        ({"table_dir": "/tmp"}, "table_dir is only legal with backend='table'"),
     ],
 )
-def test_bad_options_are_value_errors_naming_the_option(kwargs: dict, name: str) -> None:
-    with pytest.raises(ValueError, match=name):
+def test_bad_options_are_value_errors_naming_the_option(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
         NASBench201(**kwargs)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        gym.make("archgym/NASBench201-v0", **kwargs)
+
+
+def test_declared_arguments_are_canonicalised() -> None:
+    env = NASBench201(channels=8.0, max_train=None)
+    assert env.channels == 8 and type(env.channels) is int and env.constructor_kwargs["channels"] == 8
+    assert env.resolution == 16 and env.constructor_kwargs["resolution"] is None  # the dataset's default
 
 
 def test_fidelity_is_epochs() -> None:

@@ -1,21 +1,29 @@
-"""NAS-Bench-201 tabular backend: isomorphism classes, lookups, refusal while incomplete, and the
-resumable tabulation script."""
+"""NAS-Bench-201 tabular backend: isomorphism classes, lookups, refusal while incomplete, the
+backend registered through the plugin hook (and torch-free), and the resumable tabulation script."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import archgym  # noqa: F401 - registers the envs
+import archgym
+from archgym.env import backend_specs
+from archgym.loop import run
+from archgym.loop.setup import versions_of
 from archgym_nas import table, tabulate
 from archgym_nas.cell import EDGE_NAMES, OPS, all_cells, cell_index, is_connected
 from archgym_nas.env import NASBench201
@@ -122,6 +130,121 @@ def test_table_backend_refuses_what_it_was_not_made_with(table_dir: Path) -> Non
         env.reset(options={"fidelity": 1})
     with pytest.raises(ValueError, match="backend: 'tables' is not legal"):
         gym.make("archgym/NASBench201-v0", backend="tables")
+    with pytest.raises(
+        ValueError, match="resolution: 8 is not legal with backend='table'; the table was made "
+    ):
+        gym.make("archgym/NASBench201-v0", backend="table", table_dir=str(table_dir), resolution=8)
+    # None stands for the dataset's default resolution, which is what the table was made at
+    gym.make("archgym/NASBench201-v0", backend="table", table_dir=str(table_dir), resolution=None)
+    with pytest.raises(ValueError, match=r"^table_dir is only legal with backend='table'$"):
+        gym.make("archgym/NASBench201-v0", table_dir=str(table_dir))
+
+
+def test_table_is_a_backend_registered_through_the_plugin_hook() -> None:
+    spec = backend_specs()["table"]
+    assert spec == archgym.BackendSpec(
+        name="table",
+        entry_point="archgym_nas.table:table_backend",
+        description=spec.description,
+        options=("table_dir",),
+    )
+    registry = archgym.get_registry()
+    assert registry.backends["table"] == spec
+    owner = registry.env_plugins["archgym/NASBench201-v0"]
+    assert registry.plugins[owner].backends == ["table"]
+
+
+def test_the_table_serves_only_the_nas_env() -> None:
+    for env_id, owner in (("archgym/Branin-v0", "Branin"), ("archgym/Hartmann6-v0", "Hartmann6")):
+        with pytest.raises(
+            ValueError,
+            match=rf"^backend: 'table' is not legal for {owner}: the NAS-Bench-201 table serves only "
+            r"archgym/NASBench201-v0$",
+        ):
+            gym.make(env_id, backend="table")
+
+
+def test_table_backend_through_the_env_base(table_dir: Path) -> None:
+    env = gym.make("archgym/NASBench201-v0", backend="table", table_dir=str(table_dir))
+    inner = env.unwrapped
+    assert inner.backend == "table" and inner.fidelity == archgym.Fidelity("epochs", 3, 3, 3, integer=True)
+    tab = table.load(table_dir)
+    assert inner.versions() == {
+        "nas-table": f"{tab.card['date']} sha256:{tab.sha256[:16]} (trained with torch test)"
+    }
+    recorded = versions_of(env, "archgym/NASBench201-v0")
+    assert "nas-table" in recorded and "torch" not in recorded and "scikit-learn" not in recorded
+    archgym.check_env(env, n_designs=3)
+    # the live env answers a design on the table without stepping or training, drawing the table
+    # seed from its own RNG as a step would
+    live = NASBench201()
+    live.reset(seed=5)
+    seed_index = int(copy.deepcopy(live.np_random).integers(len(tab.seeds)))
+    design = live.design_space.default()
+    answer = live.evaluate_on("table", design, table_dir=str(table_dir))
+    assert answer == tab.lookup(cell_index(tuple(design[e] for e in EDGE_NAMES)), seed_index)
+    assert live.backend == "simulator" and live.active_backend is None
+
+
+def test_an_incomplete_table_is_refused_with_a_count(tmp_path: Path) -> None:
+    with pytest.raises(table.IncompleteTable, match=r"0 of 6,461 trainable .* answering 341 of 15,625 cells"):
+        gym.make("archgym/NASBench201-v0", backend="table", table_dir=str(tmp_path))
+
+
+def test_the_live_env_records_the_versions_of_what_trains() -> None:
+    from importlib.metadata import version
+
+    recorded = NASBench201().versions()
+    assert recorded == {"torch": version("torch"), "scikit-learn": version("scikit-learn")}
+
+
+def test_loop_runs_on_a_table_dir_and_records_the_table_backend(table_dir: Path, tmp_path: Path) -> None:
+    kwargs = {"backend": "table", "table_dir": str(table_dir)}
+    summary = run(
+        env="archgym/NASBench201-v0",
+        agent="random",
+        budget=5,
+        seed=0,
+        out=tmp_path / "run",
+        env_kwargs=kwargs,
+        progress=False,
+    )
+    assert summary["n_evaluations"] == 5 and summary["env_kwargs"] == kwargs
+    assert "nas-table" in summary["versions"] and "torch" not in summary["versions"]
+    records = pq.read_table(tmp_path / "run" / "evaluations.parquet")
+    assert records.num_rows == 5 and set(records["backend"].to_pylist()) == {"table"}
+
+
+TORCH_FREE = """
+import sys, tempfile
+import gymnasium
+import archgym
+from archgym.loop import run
+from archgym.loop.setup import versions_of
+
+env = gymnasium.make("archgym/NASBench201-v0", backend="table")
+env.reset(seed=0)
+for _ in range(10):
+    info = env.step(env.action_space.sample())[4]
+    assert info["feasible"] and info["backend"] == "table" and "table" in info, info
+versions_of(env, "archgym/NASBench201-v0")
+with tempfile.TemporaryDirectory() as out:
+    summary = run(env="archgym/NASBench201-v0", agent="random", budget=5, seed=0, out=out + "/run",
+                  env_kwargs={"backend": "table"}, progress=False)
+assert summary["n_evaluations"] == 5
+print("torch" in sys.modules, "sklearn" in sys.modules)
+"""
+
+
+@pytest.mark.skipif(
+    not (table.TABLE_DIR / f"{table.TABLE_NAME}.parquet").is_file(), reason="the shipped table is incomplete"
+)
+def test_a_table_backed_env_and_run_import_no_torch() -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(TORCH_FREE)], capture_output=True, text=True, timeout=300
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split()[-2:] == ["False", "False"], child.stdout  # torch, sklearn not imported
 
 
 def _assert_table_holds(directory: Path, rows: dict[tuple[str, int], dict]) -> None:

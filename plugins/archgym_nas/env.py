@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from archgym import Categorical, DesignEnv, DesignSpace, EvalContext, Fidelity, Objective, Objectives
-from archgym.spaces import Reward
+from archgym.spaces import Integer, Reward
 from archgym_nas.cell import EDGE_NAMES, OPS, cell_string, is_connected, parse_cell_string
 
 RESNET_CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
@@ -50,14 +50,25 @@ class NASBench201(DesignEnv):
         resolution: input side in pixels (default 16 for digits, 32 for CIFAR-10).
         max_train: cap on training images (None: all).
         batch_size: SGD mini-batch size.
-        backend: ``"simulator"`` (train live), ``"table"`` (look the metrics up in the table
-            ``python -m archgym_nas.tabulate`` builds from this env at its defaults; microseconds
-            per step) or ``"proxy"`` (any DesignEnv's learned proxy).
-        table_dir: the table's folder for ``backend="table"`` (default: the one shipped).
+
+    Like every env it also takes ``backend=``: ``"table"`` looks the metrics up in the table
+    ``python -m archgym_nas.tabulate`` builds from this env at its defaults (microseconds per
+    step, no torch; option ``table_dir``, see :mod:`archgym_nas.table`), ``"proxy"`` a learned
+    proxy.
 
     Penalty for a failed evaluation: 0 (the lowest accuracy). Disconnected cells are feasible
     and score chance accuracy (100 / classes) without training, as their output is constant.
     """
+
+    arguments: ClassVar = (
+        Integer("channels", 1, 4096),
+        Integer("n_cells", 1, 64),
+        Categorical("dataset", DATASETS),
+        Integer("resolution", 4, 1024),  # two stride-2 reductions need at least 4 pixels
+        Integer("max_train", 1, 10**9),
+        Integer("batch_size", 1, 65536),
+    )
+    simulator_packages: ClassVar = ("torch", "scikit-learn")
 
     def __init__(
         self,
@@ -69,18 +80,7 @@ class NASBench201(DesignEnv):
         resolution: int | None = None,
         max_train: int | None = None,
         batch_size: int = 64,
-        backend: str = "simulator",
-        table_dir: str | None = None,
     ) -> None:
-        for name, value, low in (
-            ("channels", channels, 1),
-            ("n_cells", n_cells, 1),
-            ("batch_size", batch_size, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {list(DATASETS)}, got {dataset!r}")
         if dataset == "cifar10" and not data_dir:
             raise ValueError(
                 "data_dir is required for dataset='cifar10' (a folder of CIFAR-10 python "
@@ -90,28 +90,9 @@ class NASBench201(DesignEnv):
             raise ValueError("data_dir applies only to dataset='cifar10'; legal values for digits: None")
         if resolution is None:
             resolution = 16 if dataset == "digits" else 32
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4:
-            raise ValueError(
-                f"resolution must be an integer >= 4 (two stride-2 reductions), got {resolution!r}"
-            )
-        if max_train is not None and (not isinstance(max_train, int) or max_train < 1):
-            raise ValueError(f"max_train must be None or an integer >= 1, got {max_train!r}")
         self.channels, self.n_cells, self.dataset = channels, n_cells, dataset
         self.data_dir, self.resolution, self.max_train = data_dir, resolution, max_train
         self.batch_size = batch_size
-        if backend not in ("simulator", "table"):
-            raise ValueError(
-                f"backend: {backend!r} is not legal; legal values: 'simulator', 'table', "
-                "'proxy' (with model=PATH)"
-            )
-        if table_dir is not None and backend != "table":
-            raise ValueError("table_dir applies only to backend='table'")
-        fidelity = Fidelity("epochs", 1, MAX_EPOCHS, DEFAULT_EPOCHS, integer=True)
-        self._table: Any = None
-        if backend == "table":
-            self._table = self._open_table(table_dir)
-            epochs = self._table.card["fidelity"]["epochs"]
-            fidelity = Fidelity("epochs", epochs, epochs, epochs, integer=True)  # what was tabulated
         defaults = parse_cell_string(RESNET_CELL)
         super().__init__(
             design_space=DesignSpace(
@@ -119,8 +100,7 @@ class NASBench201(DesignEnv):
             ),
             metrics=METRICS,
             objective=Objectives([Objective("val_accuracy", "max")], penalty=0.0),
-            fidelity=fidelity,
-            backend="table" if backend == "table" else "simulator",
+            fidelity=Fidelity("epochs", 1, MAX_EPOCHS, DEFAULT_EPOCHS, integer=True),
         )
         self._data: Any = None
         self._static: dict[tuple[str, ...], tuple[float, float, float]] = {}
@@ -141,57 +121,11 @@ class NASBench201(DesignEnv):
         with the table backend, ``table``: the table seed that answered and the seed mean."""
         obs, reward, terminated, truncated, info = super().step(action)
         info["cell"] = cell_string(info["design"])
-        if self._table is not None and self._last_lookup is not None:
-            index, seed_index = self._last_lookup
-            info["table"] = {"seed": self._table.seeds[seed_index], "mean": self._table.mean(index)}
+        if self.backend == "table":
+            answer = self.active_backend.last_answer()
+            if answer is not None:
+                info["table"] = answer
         return obs, reward, terminated, truncated, info
-
-    # --- table backend -----------------------------------------------------------------------------
-    def _open_table(self, table_dir: str | None) -> Any:
-        """The tabulated metrics; the table holds one configuration, so every other constructor
-        argument must be the one it was made with."""
-        from pathlib import Path
-
-        from archgym_nas import table
-
-        made = table.load(Path(table_dir) if table_dir else table.TABLE_DIR)
-        ours = {
-            "channels": self.channels,
-            "n_cells": self.n_cells,
-            "dataset": self.dataset,
-            "resolution": self.resolution,
-            "max_train": self.max_train,
-            "batch_size": self.batch_size,
-        }
-        for name, value in ours.items():
-            if made.card["env_kwargs"].get(name) != value:
-                raise ValueError(
-                    f"{name}: {value!r} is not legal with backend='table'; the table was made "
-                    f"with {name}={made.card['env_kwargs'].get(name)!r}"
-                )
-        self._last_lookup: tuple[int, int] | None = None
-        return made
-
-    def _table_metrics(self, ops: tuple[str, ...], context: EvalContext) -> dict[str, float]:
-        from archgym_nas.cell import cell_index
-
-        index = cell_index(ops)
-        seed_index = int(context.rng.integers(len(self._table.seeds)))  # seed noise, as live training has
-        self._last_lookup = (index, seed_index)
-        return self._table.lookup(index, seed_index)
-
-    def versions(self) -> dict[str, str]:
-        """With the table backend, the table that answered (not this machine's torch)."""
-        if self._table is not None:
-            card = self._table.card
-            return {
-                "nas-table": f"{card['date']} sha256:{self._table.sha256[:16]} (trained with torch "
-                f"{', '.join(card['trained_with_torch'])})"
-            }
-        import sklearn
-        import torch
-
-        return {"torch": torch.__version__, "scikit-learn": sklearn.__version__}
 
     # --- evaluation ------------------------------------------------------------------------------
     def _load(self) -> Any:
@@ -208,8 +142,6 @@ class NASBench201(DesignEnv):
         import torch
 
         ops = tuple(design[name] for name in EDGE_NAMES)
-        if self._table is not None:
-            return self._table_metrics(ops, context)
         data = self._load()
         epochs = int(context.fidelity if context.fidelity is not None else DEFAULT_EPOCHS)
         seed = int(context.rng.integers(2**31 - 1))

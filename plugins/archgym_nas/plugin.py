@@ -1,4 +1,5 @@
-"""Registers the NAS-Bench-201 env; imports nothing heavy (torch loads when the env trains)."""
+"""Registers the NAS-Bench-201 env and its ``"table"`` backend; imports nothing heavy (torch
+loads when the env trains, the table when an env selects ``backend="table"``)."""
 
 from typing import Any
 
@@ -8,3 +9,18 @@ import archgym
 @archgym.hookimpl
 def archgym_envs() -> list[dict[str, Any]]:
     return [{"id": "archgym/NASBench201-v0", "entry_point": "archgym_nas.env:NASBench201"}]
+
+
+@archgym.hookimpl
+def archgym_backends() -> list[archgym.BackendSpec]:
+    """``gymnasium.make("archgym/NASBench201-v0", backend="table", table_dir=None)``: registered
+    through the hook exactly as a third-party backend would be."""
+    return [
+        archgym.BackendSpec(
+            name="table",
+            entry_point="archgym_nas.table:table_backend",
+            description="the NAS-Bench-201 lookup table made by `python -m archgym_nas.tabulate` "
+            "(archgym/NASBench201-v0 only; table_dir=PATH, default: the shipped table)",
+            options=("table_dir",),
+        )
+    ]

@@ -247,10 +247,10 @@ def table_backend(
 
     if not isinstance(env, NASBench201):
         raise ValueError(
-            f"backend='table' is not legal for {type(env).__name__}: the NAS-Bench-201 table serves "
-            "only archgym/NASBench201-v0"
+            f"backend: 'table' is not legal for {type(env).__name__}: the NAS-Bench-201 table "
+            "serves only archgym/NASBench201-v0"
         )
-    made = load(Path(table_dir) if table_dir is not None else TABLE_DIR)
+    made = load(Path(table_dir) if table_dir else TABLE_DIR)
     for name, tabulated in made.card["env_kwargs"].items():
         value = constructor_kwargs.get(name)
         if value is None:  # a None default stands for what the env resolved it to (resolution)
