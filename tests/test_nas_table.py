@@ -317,3 +317,21 @@ def test_tabulation_resumes_and_holds_what_the_live_env_returns(tmp_path: Path) 
     with pytest.raises(SystemExit, match="trainings are missing"):
         tabulate.main(["--dir", str(tmp_path), "--consolidate", "--workers", "1"])
     assert np.isfinite([r["val_accuracy"] for r in rows]).all()
+
+
+def test_switching_backends_keeps_each_ones_fidelity() -> None:
+    """A live env switched to the table answers at the table's epochs, and back on the simulator
+    at its own fidelity again; evaluate_on('table') uses the table's epochs whatever the env's."""
+    env = gym.make("archgym/NASBench201-v0").unwrapped
+    own = env.fidelity
+    env.reset(seed=0, options={"fidelity": 1})
+    design = env.design_space.default()
+    tabulated = env.evaluate_on("table", design)  # no training: the table answers
+    assert env.backend == "simulator" and env.fidelity == own and env._fidelity_value == 1
+    env.use_backend("table")
+    assert env.fidelity.low == env.fidelity.high == table.load().card["fidelity"]["epochs"]
+    env.reset(seed=0)
+    assert env.step(env.design_space.to_action(design))[4]["backend"] == "table"
+    assert set(tabulated) == set(env.metric_units)
+    env.use_backend("simulator")
+    assert env.backend == "simulator" and env.active_backend is None and env.fidelity == own

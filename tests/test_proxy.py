@@ -125,7 +125,8 @@ class _TwoMetrics(DesignEnv):
 
 
 def test_own_backend_parameter_and_uncovered_objective(tmp_path: Path) -> None:
-    assert _TwoMetrics(backend="table").backend == "table"  # a subclass's own backend values pass through
+    # a subclass's own backend parameter receives the labels no registered backend claims
+    assert _TwoMetrics(backend="custom").backend == "custom"
     gym.register("archgym-test/TwoMetrics-v0", entry_point=_TwoMetrics)
     try:
         collect(env="archgym-test/TwoMetrics-v0", n=40, out=tmp_path / "c")

@@ -324,12 +324,17 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
     # --- backends --------------------------------------------------------------------------------
     def use_backend(self, name: Backend, **options: Any) -> None:
         """Answer :meth:`step` with backend ``name`` from now on (what ``gymnasium.make(ID,
-        backend=name, **options)`` does); ``"simulator"`` returns to the env's own evaluate."""
+        backend=name, **options)`` does); ``"simulator"`` returns to the env's own evaluate and
+        its own fidelity."""
         evaluator = None if name == backends.SIMULATOR else self._evaluator(name, options)
+        if self.active_backend is None:
+            self._own_fidelity = (self.fidelity, self._fidelity_value)
         self.active_backend, self.backend = evaluator, name
         fidelity = getattr(evaluator, "fidelity", None)
         if fidelity is not None:  # the one fidelity a table (say) was made at
             self.fidelity, self._fidelity_value = fidelity, fidelity.default
+        elif hasattr(self, "_own_fidelity"):
+            self.fidelity, self._fidelity_value = self._own_fidelity
 
     def evaluate_on(
         self, backend: Backend, design: Design, context: EvalContext | None = None, **options: Any
@@ -337,18 +342,26 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         """The metrics of ``design`` on ``backend`` of this very env instance (``"simulator"``:
         its own :meth:`evaluate`), without stepping or changing what :meth:`step` uses. This is
         the hook for a backend as a fidelity level (proxy → simulator) and for proxy-to-truth
-        checks. Each backend is built once per instance and options, then kept. Failures raise."""
+        checks. Each backend is built once per instance and options, then kept. Without a
+        ``context``, the evaluation runs at the backend's own fidelity where it has one (a
+        table's), else at the env's current one. Failures raise."""
         design = self.design_space.validate(design)
-        evaluate = (
-            self.evaluate if backend == backends.SIMULATOR else self._evaluator(backend, options).evaluate
-        )
-        own = context is None
+        if backend == backends.SIMULATOR:
+            evaluate, fidelity = (
+                self.evaluate,
+                self._own_fidelity[1] if self.active_backend else self._fidelity_value,
+            )
+        else:
+            evaluator = self._evaluator(backend, options)
+            own = getattr(evaluator, "fidelity", None)
+            evaluate, fidelity = evaluator.evaluate, own.default if own is not None else self._fidelity_value
+        made = context is None
         if context is None:
-            context = EvalContext(fidelity=self._fidelity_value, rng=self.np_random, step=self._steps)
+            context = EvalContext(fidelity=fidelity, rng=self.np_random, step=self._steps)
         try:
             return {m: float(v) for m, v in evaluate(design, context).items()}
         finally:
-            if own:
+            if made:
                 context.cleanup()
 
     def _evaluator(self, name: Backend, options: Mapping[str, Any]) -> Any:
