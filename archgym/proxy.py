@@ -269,6 +269,7 @@ def archgym_backends() -> list[BackendSpec]:
             entry_point="archgym.proxy:proxy_backend",
             description="a proxy model trained by `archgym proxy train` (model=PATH, trust_model=True)",
             options=("model", "trust_model"),
+            caller_only=("trust_model",),
         )
     ]
 

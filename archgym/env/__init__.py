@@ -5,7 +5,15 @@ Depends on :mod:`archgym.spaces` only: a plugin author subclassing :class:`Desig
 nothing of the loop, the records or the proxy machinery.
 """
 
-from archgym.env.backends import SIMULATOR, BackendSpec, backend_specs, register_backend, unregister_backend
+from archgym.env.backends import (
+    SIMULATOR,
+    BackendSpec,
+    backend_specs,
+    caller_only_options,
+    register_backend,
+    unregister_backend,
+    without_caller_only,
+)
 from archgym.env.base import (
     TIME_UNIT,
     Backend,
@@ -31,6 +39,7 @@ __all__ = [
     "InfeasibleDesign",
     "ScalarizeReward",
     "backend_specs",
+    "caller_only_options",
     "check_env",
     "codec_for",
     "derive_design_space",
@@ -39,4 +48,5 @@ __all__ = [
     "register_backend",
     "reward_space_of",
     "unregister_backend",
+    "without_caller_only",
 ]

@@ -31,7 +31,9 @@ __all__ = [
     "BackendSpec",
     "backend_options",
     "backend_specs",
+    "caller_only_options",
     "register_backend",
+    "without_caller_only",
 ]
 
 SIMULATOR = "simulator"
@@ -55,15 +57,20 @@ class BackendSpec:
         description: one line, for listings.
         options: the keyword arguments of ``gymnasium.make`` it takes (``model``, ``table_dir``, …);
             every env accepts them, and they are legal only with this backend.
+        caller_only: those of ``options`` that grant trust (``trust_model``: unpickling a model
+            runs code). They are honoured only when the current caller passes them, and are
+            never stored with a run nor taken from any file (run.json, cards, tables, TOML).
     """
 
     name: str
     entry_point: str
     description: str
     options: tuple[str, ...] = ()
+    caller_only: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", tuple(self.options))
+        object.__setattr__(self, "caller_only", tuple(self.caller_only))
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"backend name must be an identifier string, got {self.name!r}")
         if self.name == SIMULATOR:
@@ -74,6 +81,10 @@ class BackendSpec:
             raise ValueError(
                 f"backend {self.name!r}: options must be keyword names other than 'backend', got {bad}"
             )
+
+        stray = [o for o in self.caller_only if o not in self.options]
+        if stray:
+            raise ValueError(f"backend {self.name!r}: caller_only {stray} must be among its options")
 
     def load(self) -> BackendFactory:
         return load_entry_point(self.entry_point)  # type: ignore[no-any-return]
@@ -112,6 +123,27 @@ def backend_specs() -> dict[str, BackendSpec]:
 def backend_options() -> dict[str, str]:
     """Option name → the backend it belongs to, over every registered backend."""
     return {option: spec.name for spec in _specs.values() for option in spec.options}
+
+
+def caller_only_options() -> set[str]:
+    """The options, over every registered backend, that only the current caller may pass."""
+    return {option for spec in _specs.values() for option in spec.caller_only}
+
+
+def without_caller_only(kwargs: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``kwargs`` read from ``source`` (a file) without the options that grant trust: a file
+    someone else produced must never switch on unpickling. Dropping one warns, naming it."""
+    dropped = sorted(k for k in kwargs if k in caller_only_options())
+    if dropped:
+        import warnings
+
+        warnings.warn(
+            f"{source}: ignoring stored {dropped}: trust is taken only from the current caller "
+            "(pass it again, e.g. --trust-model, or set ARCHGYM_TRUST_MODELS=1)",
+            UserWarning,
+            stacklevel=2,
+        )
+    return {k: v for k, v in kwargs.items() if k not in dropped}
 
 
 def build(
