@@ -7,6 +7,9 @@ listed in :attr:`Registry.broken`, while the others keep working.
 
 from __future__ import annotations
 
+import math
+import os
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -82,28 +85,85 @@ def get_registry() -> Registry:
 def load_plugins(eps: Iterable[EntryPoint] | None = None) -> Registry:
     """Load plugins from the ``archgym`` entry-point group and register their envs.
 
+    Built-in plugins (the ``archgym`` distribution) load first, then the others by name, so a
+    built-in agent name, env id or backend name is reserved whatever a third-party plugin is
+    called: a plugin that claims one is the one marked broken. A plugin that raises anything at
+    import or in a hook — ``SystemExit`` and ``KeyboardInterrupt`` included — is marked broken
+    and the others keep working (an ``os._exit`` can't be caught in-process). A plugin that takes
+    longer than :func:`import_warn_seconds` to import is named in a warning.
+
     Idempotent: envs already registered by an earlier call keep their registration.
     """
     global _registry
     registry = Registry()
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    eps = sorted(entry_points(group=hookspecs.PROJECT) if eps is None else eps, key=lambda e: e.name)
+    found = entry_points(group=hookspecs.PROJECT) if eps is None else eps
+    eps = sorted(found, key=lambda e: (_distribution(e) != BUILTIN_DISTRIBUTION, e.name))
+    threshold = import_warn_seconds()
     for ep in eps:
-        _load_one(pm, ep, registry)
+        _load_one(pm, ep, registry, threshold)
     _registry = registry
     return registry
 
 
-def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry) -> None:
-    dist = ep.dist.name if ep.dist is not None else "?"
+IMPORT_WARN_ENV = "ARCHGYM_PLUGIN_IMPORT_WARN_S"
+DEFAULT_IMPORT_WARN_S = 1.0
+
+
+def import_warn_seconds() -> float:
+    """Import time above which a plugin is named in a warning: ``ARCHGYM_PLUGIN_IMPORT_WARN_S``
+    (seconds), default 1. Every command and every worker process pays a plugin's import."""
+    text = os.environ.get(IMPORT_WARN_ENV)
+    if text is None:
+        return DEFAULT_IMPORT_WARN_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        warnings.warn(
+            f"{IMPORT_WARN_ENV}={text!r} is not legal; legal values: a number of seconds > 0 "
+            f"(using {DEFAULT_IMPORT_WARN_S})",
+            PluginWarning,
+            stacklevel=3,
+        )
+        return DEFAULT_IMPORT_WARN_S
+    return value
+
+
+def _distribution(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else "?"
+
+
+def _owner(registry: Registry, kind: str, name: str) -> str:
+    """``plugin 'agents' (archgym)``: who registered ``name`` (an agent, backend or env id)."""
+    for plugin in registry.plugins.values():
+        if name in getattr(plugin, kind):
+            return f"plugin {plugin.name!r} ({plugin.distribution})"
+    return "another registration"
+
+
+def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry, threshold: float) -> None:
+    dist = _distribution(ep)
     version = ep.dist.version if ep.dist is not None else "?"
     name = ep.name
     if name in registry.plugins or name in registry.broken:
         _broken(registry, f"{name}@{dist}", f"plugin name {name!r} is already used")
         return
+    owned = {env_id: gymnasium.registry.get(env_id) for env_id in registry.env_plugins}
     try:
+        started = time.perf_counter()
         module = ep.load()
+        took = time.perf_counter() - started
+        if took > threshold:
+            warnings.warn(
+                f"archgym plugin {name!r} ({dist}) took {took:.1f} s to import (threshold {threshold:g} s, "
+                f"{IMPORT_WARN_ENV}): every archgym command and worker process pays it",
+                PluginWarning,
+                stacklevel=3,
+            )
+        _check_untouched(registry, owned)
         pm.register(module, name=name)
         pm.check_pending()  # a misspelt hook name is an error, not a silently empty plugin
         env_items = _call(pm, "archgym_envs", name)
@@ -111,23 +171,25 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry) -> N
         registrations = [_env_registration(item, dist) for item in env_items]
         agents = [_agent_spec(item) for item in agent_items]
         backend_specs = [_backend_spec(item) for item in _call(pm, "archgym_backends", name)]
+        _check_untouched(registry, owned)
         seen: set[str] = set()
         for reg in registrations:
             owner = registry.env_plugins.get(reg["id"])
             if reg["id"] in seen or owner is not None or _registered_elsewhere(reg):
-                raise ValueError(
-                    f"env id {reg['id']!r} is already registered" + (f" by plugin {owner!r}" if owner else "")
-                )
+                by = f" by {_owner(registry, 'envs', reg['id'])}" if owner else ""
+                raise ValueError(f"env id {reg['id']!r} is already registered{by}")
             seen.add(reg["id"])
         for agent in agents:
             if agent.name in registry.agents or agent.name in seen:
-                raise ValueError(f"agent name {agent.name!r} is already registered")
+                by = f" by {_owner(registry, 'agents', agent.name)}" if agent.name in registry.agents else ""
+                raise ValueError(f"agent name {agent.name!r} is already registered{by}")
             seen.add(agent.name)
         added = []
         try:
             for backend in backend_specs:
                 if backend.name in registry.backends:
-                    raise ValueError(f"backend name {backend.name!r} is already registered")
+                    by = _owner(registry, "backends", backend.name)
+                    raise ValueError(f"backend name {backend.name!r} is already registered by {by}")
                 fresh = backend.name not in env_backend_specs()
                 register_backend(backend)  # refuses a name or option another backend holds
                 if fresh:
@@ -136,7 +198,8 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry) -> N
             for backend_name in added:
                 unregister_backend(backend_name)
             raise
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        _restore(owned)
         if pm.get_plugin(name) is not None:
             pm.unregister(name=name)
         _broken(registry, name, f"{type(exc).__name__}: {exc}")
@@ -154,6 +217,23 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry) -> N
         registry.backends[backend.name] = backend
         info.backends.append(backend.name)
     registry.plugins[name] = info
+
+
+def _check_untouched(registry: Registry, owned: Mapping[str, Any]) -> None:
+    """Refuse a plugin that re-registered another plugin's env id behind the hook's back (a
+    ``gymnasium.register`` call at import): it would run its own code under a built-in's name."""
+    for env_id, spec in owned.items():
+        if gymnasium.registry.get(env_id) is not spec:
+            raise ValueError(
+                f"re-registered env id {env_id!r} of {_owner(registry, 'envs', env_id)} "
+                "with gymnasium.register (env ids belong to the plugin that registered them)"
+            )
+
+
+def _restore(owned: Mapping[str, Any]) -> None:
+    for env_id, spec in owned.items():
+        if spec is not None:
+            gymnasium.registry[env_id] = spec
 
 
 def _call(pm: pluggy.PluginManager, hook_name: str, plugin_name: str) -> list[Any]:
