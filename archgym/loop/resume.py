@@ -23,6 +23,7 @@ class Replay:
     def __init__(self, rows: Mapping[int, Mapping[str, Any]], layout: RecordLayout) -> None:
         self.rows = dict(rows)
         self.layout = layout
+        self._last = max(self.rows, default=-1)  # holds_from is asked once per batch: keep it O(1)
 
     @classmethod
     def of(cls, out: Path, layout: RecordLayout) -> Replay:
@@ -36,7 +37,7 @@ class Replay:
 
     def holds_from(self, step: int) -> bool:
         """True if any recorded evaluation is at ``step`` or later."""
-        return any(s >= step for s in self.rows)
+        return step <= self._last
 
     def replay(self, tasks: list[Task], results: list[EvalResult | None], recorder: Recorder) -> bool:
         """Reuse recorded results for the designs the agent asks again; False on divergence."""
@@ -79,4 +80,4 @@ class Replay:
 
     def next_step(self) -> int:
         """The step after the last recorded one."""
-        return max(self.rows, default=-1) + 1
+        return self._last + 1
