@@ -286,9 +286,14 @@ class Real(_RealFields, Parameter):
         return f"reals in [{self.low}, {self.high}]{scale}"
 
     def validate(self, value: Any) -> float:
-        if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        if isinstance(value, bool | np.bool_ | np.complexfloating) or not isinstance(
+            value, int | float | np.number
+        ):
             raise self._error(value)
-        value = float(value)
+        try:
+            value = float(value)
+        except (OverflowError, TypeError):  # an int beyond float range (10**400), a complex numpy scalar
+            raise self._error(value) from None
         if not (self.low <= value <= self.high):  # also rejects NaN
             raise self._error(value)
         return value
@@ -527,7 +532,7 @@ class DesignSpace:
         rules (each parameter is still checked).
         """
         if not isinstance(design, Mapping):
-            raise TypeError(f"a design is a mapping of parameter name to value, got {design!r}")
+            raise ValueError(f"a design is a mapping of parameter name to value, got {design!r}")
         unknown = set(design) - set(self.names)
         if unknown:
             raise ValueError(f"unknown parameter(s) {sorted(unknown)}; legal parameters: {self.names}")
