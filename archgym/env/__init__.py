@@ -8,6 +8,7 @@ nothing of the loop, the records or the proxy machinery.
 from archgym.env.backends import (
     SIMULATOR,
     BackendSpec,
+    backend_options,
     backend_specs,
     caller_only_options,
     register_backend,
@@ -38,6 +39,7 @@ __all__ = [
     "FlatActions",
     "InfeasibleDesign",
     "ScalarizeReward",
+    "backend_options",
     "backend_specs",
     "caller_only_options",
     "check_env",

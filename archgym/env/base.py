@@ -285,7 +285,10 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
             metrics = dict(evaluate(design, context))
         except InfeasibleDesign as exc:
             metrics, error = exc.metrics, str(exc) or "infeasible"
-        except Exception as exc:  # a failing simulator is a recorded, infeasible evaluation
+        except (
+            Exception,
+            SystemExit,
+        ) as exc:  # a failing simulator (sys.exit included) is recorded, infeasible
             metrics, error = {}, f"{type(exc).__name__}: {exc}"
         finally:
             context.cleanup()

@@ -30,15 +30,19 @@ def result_from_step(
     eval_time_s: float = 0.0,
 ) -> EvalResult:
     """An evaluation's result from what ``env.step`` returned. ``fidelity`` and ``eval_time_s``
-    stand in where ``info`` lacks them (plain Gymnasium envs report neither)."""
+    stand in where ``info`` lacks them (plain Gymnasium envs report neither). A non-finite reward
+    is an infeasible result whatever ``info`` says, with the reason recorded."""
     reward = reward.astype(np.float64, copy=True) if isinstance(reward, np.ndarray) else float(reward)
+    feasible, error = bool(info.get("feasible", True)), info.get("error")
+    if feasible and not np.all(np.isfinite(reward)):  # a plain env's NaN is not a result to fit
+        feasible, error = False, f"non-finite reward {reward!r}"
     return EvalResult(
         design=design,
         reward=reward,
         metrics=dict(info.get("metrics", {})),
-        feasible=bool(info.get("feasible", True)),
+        feasible=feasible,
         eval_time_s=float(info.get("eval_time_s", eval_time_s)),
-        error=info.get("error"),
+        error=error,
         fidelity=info.get("fidelity", fidelity),
         backend=str(info.get("backend", "simulator")),
     )
