@@ -62,7 +62,8 @@ class FaultyEnv(DesignEnv):
     """Raises for ``x < fail_below`` and hangs for ``hang_s`` seconds for ``x > hang_above``:
     a simulator that crashes or hangs on some designs. With ``die_at_or_above`` set, designs
     with ``x >= die_at_or_above`` end the evaluating process at once (``os._exit``), as a
-    segfaulting simulator or the OOM killer would. Penalty reward: -10."""
+    segfaulting simulator or the OOM killer would. Every evaluation first writes a scratch file
+    into its work directory, as a file-based simulator does. Penalty reward: -10."""
 
     def __init__(
         self,
@@ -81,6 +82,7 @@ class FaultyEnv(DesignEnv):
 
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
         x = design["x"]
+        (context.workdir / "scratch.txt").write_text(f"{x}\n")
         if self.die_at_or_above is not None and x >= self.die_at_or_above:
             os._exit(70)
         if x < self.fail_below:

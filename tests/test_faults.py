@@ -93,3 +93,31 @@ def test_a_plain_envs_nan_reward_is_recorded_infeasible_with_the_reason(tmp_path
     assert nan_rows and all(not r["feasible"] and r["error"] == "non-finite reward nan" for r in nan_rows)
     assert all(r["feasible"] for r in rows if r["param.a[0]"] <= 0.5)
     assert summary["best_reward"] is not None and summary["best_reward"] <= 0.5
+
+
+def test_killed_hung_and_finished_workers_leave_no_temporary_files(tmp_path: Path, monkeypatch: Any) -> None:
+    """Each evaluation writes into its work dir; hung ones are killed on the timeout and some kill
+    their own process. Afterwards the temporary directory holds nothing of the run."""
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    faults = {"fail_below": 0.1, "hang_above": 0.6, "hang_s": 30.0, "die_at_or_above": 0.85}
+    run(
+        env="archgym.testing:archgym-testing/Faulty-v0",
+        agent="random",
+        budget=12,
+        seed=0,
+        out=tmp_path / "r",
+        env_kwargs=faults,
+        workers=2,
+        timeout=1.0,
+        progress=False,
+    )
+    errors = [r["error"] or "" for r in _records(tmp_path / "r")]
+    assert any(e.startswith("timeout") for e in errors) and any(
+        e.startswith("worker process died") for e in errors
+    )
+    assert list(scratch.iterdir()) == []

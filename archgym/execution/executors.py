@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import shutil
 import sys
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -96,8 +98,13 @@ def spawn_pool(workers: int) -> Any:
     return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=worker_start)
 
 
-def _worker_main(conn: Connection, recipe: EnvRecipe) -> None:
+def _worker_main(conn: Connection, recipe: EnvRecipe, scratch: str) -> None:
     worker_start()
+    # Every temporary file or directory this worker makes (evaluation work dirs, a simulator's or
+    # a library's own) goes inside its private scratch directory, which the parent removes once
+    # the worker has ended: killed on a timeout, dead, or stopped at the end of the run.
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = scratch
     try:
         bound = BoundEnv.from_recipe(recipe)
     except Exception as exc:
@@ -118,11 +125,12 @@ def _worker_main(conn: Connection, recipe: EnvRecipe) -> None:
 
 class _Worker:
     def __init__(self, ctx: Any, recipe: EnvRecipe) -> None:
+        self.scratch = tempfile.mkdtemp(prefix="archgym-worker-")
         self.conn, child = ctx.Pipe()
         saved = {k: os.environ.get(k) for k in _ONE_THREAD}
         os.environ.update(_ONE_THREAD)  # read by numpy/torch at import in the child
         try:
-            self.process = ctx.Process(target=_worker_main, args=(child, recipe), daemon=True)
+            self.process = ctx.Process(target=_worker_main, args=(child, recipe, self.scratch), daemon=True)
             self.process.start()
         finally:
             for k, v in saved.items():
@@ -140,6 +148,7 @@ class _Worker:
             self.process.kill()
         self.process.join(timeout=5)
         self.conn.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 class ProcessExecutor(Executor):
