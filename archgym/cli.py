@@ -135,6 +135,13 @@ def _parser() -> argparse.ArgumentParser:
         "--workers processes) instead of local workers; results don't depend on it. Needs "
         "pip install 'archgym[dask]'",
     )
+    run.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="allow the proxy backend to unpickle the model file the run names (unpickling runs "
+        "code: only for files you made or trust). Also with --resume; never stored with the run, "
+        "so a resume needs it again (or ARCHGYM_TRUST_MODELS=1)",
+    )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     dataset = sub.add_parser(
@@ -199,6 +206,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="run on a Dask cluster (scheduler address, or 'local' for a LocalCluster of "
         "--workers processes); needs pip install 'archgym[dask]'",
+    )
+    bench.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="allow every run whose env uses the proxy backend to unpickle its model file "
+        "(unpickling runs code: only for files you made or trust); handed to each run, never "
+        "read from the campaign file (which may not set trust_model)",
     )
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -265,7 +279,9 @@ def _run(args: argparse.Namespace) -> int:
 
     progress = False if args.no_progress else None
     if args.resume is not None:
-        summary = loop.resume(args.resume, progress=progress, dask=args.dask, isolate=args.isolate)
+        summary = loop.resume(
+            args.resume, progress=progress, dask=args.dask, isolate=args.isolate, trust_model=args.trust_model
+        )
     else:
         missing = [
             opt
@@ -285,7 +301,7 @@ def _run(args: argparse.Namespace) -> int:
             budget=args.budget,
             seed=args.seed,
             out=args.out,
-            env_kwargs=dict(args.env_kwarg),
+            env_kwargs=loop.with_trust(dict(args.env_kwarg)) if args.trust_model else dict(args.env_kwarg),
             agent_params=dict(args.agent_param),
             workers=args.workers,
             timeout=args.timeout,
@@ -316,7 +332,12 @@ def _bench(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be >= 0, got {args.workers}")
     campaign = load_campaign(args.campaign)
     result = run_campaign(
-        campaign, args.out, workers=args.workers, dask=args.dask, progress=False if args.no_progress else None
+        campaign,
+        args.out,
+        workers=args.workers,
+        dask=args.dask,
+        progress=False if args.no_progress else None,
+        trust_model=args.trust_model,
     )
     print(json.dumps(result, indent=2))
     if result["failed_runs"]:

@@ -16,8 +16,10 @@ Every reported figure is measured on that served path.
 The model file is a joblib pickle; its JSON card (``MODEL.card.json``) records the env (id,
 class, kwargs, parameter definitions) it was trained for, the figures and the file's SHA-256.
 Unpickling runs code, so :func:`load` refuses unless the caller opts in (``trust=True``, the
-env kwarg ``trust_model=True`` — ``--env-kwarg trust_model=true`` on the command line — or
-``ARCHGYM_TRUST_MODELS=1``).
+env kwarg ``trust_model=True`` — ``--trust-model`` on ``archgym run`` and ``archgym bench`` — or
+``ARCHGYM_TRUST_MODELS=1``). The opt-in comes only from the current caller: ``trust_model`` is a
+caller-only backend option, never stored with a run and dropped (with a warning) from any kwargs
+read from a file (run.json, dataset cards, campaign tables); campaign files may not carry it.
 """
 
 from __future__ import annotations
@@ -172,8 +174,8 @@ def load(model: str | os.PathLike[str], *, trust: bool = False) -> ProxyModel:
     if not (trust or os.environ.get(TRUST_ENV) == "1"):
         raise PermissionError(
             f"{path}: refusing to unpickle a model file without an explicit opt-in (unpickling runs "
-            f"code): pass trust_model=True (--env-kwarg trust_model=true), or set {TRUST_ENV}=1, "
-            "for files you trust"
+            f"code): pass trust_model=True (archgym run/bench --trust-model), or set {TRUST_ENV}=1, "
+            "for files you trust (trust is never read from run.json, cards or campaign files)"
         )
     if not path.exists():
         raise ValueError(f"{path}: model file missing (its card exists)")

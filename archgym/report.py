@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from archgym.campaign import EVALUATIONS_TABLE, RUNS_TABLE, best_so_far
+from archgym.campaign import EVALUATIONS_TABLE, RUNS_TABLE, best_so_far, check_name, check_relative_path
 from archgym.records import REWARD
 
 __all__ = ["FIGURES", "write_report"]
@@ -131,7 +131,33 @@ def _load(directory: Path) -> tuple[Any, Any]:
             "older than 0.2, before runs recorded their env's known optimum; rerun the "
             f"campaign into a new directory (`archgym bench CAMPAIGN --out NEW_DIR`)"
         )
+    _check_paths(directory / RUNS_TABLE, runs)
     return runs, pd.read_parquet(directory / EVALUATIONS_TABLE)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object the campaign wrote; an unreadable one is an error naming it."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable JSON ({type(exc).__name__}: {exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return value
+
+
+def _check_paths(source: Path, runs: Any) -> None:
+    """The runs.parquet fields the report joins to paths (``run_key`` → ``runs/KEY/summary.json``,
+    ``run_dir`` → its archive image, ``env_label`` → a figure's file name) must stay inside the
+    campaign directory: anything else is refused, naming the row."""
+    columns = ["run_key", "run_dir", "env_label"]
+    missing = [c for c in columns if c not in runs.columns]
+    if missing:
+        raise ValueError(f"{source} lacks column(s) {missing}: not a campaign's runs table")
+    for i, row in enumerate(runs[columns].itertuples(index=False)):
+        check_relative_path(row.run_key, f"{source}: row {i} run_key")
+        check_relative_path(row.run_dir, f"{source}: row {i} run_dir")
+        check_name(row.env_label, f"{source}: row {i} env_label")
 
 
 def _compared(runs: Any) -> Any:
@@ -154,7 +180,7 @@ def _run_curves(directory: Path, runs: Any, evaluations: Any) -> dict[str, np.nd
             curves[key] = best_so_far(group.reward.to_numpy(float), feasible)
             continue
         cols = [c for c in group.columns if c.startswith(REWARD) and group[c].notna().any()]
-        summary = json.loads((directory / "runs" / key / "summary.json").read_text())
+        summary = _read_json(directory / "runs" / key / "summary.json")
         ref = summary.get("reference_point")
         points = group[cols].to_numpy(float)
         steps = _checkpoints(len(group))
@@ -471,11 +497,8 @@ def write_report(directory: str | Path) -> Path:
     envs = _envs(compared)
     so_envs = [e for e in envs if not _is_mo(compared, e)]
     mo_envs = [e for e in envs if _is_mo(compared, e)]
-    name = (
-        json.loads((directory / "campaign.json").read_text()).get("name", directory.name)
-        if (directory / "campaign.json").is_file()
-        else directory.name
-    )
+    meta = _read_json(directory / "campaign.json") if (directory / "campaign.json").is_file() else {}
+    name = str(meta.get("name", directory.name))
 
     doc = Doc()
     stage = (

@@ -51,6 +51,7 @@ def test_every_run_option_is_explained_by_help() -> None:
         "--scalarize",
         "--cost-budget",
         "--resume",
+        "--trust-model",
         "--no-progress",
     ):
         assert option in out

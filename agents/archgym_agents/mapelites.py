@@ -429,22 +429,32 @@ def archive_stats_of_run(
     out: str | Path, *, qd_offset: float, problem: Problem | None = None, **archive: Any
 ) -> dict[str, Any]:
     """:func:`archive_stats` of the evaluations a finished run wrote to ``out`` (its
-    ``evaluations.parquet``). ``problem`` defaults to the run's env, rebuilt from ``run.json``;
+    ``evaluations.parquet``). ``problem`` defaults to the run's env, rebuilt from ``run.json`` on
+    its own simulator: a stored backend and its options are left out (a stored ``trust_model`` is
+    dropped with a warning naming the file), so rebuilding an archive never loads a model.
     ``archive`` takes :data:`ARCHIVE_HYPERPARAMETERS`."""
     import json
 
     import pyarrow.parquet as pq
 
+    from archgym.loop import meta_from_file, simulator_kwargs
     from archgym.records import PARQUET, RUN_META, layout_from_meta, result_from_row
 
     out = Path(out)
-    meta = json.loads((out / RUN_META).read_text())
+    path = out / RUN_META
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict) or not {"env_id", "layout"} <= set(raw):
+        raise ValueError(f"{path}: not an archgym run.json (needs env_id and layout)")
+    meta, _ = meta_from_file(raw, str(path))
     if problem is None:
         import gymnasium as gym
 
         from archgym.search import problem_of
 
-        env = gym.make(meta["env_id"], **meta.get("env_kwargs", {}))
+        env = gym.make(meta["env_id"], **simulator_kwargs(meta.get("env_kwargs", {})))
         try:
             problem = problem_of(env, meta["env_id"])
         finally:

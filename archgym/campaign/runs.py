@@ -23,6 +23,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import statistics
 import tomllib
 import warnings
@@ -34,10 +35,35 @@ from typing import Any
 
 from archgym.campaign.tables import EVALUATIONS_TABLE, RUNS_TABLE, final_of, write_tables
 
-__all__ = ["Campaign", "RunSpec", "load_campaign", "run_campaign"]
+__all__ = ["Campaign", "RunSpec", "check_name", "check_relative_path", "load_campaign", "run_campaign"]
 
 CAMPAIGN_META = "campaign.json"
 STAGES = ("tuning", "test")
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+LEGAL_NAME = "letters, digits, '-', '_', '.' (no path separators, not '.'/'..')"
+
+
+def check_name(value: Any, what: str) -> str:
+    """``value`` if it can name one directory or file inside a root (an env label, an agent
+    name): else a ValueError naming ``what`` — a name read from a file must never lead a path
+    outside the campaign directory."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or value in (".", ".."):
+        raise ValueError(f"{what}: {value!r} is not legal; legal: {LEGAL_NAME}")
+    return value
+
+
+def check_relative_path(value: Any, what: str) -> str:
+    """``value`` if it is a relative path of legal names (``runs/tuning/Branin/random/s0/seed0``):
+    no absolute path, no ``..``, no empty part — it stays inside the directory it is joined to."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what}: {value!r} is not legal; legal: a relative path of names ({LEGAL_NAME})")
+    for part in re.split(r"[/\\]", value):
+        if not _NAME.fullmatch(part) or part in (".", ".."):
+            raise ValueError(
+                f"{what}: {value!r} is not legal; legal: a relative path of names ({LEGAL_NAME})"
+            )
+    return value
 
 
 @dataclass(frozen=True)
@@ -85,6 +111,18 @@ class RunSpec:
     seed: int
     budget: int
 
+    def __post_init__(self) -> None:
+        # every field of the key names a directory under DIR/runs: checked wherever a spec comes
+        # from (a campaign file, runs.parquet, a worker's argument)
+        if self.stage not in STAGES:
+            raise ValueError(f"run stage: {self.stage!r} is not legal; legal: {list(STAGES)}")
+        check_name(self.env_label, "run env_label")
+        check_name(self.agent, "run agent")
+        for name in ("setting", "seed", "budget"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"run {name}: {value!r} is not legal; legal: an integer")
+
     @property
     def key(self) -> str:
         return f"{self.stage}/{self.env_label}/{self.agent}/s{self.setting}/seed{self.seed}"
@@ -131,13 +169,15 @@ def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campa
     overlap = sorted(set(seeds["tuning_seeds"]) & set(seeds["test_seeds"]))
     if overlap:
         raise fail(f"tuning_seeds and test_seeds must be disjoint; both hold {overlap}")
+    registry = get_registry()
+    if not isinstance(raw.get("envs") or [], list) or not isinstance(raw.get("agents") or [], list):
+        raise fail("envs and agents must be arrays of tables ([[envs]], [[agents]])")
     envs = tuple(_env_entry(e, i, fail) for i, e in enumerate(raw.get("envs") or []))
     if not envs:
         raise fail("envs: name at least one env ([[envs]] id = ...)")
     labels = [e.name for e in envs]
     if len(set(labels)) != len(labels):
         raise fail(f"env labels must be unique (set label = ... to tell apart kwargs variants): {labels}")
-    registry = get_registry()
     agents = tuple(_agent_entry(a, i, registry, fail) for i, a in enumerate(raw.get("agents") or []))
     if not agents:
         raise fail("agents: name at least one agent ([[agents]] name = ...)")
@@ -153,6 +193,7 @@ def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campa
 
 
 def _env_entry(raw: Any, index: int, fail: Any) -> EnvEntry:
+    from archgym.env import caller_only_options
     from archgym.execution import resolve_spec
 
     if not isinstance(raw, Mapping) or "id" not in raw:
@@ -167,9 +208,32 @@ def _env_entry(raw: Any, index: int, fail: Any) -> EnvEntry:
     targets = raw.get("targets", [])
     if not isinstance(targets, list) or not all(isinstance(t, int | float) for t in targets):
         raise fail(f"envs[{index}].targets must be a list of reward thresholds, got {targets!r}")
-    return EnvEntry(
-        raw["id"], dict(raw.get("kwargs", {})), tuple(float(t) for t in targets), str(raw.get("label", ""))
-    )
+    kwargs = raw.get("kwargs", {})
+    if not isinstance(kwargs, Mapping):
+        raise fail(f"envs[{index}].kwargs must be a table (name = value), got {kwargs!r}")
+    trust = sorted(k for k in kwargs if k in caller_only_options())
+    if trust:
+        raise fail(
+            f"envs[{index}].kwargs: {trust} can't be set in a campaign file: trust is taken only "
+            "from the person running it (archgym bench --trust-model, or ARCHGYM_TRUST_MODELS=1)"
+        )
+    label = raw.get("label", "")
+    if label != "":
+        _check_name_in(label, f"envs[{index}].label", fail)
+    entry = EnvEntry(raw["id"], dict(kwargs), tuple(float(t) for t in targets), str(label))
+    if label == "":
+        try:
+            check_name(entry.name, f"envs[{index}].id")
+        except ValueError as exc:
+            raise fail(f"{exc}: set label = ... to name its runs' directories") from None
+    return entry
+
+
+def _check_name_in(value: Any, what: str, fail: Any) -> None:
+    try:
+        check_name(value, what)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 def _agent_entry(raw: Any, index: int, registry: Any, fail: Any) -> AgentEntry:
@@ -205,6 +269,7 @@ def _agent_entry(raw: Any, index: int, registry: Any, fail: Any) -> AgentEntry:
         raise fail(f"agents[{index}]: ranges without sample = N (how many settings to draw)")
     if sample:
         settings += _sample_settings(spec, raw.get("ranges", {}), sample, sample_seed, fail, index)
+    _check_name_in(spec.name, f"agents[{index}].name", fail)
     resolved_default = _resolve(spec, base, fail, index)
     out = [base]
     for s in settings:
@@ -258,17 +323,21 @@ def _sample_settings(
 
 
 # --- expansion ----------------------------------------------------------------------------------
-def compatible_pairs(campaign: Campaign) -> tuple[list[tuple[EnvEntry, AgentEntry]], list[str]]:
-    """(env, agent) pairs the agent can search, and why the others were skipped."""
+def compatible_pairs(
+    campaign: Campaign, *, trust_model: bool = False
+) -> tuple[list[tuple[EnvEntry, AgentEntry]], list[str]]:
+    """(env, agent) pairs the agent can search, and why the others were skipped (each env is
+    built as its runs will be: with the caller's ``trust_model``)."""
     import gymnasium as gym
 
-    from archgym.loop import problem_of
+    from archgym.loop import problem_of, with_trust
     from archgym.plugins import get_registry
 
     registry = get_registry()
     pairs, skipped = [], []
     for env_entry in campaign.envs:
-        env = gym.make(env_entry.id, **env_entry.kwargs)
+        kwargs = with_trust(env_entry.kwargs) if trust_model else env_entry.kwargs
+        env = gym.make(env_entry.id, **kwargs)
         try:
             problem = problem_of(env, env_entry.id)
         finally:
@@ -321,10 +390,14 @@ def runs_on_test_seeds(
 
 
 # --- execution ----------------------------------------------------------------------------------
-def execute_run(spec_dict: dict[str, Any], out: str, isolate: bool = False) -> dict[str, Any]:
+def execute_run(
+    spec_dict: dict[str, Any], out: str, isolate: bool = False, trust_model: bool = False
+) -> dict[str, Any]:
     """Run (or resume) one campaign run; a module-level function so process pools and Dask
     workers can call it. Returns the run's summary. ``isolate``: evaluations in a child process
-    (see :func:`archgym.loop.run`)."""
+    (see :func:`archgym.loop.run`). ``trust_model``: the caller's opt-in to unpickle proxy models
+    (``archgym bench --trust-model``), handed to every run as an argument — never read from the
+    campaign file, the spec or the run's files."""
     from archgym import loop
     from archgym.execution import pin_threads
     from archgym.records import RUN_META
@@ -334,16 +407,19 @@ def execute_run(spec_dict: dict[str, Any], out: str, isolate: bool = False) -> d
     run_dir = Path(out) / "runs" / spec.key
     summary_path = run_dir / loop.SUMMARY
     if summary_path.exists():
-        return json.loads(summary_path.read_text())
+        try:
+            return json.loads(summary_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{summary_path}: not valid JSON ({exc})") from None
     if (run_dir / RUN_META).exists():
-        return loop.resume(run_dir, progress=False, isolate=isolate)
+        return loop.resume(run_dir, progress=False, isolate=isolate, trust_model=trust_model)
     return loop.run(
         env=spec.env,
         agent=spec.agent,
         budget=spec.budget,
         seed=spec.seed,
         out=run_dir,
-        env_kwargs=spec.env_kwargs,
+        env_kwargs=loop.with_trust(spec.env_kwargs) if trust_model else spec.env_kwargs,
         agent_params=spec.agent_params,
         progress=False,
         isolate=isolate,
@@ -361,8 +437,8 @@ class _RunExecutor:
     are then resumed from their journals in a fresh pool with their evaluations isolated in child
     processes, where a dying evaluation is recorded infeasible and the run goes on."""
 
-    def __init__(self, workers: int, dask: str | None) -> None:
-        self.workers, self.local = workers, dask is None
+    def __init__(self, workers: int, dask: str | None, trust_model: bool = False) -> None:
+        self.workers, self.local, self.trust_model = workers, dask is None, trust_model
         self.resources: tuple[Any, ...] = ()
         self.executor: Executor | None = None
         if dask is not None:
@@ -386,7 +462,12 @@ class _RunExecutor:
         """Each run's outcome, in the order the runs finish."""
         if self.executor is None:
             for spec in specs:
-                yield spec, _outcome(lambda spec=spec: execute_run(asdict(spec), str(out)))
+                yield (
+                    spec,
+                    _outcome(
+                        lambda spec=spec: execute_run(asdict(spec), str(out), trust_model=self.trust_model)
+                    ),
+                )
                 bar.update()
             return
         lost = yield from self._gather(specs, out, bar, isolate=False)
@@ -404,7 +485,8 @@ class _RunExecutor:
 
         assert self.executor is not None
         futures: dict[Future[dict[str, Any]], RunSpec] = {
-            self.executor.submit(execute_run, asdict(spec), str(out), isolate): spec for spec in specs
+            self.executor.submit(execute_run, asdict(spec), str(out), isolate, self.trust_model): spec
+            for spec in specs
         }
         lost: list[RunSpec] = []
         for future in as_completed(futures):
@@ -447,19 +529,29 @@ def run_campaign(
     workers: int | None = None,
     dask: str | None = None,
     progress: bool | None = None,
+    trust_model: bool = False,
 ) -> dict[str, Any]:
-    """Run what is not finished yet; write the campaign's tables; return a short summary."""
+    """Run what is not finished yet; write the campaign's tables; return a short summary.
+
+    ``trust_model``: the caller's opt-in to unpickle the proxy models the campaign's envs name
+    (``archgym bench --trust-model``), applied to every run; campaign files can't carry it."""
     from archgym.loop import SUMMARY, progress_bar
 
+    if not isinstance(trust_model, bool):
+        raise ValueError(f"trust_model: {trust_model!r} is not legal; legal values: True, False")
+    for i, e in enumerate(campaign.envs):  # names of directories under DIR/runs: checked first
+        check_name(e.name, f"envs[{i}].label")
+    for i, a in enumerate(campaign.agents):
+        check_name(a.name, f"agents[{i}].name")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     workers = campaign.workers if workers is None else workers
     _check_same_campaign(out, campaign)
-    pairs, skipped = compatible_pairs(campaign)
+    pairs, skipped = compatible_pairs(campaign, trust_model=trust_model)
     tuning = runs_on_tuning_seeds(campaign, pairs)
     n_total = len(tuning) + len(pairs) * len(campaign.test_seeds)
     done_before = sum((out / "runs" / s.key / SUMMARY).exists() for s in tuning)
-    executor = _RunExecutor(workers, dask)
+    executor = _RunExecutor(workers, dask, trust_model)
     summaries: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
     try:
@@ -487,13 +579,22 @@ def run_campaign(
 def _check_same_campaign(out: Path, campaign: Campaign) -> None:
     """A campaign directory belongs to one campaign definition: rerunning resumes it, but a
     changed file would silently mix results."""
+    from archgym.loop import stored_kwargs
+
     meta_path = out / CAMPAIGN_META
     definition = asdict(campaign)
     definition.pop("workers")  # how runs execute, not what they compute: may change on a rerun
+    for env in definition["envs"]:  # trust is the caller's, per call: never stored
+        env["kwargs"] = stored_kwargs(env["kwargs"])
     text = json.dumps(definition, sort_keys=True, default=list)
     digest = hashlib.sha256(text.encode()).hexdigest()
     if meta_path.exists():
-        previous = json.loads(meta_path.read_text())
+        try:
+            previous = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{meta_path}: not valid JSON ({exc})") from None
+        if not isinstance(previous, dict):
+            raise ValueError(f"{meta_path}: not a JSON object")
         if previous.get("sha256") != digest:
             raise ValueError(
                 f"{out} holds campaign {previous.get('name')!r} with a different definition; "

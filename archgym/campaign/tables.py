@@ -52,12 +52,15 @@ def write_tables(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from archgym.data import scrub_env_kwargs
+    from archgym.loop import stored_kwargs
+
     targets = {e.name: e.targets for e in campaign.envs}
     rows, tables = [], []
     for spec in specs:
         summary = summaries[spec.key]
         run_dir = out / "runs" / spec.key
-        table = pq.read_table(run_dir / PARQUET)
+        table = scrub_env_kwargs(pq.read_table(run_dir / PARQUET), str(run_dir / PARQUET))
         env_targets = targets.get(spec.env_label, ())
         single = "reward" in table.column_names
         if single:
@@ -69,24 +72,27 @@ def write_tables(
         else:
             reached = [None] * len(env_targets)
         agent_summary = summary.get("agent_summary") or {}
+        where = f"{run_dir / 'summary.json'}"
         rows.append(
             {
                 "run_key": spec.key,
                 "stage": spec.stage,
                 "env": spec.env,
                 "env_label": spec.env_label,
-                "env_kwargs": json.dumps(spec.env_kwargs, sort_keys=True),
+                "env_kwargs": json.dumps(stored_kwargs(spec.env_kwargs), sort_keys=True),
                 "agent": spec.agent,
                 "setting": spec.setting,
                 "agent_params": json.dumps(spec.agent_params, sort_keys=True),
                 "seed": spec.seed,
                 "budget": spec.budget,
                 "final": final_of(summary),
-                "best_reward": _float(summary.get("best_reward")),
-                "hypervolume": _float(summary.get("hypervolume")),
-                "optimal_reward": _float(summary.get("optimal_reward")),
-                "reference_front_hypervolume": _float(summary.get("reference_front_hypervolume")),
-                "qd_score": _float(agent_summary.get("qd_score")),
+                "best_reward": _float(summary.get("best_reward"), f"{where}: best_reward"),
+                "hypervolume": _float(summary.get("hypervolume"), f"{where}: hypervolume"),
+                "optimal_reward": _float(summary.get("optimal_reward"), f"{where}: optimal_reward"),
+                "reference_front_hypervolume": _float(
+                    summary.get("reference_front_hypervolume"), f"{where}: reference_front_hypervolume"
+                ),
+                "qd_score": _float(agent_summary.get("qd_score"), f"{where}: agent_summary.qd_score"),
                 "n_evaluations": summary.get("n_evaluations"),
                 "n_feasible": summary.get("n_feasible"),
                 "wall_time_s": summary.get("wall_time_s"),
@@ -129,8 +135,12 @@ def _concat(tables: list[Any]) -> Any:
     return pa.concat_tables(tables, promote_options="permissive")
 
 
-def _float(value: Any) -> float:
-    try:
-        return float(value) if value is not None else math.nan
-    except (TypeError, ValueError):
+def _float(value: Any, what: str) -> float:
+    """A number of a run's summary; NaN for None and for a vector (a multi-objective run's best
+    reward per objective: the table's column holds scalars); anything else is an error naming it."""
+    if value is None or isinstance(value, list | tuple):
         return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: {value!r} is not a number") from None

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from archgym.loop import meta_from_file, simulator_kwargs, stored_kwargs
 from archgym.records import (
     COLUMNS,
     JOURNAL,
@@ -31,7 +33,15 @@ from archgym.records import (
     read_card,
 )
 
-__all__ = ["CARD_FORMAT", "REQUIRED_COLUMNS", "card_paths", "export", "load_dataset", "metric_units"]
+__all__ = [
+    "CARD_FORMAT",
+    "REQUIRED_COLUMNS",
+    "card_paths",
+    "export",
+    "load_dataset",
+    "metric_units",
+    "scrub_env_kwargs",
+]
 
 CARD_FORMAT = "archgym-dataset"
 REQUIRED_COLUMNS = tuple(c for c in (*COLUMNS, "versions") if c not in LOOP_COLUMNS)
@@ -76,8 +86,26 @@ def _check_columns(path: Path, table: Any, layout_meta: Mapping[str, Any]) -> No
         )
 
 
+CARD_KEYS = ("env_id", "env_version", "env_kwargs", "layout")
+RUN_KEYS = (*CARD_KEYS, "run_id", "agent", "agent_params", "seed")
+
+
+def _require(meta: Any, keys: Sequence[str], source: Path) -> None:
+    if not isinstance(meta, Mapping):
+        raise ValueError(f"{source}: not a JSON object")
+    missing = [k for k in keys if k not in meta]
+    if missing:
+        raise ValueError(f"{source}: lacks {missing}: not written by archgym")
+    layout = meta["layout"]
+    if not isinstance(layout, Mapping) or not {"parameters", "metrics", "objectives"} <= set(layout):
+        raise ValueError(f"{source}: layout lacks parameters/metrics/objectives: not written by archgym")
+
+
 def _source_meta(path: Path) -> tuple[Path, dict[str, Any], str]:
-    """(records file, run.json or dataset card, kind) for a run dir, its Parquet or a dataset."""
+    """(records file, run.json or dataset card, kind) for a run dir, its Parquet or a dataset.
+
+    The metadata's env kwargs never grant trust: caller-only options (``trust_model``) are
+    dropped with a warning naming the file (:func:`archgym.loop.meta_from_file`)."""
     if path.is_dir():
         meta_path = path / RUN_META
         if not meta_path.exists():
@@ -86,6 +114,8 @@ def _source_meta(path: Path) -> tuple[Path, dict[str, Any], str]:
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{meta_path}: not valid JSON ({exc})") from None
+        _require(meta, RUN_KEYS, meta_path)
+        meta, _ = meta_from_file(meta, str(meta_path))
         parquet = path / PARQUET
         journal = path / JOURNAL
         stale = not parquet.exists() or (
@@ -104,7 +134,10 @@ def _source_meta(path: Path) -> tuple[Path, dict[str, Any], str]:
             f"{path}: no dataset card ({card.name}) or {RUN_META} beside it, so its parameter "
             "definitions are unknown"
         )
-    return path, read_card(card, card_format=CARD_FORMAT, kind="dataset"), "dataset"
+    meta = read_card(card, card_format=CARD_FORMAT, kind="dataset")
+    _require(meta, CARD_KEYS, card)
+    meta, _ = meta_from_file(meta, str(card))
+    return path, meta, "dataset"
 
 
 def load_dataset(path: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -133,18 +166,67 @@ def _iso(seconds: float | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
-def metric_units(env_id: str, env_kwargs: Mapping[str, Any]) -> dict[str, str] | None:
-    """Metric units from the env itself (run.json does not store them); None if it can't be built."""
+def metric_units(
+    env_id: str, env_kwargs: Mapping[str, Any], *, source: str = "stored env kwargs"
+) -> dict[str, str] | None:
+    """Metric units from the env itself, for records that don't store them (runs written before
+    ``run.json`` kept ``metric_units``). The env is built on its own simulator — a stored backend
+    and its options (a model path, trust) are left out — so reading records never loads a model,
+    whatever trust is given. An env that can't be built here is reported (a warning naming
+    ``source`` and the error) and the units are None ("unknown" in the card)."""
     import gymnasium as gym
 
     try:
-        env = gym.make(env_id, **dict(env_kwargs))
-    except Exception:  # the card says "unknown" rather than failing the export
+        env = gym.make(env_id, **simulator_kwargs(env_kwargs))
+    except Exception as exc:  # plugin not installed here, kwargs it no longer takes, …: reported
+        warnings.warn(
+            f"{source}: metric units unknown: env {env_id} can't be built here to read them "
+            f"({type(exc).__name__}: {exc})",
+            UserWarning,
+            stacklevel=2,
+        )
         return None
     try:
         return dict(getattr(env.unwrapped, "metric_units", {})) or None
     finally:
         env.close()
+
+
+def _stored_units(meta: Mapping[str, Any]) -> dict[str, str] | None:
+    """The units a run.json (``metric_units``) or a dataset card stores, if it knows them all."""
+    units = meta.get("metric_units")
+    if not isinstance(units, Mapping):
+        return None
+    known = {m: units.get(m) for m in meta["layout"]["metrics"]}
+    if any(not isinstance(u, str) or u == "unknown" for u in known.values()):
+        return None
+    return known
+
+
+def scrub_env_kwargs(table: Any, source: str = "records") -> Any:
+    """``table`` with its ``env_kwargs`` column (canonical JSON text) stripped of caller-only
+    options, so records copied from files never carry trust on (see :func:`_source_meta`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "env_kwargs" not in table.column_names or not table.num_rows:
+        return table
+    column = table["env_kwargs"]
+    mapping = {}
+    for text in pc.unique(column).to_pylist():
+        try:
+            value = None if text is None else json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{source}: env_kwargs column: {text!r} is not JSON ({exc})") from None
+        if isinstance(value, Mapping):
+            clean = json.dumps(stored_kwargs(value), sort_keys=True)
+            if clean != text:
+                mapping[text] = clean
+    if not mapping:
+        return table
+    values = [mapping.get(v, v) for v in column.to_pylist()]
+    index = table.column_names.index("env_kwargs")
+    return table.set_column(index, table.field(index), pa.array(values, column.type))
 
 
 def export(inputs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
@@ -165,12 +247,16 @@ def export(inputs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
     if not inputs:
         raise ValueError("export needs at least one run directory or dataset")
     tables, runs, first = [], [], None
+    first_meta: Mapping[str, Any] = {}
+    first_source = Path()
     versions: dict[str, set[str]] = {}
     for raw in inputs:
         path = Path(raw)
         records, meta, kind = _source_meta(path)
         table = _read_table(records, meta["layout"])
         _check_columns(records, table, meta["layout"])
+        source = records.parent / RUN_META if kind == "run" else card_paths(records)[0]
+        table = scrub_env_kwargs(table, str(records))
         problem = {
             "env_id": meta["env_id"],
             "env_version": meta["env_version"],
@@ -178,7 +264,7 @@ def export(inputs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
             "layout": meta["layout"],
         }
         if first is None:
-            first = problem
+            first, first_meta, first_source = problem, meta, source
         else:
             for key in problem:
                 if _canonical(problem[key]) != _canonical(first[key]):
@@ -198,13 +284,16 @@ def export(inputs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
             for key, value in json.loads(row_versions or "{}").items():
                 versions.setdefault(key, set()).add(str(value))
     assert first is not None
+    units = _stored_units(first_meta) or metric_units(
+        first["env_id"], first["env_kwargs"], source=str(first_source)
+    )
     merged = pa.concat_tables(tables, promote_options="default")
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         pacsv.write_csv(merged, out)
     else:
         pq.write_table(merged, out)
-    card = _card(out, first, merged, runs, versions)
+    card = _card(out, first, merged, runs, versions, units)
     json_path, md_path = card_paths(out)
     json_path.write_text(json.dumps(card, indent=2, default=str))
     md_path.write_text(_card_markdown(card))
@@ -240,6 +329,7 @@ def _card(
     table: Any,
     runs: list[dict[str, Any]],
     versions: Mapping[str, set[str]],
+    units: Mapping[str, str] | None,
 ) -> dict[str, Any]:
     import pyarrow.compute as pc
 
@@ -249,7 +339,6 @@ def _card(
     backends = {
         str(k): int(v) for k, v in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True)
     }
-    units = metric_units(problem["env_id"], problem["env_kwargs"])
     stamps = [r["first_evaluation"] for r in runs if r.get("first_evaluation")]
     stamps += [r["last_evaluation"] for r in runs if r.get("last_evaluation")]
     return {

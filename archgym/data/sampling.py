@@ -110,16 +110,23 @@ def collect(
     """
     out = Path(out)
     if (out / RUN_META).exists():
-        meta = json.loads((out / RUN_META).read_text())
-        recorded = meta["config"]
-        env_id = env.partition(":")[2] if ":" in env else env
-        if meta["env_id"] != env_id or recorded["budget"] != n or meta["agent"] not in METHODS:
+        try:
+            meta = json.loads((out / RUN_META).read_text())
+            had_env, had_n, had_agent = meta["env_id"], meta["config"]["budget"], meta["agent"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(
-                f"{out} holds a run of {meta['agent']} on {meta['env_id']} with n={recorded['budget']}; "
+                f"{out / RUN_META}: not an archgym run.json ({type(exc).__name__}: {exc})"
+            ) from None
+        env_id = env.partition(":")[2] if ":" in env else env
+        if had_env != env_id or had_n != n or had_agent not in METHODS:
+            raise ValueError(
+                f"{out} holds a run of {had_agent} on {had_env} with n={had_n}; "
                 f"resume it with the same --env/--n, or choose another --out"
             )
         started = time.perf_counter()
-        summary = resume(out, agent=space_filling(meta["agent"]), progress=progress)
+        # trust is never read from run.json: the caller's own env_kwargs (trust_model) give it
+        trust = (env_kwargs or {}).get("trust_model") is True
+        summary = resume(out, agent=space_filling(had_agent), progress=progress, trust_model=trust)
         summary["collect_wall_s"] = time.perf_counter() - started
         return summary
     return run(

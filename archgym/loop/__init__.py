@@ -19,7 +19,14 @@ interaction), :mod:`~archgym.loop.resume` (replaying a journal), :mod:`~archgym.
 from archgym.loop.config import SUMMARY, AgentFactory, RunConfig
 from archgym.loop.progress import progress_bar
 from archgym.loop.runner import resume, run
-from archgym.loop.setup import build_agent, versions_of
+from archgym.loop.setup import (
+    build_agent,
+    meta_from_file,
+    simulator_kwargs,
+    stored_kwargs,
+    versions_of,
+    with_trust,
+)
 from archgym.search import BudgetExhausted, problem_of
 
 __all__ = [
@@ -28,9 +35,13 @@ __all__ = [
     "BudgetExhausted",
     "RunConfig",
     "build_agent",
+    "meta_from_file",
     "problem_of",
     "progress_bar",
     "resume",
     "run",
+    "simulator_kwargs",
+    "stored_kwargs",
     "versions_of",
+    "with_trust",
 ]

@@ -12,7 +12,7 @@ import numpy as np
 from archgym.execution import BoundEnv, EnvRecipe, Task, eval_seed
 from archgym.loop.config import SUMMARY
 from archgym.loop.ledger import Ledger
-from archgym.loop.setup import RunSetup
+from archgym.loop.setup import RunSetup, stored_kwargs
 from archgym.records import summarize
 from archgym.spaces import Design
 
@@ -90,7 +90,7 @@ def _test_best(setup: RunSetup, ledger: Ledger, best_design: Design | None) -> d
     finally:
         env.close()
     return {
-        "env_kwargs": {**base.kwargs, **test_kwargs},
+        "env_kwargs": stored_kwargs({**base.kwargs, **test_kwargs}),
         "design": best_design,
         "tuned_reward": ledger.best,
         "test_reward": result.reward,

@@ -3,6 +3,7 @@ set up, drive (ask/tell or interactive) while recording, consolidate, summarise.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ from archgym.loop.ledger import Ledger
 from archgym.loop.progress import progress_bar
 from archgym.loop.recorder import Recorder
 from archgym.loop.resume import Replay
-from archgym.loop.setup import RunSetup, set_up
+from archgym.loop.setup import RunSetup, meta_from_file, set_up, with_trust
 from archgym.records import RUN_META, consolidate
 from archgym.search import Agent, InteractiveAgent
 
@@ -62,6 +63,10 @@ def run(
     ``agent`` is a registered agent name, or a factory ``(problem, *, seed) -> Agent`` for agents
     built in code: an Agent subclass itself, or e.g. ``lambda problem, seed: AskTellAdapter(...)``
     (called as ``factory(problem, seed=seed)``). Returns the summary dict.
+
+    Options that only the caller may pass (``env_kwargs={"trust_model": True, …}``: unpickle
+    the proxy model file) hold for this call and are never stored: ``run.json``, the records and
+    the summary leave them out, so a resume must be given trust again (:func:`resume`).
     """
     name = agent if isinstance(agent, str) else getattr(agent, "__name__", "custom")
     config = RunConfig(
@@ -92,16 +97,41 @@ def resume(
     agent: AgentFactory | None = None,
     dask: str | None = None,
     isolate: bool = False,
+    trust_model: bool = False,
 ) -> dict[str, Any]:
     """Continue a killed run from its journal, without re-evaluating finished designs
-    (``dask`` and ``isolate`` as in :func:`run`)."""
+    (``dask`` and ``isolate`` as in :func:`run`).
+
+    ``run.json`` never grants trust: a stored ``trust_model`` is dropped with a warning naming the
+    file. ``trust_model=True`` (``archgym run --resume DIR --trust-model``) is the caller's own
+    opt-in to unpickle the model file the run names (``ARCHGYM_TRUST_MODELS=1`` works too); it
+    holds for this call only and is not stored.
+    """
     out = Path(out)
-    if not (out / RUN_META).exists():
+    path = out / RUN_META
+    if not path.exists():
         raise FileNotFoundError(f"{out} holds no run to resume ({RUN_META} missing)")
-    meta = json.loads((out / RUN_META).read_text())
-    config = RunConfig(**meta["config"])
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("config"), Mapping):
+        raise ValueError(f"{path}: not an archgym run.json (no 'config' object)")
+    meta, dropped = meta_from_file(raw, str(path))
+    try:
+        config = RunConfig(**meta["config"])
+    except TypeError as exc:
+        raise ValueError(f"{path}: config is not an archgym run configuration ({exc})") from None
+    if not isinstance(trust_model, bool):
+        raise ValueError(f"trust_model: {trust_model!r} is not legal; legal values: True, False")
+    if trust_model:
+        config = dataclasses.replace(config, env_kwargs=with_trust(config.env_kwargs))
     _check_dask(config, dask)
     setup = set_up(config, out, factory=agent, meta=meta)
+    if dropped:  # the run's own files say nothing of trust from now on
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta, indent=2, default=str))
+        tmp.replace(path)
     return _execute(setup, resumed=True, progress=progress, dask=dask, isolate=isolate)
 
 

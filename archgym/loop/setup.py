@@ -14,14 +14,31 @@ from typing import Any
 
 import gymnasium as gym
 
-from archgym.env import DesignEnv, parse_scalarize
+from archgym.env import (
+    SIMULATOR,
+    DesignEnv,
+    backend_options,
+    backend_specs,
+    caller_only_options,
+    parse_scalarize,
+    without_caller_only,
+)
 from archgym.execution import EnvRecipe, resolve_spec
 from archgym.loop.config import AgentFactory, RunConfig
 from archgym.plugins import get_registry
 from archgym.records import RecordLayout, layout_to_meta
 from archgym.search import Agent, InteractiveAgent, Problem, problem_of
 
-__all__ = ["RunSetup", "build_agent", "set_up", "versions_of"]
+__all__ = [
+    "RunSetup",
+    "build_agent",
+    "meta_from_file",
+    "set_up",
+    "simulator_kwargs",
+    "stored_kwargs",
+    "versions_of",
+    "with_trust",
+]
 
 
 @dataclass
@@ -61,15 +78,16 @@ def set_up(
         )
         meta = {
             "run_id": uuid.uuid4().hex,
-            "config": asdict(config),
+            "config": {**asdict(config), "env_kwargs": stored_kwargs(config.env_kwargs)},
             "env_id": env_id,
             "env_version": recipe.spec.version if recipe.spec.version is not None else 0,
-            "env_kwargs": dict(config.env_kwargs),
+            "env_kwargs": stored_kwargs(config.env_kwargs),
             "agent": config.agent,
             "agent_params": agent_params,
             "seed": config.seed,
             "versions": versions_of(env, env_id),
             "layout": layout_to_meta(layout),
+            "metric_units": dict(getattr(env.unwrapped, "metric_units", {})),
             "started": time.time(),
         }
     return RunSetup(
@@ -83,6 +101,67 @@ def set_up(
         layout=layout,
         meta=meta,
     )
+
+
+# --- what is stored, what is read back ------------------------------------------------------------
+def _caller_only() -> set[str]:
+    get_registry()  # the backends (and their caller-only options) are registered by the plugins
+    return caller_only_options()
+
+
+def stored_kwargs(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``env_kwargs`` as a run stores them (``run.json``, summary, tables, cards): without the
+    options that only the current caller may pass (``trust_model``). They are the caller's own
+    and hold for this process only, so nothing is said about them."""
+    drop = _caller_only()
+    return {k: v for k, v in env_kwargs.items() if k not in drop}
+
+
+def meta_from_file(meta: Mapping[str, Any], source: str) -> tuple[dict[str, Any], bool]:
+    """A ``run.json`` (or a dataset card) read from ``source``, with its env kwargs (``env_kwargs``
+    and ``config.env_kwargs``) stripped of caller-only options: a file someone else produced
+    never grants trust. Dropping one warns, naming ``source``; returns (meta, dropped anything)."""
+    out = dict(meta)
+    config = dict(out["config"]) if isinstance(out.get("config"), Mapping) else None
+    holders = [h for h in (out, config) if h is not None and "env_kwargs" in h]
+    for holder in holders:
+        if not isinstance(holder["env_kwargs"], Mapping):
+            raise ValueError(f"{source}: env_kwargs must be a JSON object, got {holder['env_kwargs']!r}")
+    merged: dict[str, Any] = {}
+    for holder in holders:
+        merged.update(holder["env_kwargs"])
+    kept = without_caller_only(merged, source)  # warns once, naming the file
+    for holder in holders:
+        holder["env_kwargs"] = {k: v for k, v in holder["env_kwargs"].items() if k in kept}
+    if config is not None:
+        out["config"] = config
+    return out, len(kept) != len(merged)
+
+
+def with_trust(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``env_kwargs`` with trust granted by the current caller (``--trust-model``): every
+    caller-only option of the backend they select set to True. Kwargs selecting no such backend
+    (the simulator) are returned unchanged, so one flag can cover a whole campaign."""
+    _caller_only()
+    name = env_kwargs.get("backend")
+    spec = backend_specs().get(name) if isinstance(name, str) else None
+    granted = {} if spec is None else dict.fromkeys(spec.caller_only, True)
+    return {**env_kwargs, **granted}
+
+
+def simulator_kwargs(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``env_kwargs`` without a registered backend and the backends' options (model path, trust):
+    what builds the env on its own simulator, e.g. to read its spaces or metric units from
+    stored records. Commands that only read records build envs with these, so they never load a
+    model, whatever trust is given."""
+    _caller_only()
+    options = backend_options()
+    registered = {SIMULATOR, *backend_specs()}
+    return {
+        k: v
+        for k, v in env_kwargs.items()
+        if k not in options and not (k == "backend" and isinstance(v, str) and v in registered)
+    }
 
 
 def versions_of(env: gym.Env[Any, Any], env_id: str) -> dict[str, str]:
