@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
-__all__ = ["main"]
+from archgym.loop.config import BUDGET_MAX, SEED_MAX, TIMEOUT_MAX, WORKERS_MAX
+
+__all__ = ["build_parser", "main"]
 
 
 def _key_text(text: str) -> tuple[str, str]:
@@ -30,8 +33,76 @@ def _key_value(text: str) -> tuple[str, Any]:
         return key, raw
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line on stderr (exit 2), like every other archgym error."""
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int_option(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[low, high]``; the message names the legal values."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an integer; legal values: integers {low} to {high}"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is out of range; legal values: integers {low} to {high}"
+            )
+        return value
+
+    parse.kind = "int"  # type: ignore[attr-defined]
+    return parse
+
+
+def _float_option(high: float | None = None, *, below: float | None = None) -> Callable[[str], float]:
+    """An argparse type: a finite number ``> 0`` (and ``<= high`` / ``< below``)."""
+    legal = "legal values: finite numbers > 0"
+    legal += "" if high is None else f" and <= {high:g}"
+    legal += "" if below is None else f" and < {below:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; {legal}") from None
+        if (
+            not math.isfinite(value)
+            or value <= 0
+            or (high is not None and value > high)
+            or (below is not None and value >= below)
+        ):
+            raise argparse.ArgumentTypeError(f"{text!r} is not legal; {legal}")
+        return value
+
+    parse.kind = "float"  # type: ignore[attr-defined]
+    return parse
+
+
+def _path(text: str) -> str:
+    """An argparse type: a file or directory name; an empty one would mean the current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not legal; legal values: a non-empty path")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not legal; legal values: a path without NUL bytes")
+    return text
+
+
+_path.kind = "path"  # type: ignore[attr-defined]
+_SEED = _int_option(0, SEED_MAX)
+_WORKERS = _int_option(1, WORKERS_MAX)
+_TIMEOUT = _float_option(TIMEOUT_MAX)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; numbers and paths are checked as they are parsed."""
+    parser = _Parser(
         prog="archgym",
         description="Design and hyperparameter problems as Gymnasium envs, driven by one loop.",
     )
@@ -63,9 +134,9 @@ def _parser() -> argparse.ArgumentParser:
         "--env", help="env id, e.g. archgym/Branin-v0 (see `archgym envs`); 'module:id' imports module first"
     )
     run.add_argument("--agent", help="agent name (see `archgym agents`)")
-    run.add_argument("--budget", type=int, help="number of evaluations")
-    run.add_argument("--seed", type=int, default=0, help="seeds the agent and every evaluation (default 0)")
-    run.add_argument("--out", help="output directory (must not hold a run already)")
+    run.add_argument("--budget", type=_int_option(1, BUDGET_MAX), help="number of evaluations")
+    run.add_argument("--seed", type=_SEED, default=0, help="seeds the agent and every evaluation (default 0)")
+    run.add_argument("--out", type=_path, help="output directory (must not hold a run already)")
     run.add_argument(
         "--env-kwarg",
         action="append",
@@ -84,14 +155,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--workers",
-        type=int,
+        type=_WORKERS,
         default=1,
         help="worker processes evaluating each batch in parallel (default 1: in-process). "
         "Results don't depend on it",
     )
     run.add_argument(
         "--timeout",
-        type=float,
+        type=_TIMEOUT,
         default=None,
         metavar="S",
         help="per-evaluation limit in seconds; a slower evaluation is killed and recorded as "
@@ -114,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--cost-budget",
-        type=float,
+        type=_float_option(),
         default=None,
         metavar="C",
         help="also stop once the evaluations' cost reaches C full-fidelity evaluations "
@@ -122,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--resume",
+        type=_path,
         metavar="DIR",
         default=None,
         help="continue the killed run in DIR from its journal (other options are taken "
@@ -156,8 +228,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Merge the records of RUN_DIRs (killed runs too: their journals are consolidated) "
         "into FILE (.parquet or .csv) with the records schema, and write FILE.card.json / FILE.card.md.",
     )
-    export.add_argument("inputs", nargs="+", metavar="RUN_DIR", help="run directories (or exported datasets)")
-    export.add_argument("-o", "--out", required=True, metavar="FILE", help="dataset file (.parquet or .csv)")
+    export.add_argument(
+        "inputs", type=_path, nargs="+", metavar="RUN_DIR", help="run directories (or exported datasets)"
+    )
+    export.add_argument(
+        "-o", "--out", type=_path, required=True, metavar="FILE", help="dataset file (.parquet or .csv)"
+    )
     collect = dsub.add_parser(
         "collect",
         help="evaluate a space-filling sample of an env",
@@ -165,12 +241,14 @@ def _parser() -> argparse.ArgumentParser:
         "core loop into DIR; run it again with the same arguments to resume a killed collection.",
     )
     collect.add_argument("--env", required=True, help="env id, e.g. archgym/SystolicArray-v0")
-    collect.add_argument("--n", type=int, required=True, help="number of designs")
-    collect.add_argument("--out", required=True, metavar="DIR", help="run directory (resumed if it exists)")
-    collect.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    collect.add_argument("--seed", type=int, default=0, help="seeds the sample and every evaluation")
+    collect.add_argument("--n", type=_int_option(1, BUDGET_MAX), required=True, help="number of designs")
+    collect.add_argument(
+        "--out", type=_path, required=True, metavar="DIR", help="run directory (resumed if it exists)"
+    )
+    collect.add_argument("--workers", type=_WORKERS, default=1, help="worker processes (default 1)")
+    collect.add_argument("--seed", type=_SEED, default=0, help="seeds the sample and every evaluation")
     collect.add_argument("--method", choices=["sobol", "lhs"], default="sobol", help="default sobol")
-    collect.add_argument("--timeout", type=float, default=None, metavar="S", help="per-evaluation limit")
+    collect.add_argument("--timeout", type=_TIMEOUT, default=None, metavar="S", help="per-evaluation limit")
     collect.add_argument(
         "--env-kwarg",
         action="append",
@@ -189,13 +267,13 @@ def _parser() -> argparse.ArgumentParser:
         "are skipped and killed ones resumed, so rerunning after a kill repeats nothing. Writes "
         "DIR/runs.parquet and DIR/evaluations.parquet.",
     )
-    bench.add_argument("campaign", metavar="CAMPAIGN", help="campaign file (.toml)")
+    bench.add_argument("campaign", type=_path, metavar="CAMPAIGN", help="campaign file (.toml)")
     bench.add_argument(
-        "--out", required=True, metavar="DIR", help="campaign directory (resumed if it exists)"
+        "--out", type=_path, required=True, metavar="DIR", help="campaign directory (resumed if it exists)"
     )
     bench.add_argument(
         "--workers",
-        type=int,
+        type=_int_option(0, WORKERS_MAX),
         default=None,
         help="runs executed at once in local worker processes (default: the file's "
         "'workers'; 0: one after the other in this process)",
@@ -223,7 +301,9 @@ def _parser() -> argparse.ArgumentParser:
         "hypervolume curves, rank over budget, final-performance tables, critical-difference diagram, "
         "ECDFs of normalised regret, MAP-Elites archives and the hyperparameter-lottery view.",
     )
-    report.add_argument("directory", metavar="DIR", help="a campaign directory written by `archgym bench`")
+    report.add_argument(
+        "directory", type=_path, metavar="DIR", help="a campaign directory written by `archgym bench`"
+    )
 
     proxy = sub.add_parser("proxy", help="train proxy cost models", description="Proxy cost models.")
     psub = proxy.add_subparsers(dest="proxy_command", required=True)
@@ -236,15 +316,19 @@ def _parser() -> argparse.ArgumentParser:
         "Kendall tau against mean and linear baselines, and the speedup over a real evaluation. Writes "
         "MODEL (a joblib pickle of the fitted models, served through ONNX Runtime) and MODEL.card.json.",
     )
-    train.add_argument("dataset", metavar="DATASET", help="exported dataset or run directory")
+    train.add_argument("dataset", type=_path, metavar="DATASET", help="exported dataset or run directory")
     train.add_argument("--target", nargs="+", required=True, metavar="METRIC", help="metrics to model")
-    train.add_argument("-o", "--out", required=True, metavar="MODEL", help="model file, e.g. proxy.joblib")
-    train.add_argument("--seed", type=int, default=0, help="seeds the split and the models")
-    train.add_argument("--test-fraction", type=float, default=0.2, help="held-out share (default 0.2)")
+    train.add_argument(
+        "-o", "--out", type=_path, required=True, metavar="MODEL", help="model file, e.g. proxy.joblib"
+    )
+    train.add_argument("--seed", type=_SEED, default=0, help="seeds the split and the models")
+    train.add_argument(
+        "--test-fraction", type=_float_option(below=1), default=0.2, help="held-out share (default 0.2)"
+    )
     train.add_argument("--models", default="rf,gbm", help="comma-separated kinds among rf,gbm")
     train.add_argument(
         "--max-predict-ms",
-        type=float,
+        type=_float_option(),
         default=None,
         metavar="MS",
         help="don't select candidates whose single-row prediction takes longer (ms)",
@@ -254,7 +338,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "envs":
             return _envs(args)
@@ -269,8 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(args)
         return _run(args)
-    except (ValueError, FileExistsError, FileNotFoundError, PermissionError) as exc:
-        print(f"archgym: error: {exc}", file=sys.stderr)
+    except (ValueError, FileExistsError, FileNotFoundError, PermissionError, ConnectionError) as exc:
+        print(f"archgym: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
 
@@ -295,6 +379,11 @@ def _run(args: argparse.Namespace) -> int:
         ]
         if missing:
             raise ValueError(f"run needs {', '.join(missing)} (or --resume DIR)")
+        if args.dask not in (None, "local"):  # an unreachable scheduler fails before OUT is started
+            from archgym.execution import dask_client
+
+            for resource in dask_client(args.dask, args.workers)[1]:
+                resource.close()
         summary = loop.run(
             env=args.env,
             agent=args.agent,

@@ -108,6 +108,8 @@ def parse_scalarize(text: str) -> dict[str, Any]:
         weights = [float(v) for v in rest.split(",")]
     except ValueError:
         raise ValueError(f"--scalarize: weights must be numbers, got {rest!r}") from None
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+        raise ValueError(f"--scalarize: weights must be finite numbers >= 0, not all zero; got {rest!r}")
     return {"method": method, "weights": weights}
 
 

@@ -26,7 +26,13 @@ def resolve_spec(env_id: str) -> EnvSpec:
     """The spec of ``env_id``; ``"module:id"`` imports ``module`` first (Gymnasium's syntax)."""
     if ":" in env_id:
         module, _, env_id = env_id.partition(":")
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # not installed, or broken: one line naming the module
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"--env: can't import module {module!r} named in {module}:{env_id} ({reason})"
+            ) from None
     try:
         return gym.spec(env_id)
     except gym.error.Error as exc:

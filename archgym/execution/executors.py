@@ -246,6 +246,9 @@ class ProcessExecutor(Executor):
             worker.kill()
 
 
+DASK_CONNECT_TIMEOUT = "3s"  # an unreachable scheduler is reported this soon, not after Dask's 30 s
+
+
 def dask_client(address: str, workers: int) -> tuple[Any, tuple[Any, ...]]:
     """A Dask client for ``address`` (``"local"``: a LocalCluster of ``workers`` single-threaded
     processes), and what to close afterwards — the client before its cluster."""
@@ -259,7 +262,14 @@ def dask_client(address: str, workers: int) -> tuple[Any, tuple[Any, ...]]:
         )
         client = Client(cluster)
         return client, (client, cluster)
-    client = Client(address)
+    try:
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:  # unreachable, or not an address
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise ConnectionError(
+            f"--dask: can't connect to a Dask scheduler at {address!r} within {DASK_CONNECT_TIMEOUT} "
+            f"({reason}); give a reachable scheduler address (tcp://HOST:PORT) or 'local'"
+        ) from None
     return client, (client,)
 
 

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from archgym.search import Agent, InteractiveAgent, Problem
 
-__all__ = ["SUMMARY", "AgentFactory", "RunConfig"]
+__all__ = [
+    "BUDGET_MAX",
+    "SEED_MAX",
+    "SUMMARY",
+    "TIMEOUT_MAX",
+    "WORKERS_MAX",
+    "AgentFactory",
+    "RunConfig",
+    "check_float",
+    "check_int",
+]
 
 SUMMARY = "summary.json"
+SEED_MAX = 2**32 - 1  # numpy seeds with 32-bit words: 0 <= seed < 2**32
+BUDGET_MAX = 10**9  # evaluations
+WORKERS_MAX = 1024  # processes
+TIMEOUT_MAX = 10.0**6  # seconds (~11.6 days); waits take milliseconds in a C int (~24.8 days)
 AgentFactory = Callable[[Problem, int], Agent | InteractiveAgent]
 
 
@@ -30,11 +46,51 @@ class RunConfig:
     cost_budget: float | None = None
 
     def __post_init__(self) -> None:
-        if self.budget < 1:
-            raise ValueError(f"budget must be >= 1 evaluation, got {self.budget}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
-        if self.timeout is not None and self.timeout <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
-        if self.cost_budget is not None and self.cost_budget <= 0:
-            raise ValueError(f"cost_budget must be > 0, got {self.cost_budget}")
+        # Every field is checked where it enters, before anything is written: the CLI, loop.run and
+        # loop.resume (a run.json written by hand or by an older version) all get the same errors.
+        for name in ("env", "agent"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name}: {value!r} is not legal; legal values: a non-empty string")
+        object.__setattr__(self, "budget", check_int("budget", self.budget, 1, BUDGET_MAX))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, 0, SEED_MAX))
+        object.__setattr__(self, "workers", check_int("workers", self.workers, 1, WORKERS_MAX))
+        if self.timeout is not None:
+            object.__setattr__(
+                self, "timeout", check_float("timeout", self.timeout, TIMEOUT_MAX, unit=" seconds")
+            )
+        if self.cost_budget is not None:
+            object.__setattr__(self, "cost_budget", check_float("cost_budget", self.cost_budget))
+        for name in ("env_kwargs", "agent_params"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name}: {getattr(self, name)!r} is not legal; legal values: a mapping")
+        if self.scalarize is not None:
+            from archgym.env.wrappers import parse_scalarize
+
+            if not isinstance(self.scalarize, str):
+                raise ValueError(
+                    f"scalarize: {self.scalarize!r} is not legal; legal values: 'METHOD:W1,W2,…'"
+                )
+            parse_scalarize(self.scalarize)
+
+
+def check_int(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as an ``int`` in ``[low, high]``, else a ValueError naming ``name`` and the legal values
+    (bools, floats — also ``3.0`` — and strings are refused: an integer is meant)."""
+    legal = f"legal values: integers {low} to {high}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}: {value!r} is not legal (not an integer); {legal}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"{name}: {value!r} is out of range; {legal}")
+    return int(value)
+
+
+def check_float(name: str, value: Any, high: float | None = None, *, unit: str = "") -> float:
+    """``value`` as a finite ``float`` with ``0 < value <= high``, else a ValueError naming ``name``."""
+    legal = f"legal values: finite numbers > 0{unit}" + ("" if high is None else f" and <= {high:g}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}: {value!r} is not legal (not a number); {legal}")
+    number = float(value)
+    if not math.isfinite(number) or number <= 0 or (high is not None and number > high):
+        raise ValueError(f"{name}: {value!r} is not legal; {legal}")
+    return number
