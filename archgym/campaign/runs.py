@@ -534,8 +534,10 @@ def run_campaign(
     """Run what is not finished yet; write the campaign's tables; return a short summary.
 
     ``trust_model``: the caller's opt-in to unpickle the proxy models the campaign's envs name
-    (``archgym bench --trust-model``), applied to every run; campaign files can't carry it."""
-    from archgym.loop import SUMMARY, progress_bar
+    (``archgym bench --trust-model``), applied to every run; campaign files can't carry it.
+    The campaign directory is locked while it runs (:func:`archgym.loop.hold_directory`):
+    a second ``archgym bench`` on it is refused, naming the PID of the first."""
+    from archgym.loop import hold_directory
 
     if not isinstance(trust_model, bool):
         raise ValueError(f"trust_model: {trust_model!r} is not legal; legal values: True, False")
@@ -543,8 +545,20 @@ def run_campaign(
         check_name(e.name, f"envs[{i}].label")
     for i, a in enumerate(campaign.agents):
         check_name(a.name, f"agents[{i}].name")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with hold_directory(out):  # one writer per campaign directory (each run locks its own too)
+        return _run_campaign(campaign, Path(out), workers, dask, progress, trust_model)
+
+
+def _run_campaign(
+    campaign: Campaign,
+    out: Path,
+    workers: int | None,
+    dask: str | None,
+    progress: bool | None,
+    trust_model: bool,
+) -> dict[str, Any]:
+    from archgym.loop import SUMMARY, progress_bar
+
     workers = campaign.workers if workers is None else workers
     _check_same_campaign(out, campaign)
     pairs, skipped = compatible_pairs(campaign, trust_model=trust_model)

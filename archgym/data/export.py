@@ -32,6 +32,8 @@ from archgym.records import (
     layout_from_meta,
     read_card,
 )
+from archgym.records.files import parquet_rows
+from archgym.records.journal import count_journal_rows
 
 __all__ = [
     "CARD_FORMAT",
@@ -118,11 +120,18 @@ def _source_meta(path: Path) -> tuple[Path, dict[str, Any], str]:
         meta, _ = meta_from_file(meta, str(meta_path))
         parquet = path / PARQUET
         journal = path / JOURNAL
-        stale = not parquet.exists() or (
-            journal.exists() and journal.stat().st_mtime > parquet.stat().st_mtime
-        )
-        if stale:  # a killed run: rebuild its Parquet from the journal
+        if not parquet.exists():  # a killed run: build its Parquet from the journal
             consolidate(path)
+        elif journal.exists() and journal.stat().st_mtime > parquet.stat().st_mtime:
+            held, logged = parquet_rows(parquet), count_journal_rows(path)
+            if held is None or logged > held:  # the journal went on after the Parquet: rebuild it
+                consolidate(path)
+            elif logged < held:  # never replace records with fewer: the Parquet is read as it is
+                warnings.warn(
+                    f"{journal} holds {logged} rows, fewer than the {held} of {parquet} (truncated?): "
+                    "exporting the Parquet, left as it is",
+                    stacklevel=2,
+                )
         return parquet, meta, "run"
     if not path.exists():
         raise ValueError(f"{path}: no such file or run directory")

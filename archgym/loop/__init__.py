@@ -18,7 +18,7 @@ interaction), :mod:`~archgym.loop.resume` (replaying a journal), :mod:`~archgym.
 
 from archgym.loop.config import SUMMARY, AgentFactory, RunConfig
 from archgym.loop.progress import progress_bar
-from archgym.loop.runner import resume, run
+from archgym.loop.runner import DirectoryLocked, hold_directory, resume, run
 from archgym.loop.setup import (
     build_agent,
     meta_from_file,
@@ -33,8 +33,10 @@ __all__ = [
     "SUMMARY",
     "AgentFactory",
     "BudgetExhausted",
+    "DirectoryLocked",
     "RunConfig",
     "build_agent",
+    "hold_directory",
     "meta_from_file",
     "problem_of",
     "progress_bar",

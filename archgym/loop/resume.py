@@ -11,7 +11,8 @@ from typing import Any
 
 from archgym.execution import Task
 from archgym.loop.recorder import Recorder
-from archgym.records import RecordLayout, design_of, read_journal, result_from_row
+from archgym.records import JOURNAL, PARAM, RUN_CONSTANT_COLUMNS, RecordLayout, design_of, result_from_row
+from archgym.records.journal import check_journal
 from archgym.search import Agent, EvalResult
 
 __all__ = ["Replay"]
@@ -26,8 +27,25 @@ class Replay:
         self._last = max(self.rows, default=-1)  # holds_from is asked once per batch: keep it O(1)
 
     @classmethod
-    def of(cls, out: Path, layout: RecordLayout) -> Replay:
-        return cls({row["step"]: row for row in read_journal(out)}, layout)
+    def of(cls, out: Path, layout: RecordLayout, budget: int) -> Replay:
+        """The journal of the run in ``out``, checked before anything is replayed
+        (:func:`~archgym.records.journal.check_journal`: a damaged journal is refused naming the
+        file and line). Exact duplicate lines are dropped from the journal, with a warning."""
+        allowed = [n for n in layout.arrow_schema().names if n not in RUN_CONSTANT_COLUMNS]
+        params = {n for n in allowed if n.startswith(PARAM)}  # conditional parameters may be absent
+        required = [n for n in allowed if n not in params]
+        check = check_journal(out, required=required, allowed=allowed, budget=budget)
+        if check.dropped:
+            path = out / JOURNAL
+            lines = ", ".join(f"{n} (repeats line {first})" for n, first in check.dropped)
+            warnings.warn(
+                f"{path}: dropped {len(check.dropped)} duplicated line(s) before resuming: line {lines}",
+                stacklevel=3,
+            )
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_bytes(b"".join(check.lines))
+            tmp.replace(path)
+        return cls(check.rows, layout)
 
     def __bool__(self) -> bool:
         return bool(self.rows)

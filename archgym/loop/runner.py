@@ -3,10 +3,12 @@ set up, drive (ask/tell or interactive) while recording, consolidate, summarise.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,60 @@ from archgym.loop.progress import progress_bar
 from archgym.loop.recorder import Recorder
 from archgym.loop.resume import Replay
 from archgym.loop.setup import RunSetup, meta_from_file, set_up, with_trust
-from archgym.records import RUN_META, consolidate
+from archgym.records import JOURNAL, PARQUET, RUN_CONSTANT_COLUMNS, RUN_META, consolidate
 from archgym.search import Agent, InteractiveAgent
 
-__all__ = ["resume", "run"]
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no OS-level lock, one writer is up to the user
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["LOCK", "DirectoryLocked", "hold_directory", "resume", "run"]
+
+LOCK = ".lock"
+"""The lock file a writer holds (``flock``) for as long as it writes a run or campaign directory;
+it holds the writer's PID."""
+
+RUN_KEYS = ("config", "layout", *RUN_CONSTANT_COLUMNS)
+"""The keys a ``run.json`` needs to be resumed and consolidated."""
+
+
+class DirectoryLocked(ValueError):
+    """Another process is writing this run (or campaign) directory: one writer at a time."""
+
+
+@contextlib.contextmanager
+def hold_directory(directory: str | Path) -> Iterator[Path]:
+    """Hold ``DIR/.lock`` (an exclusive, non-blocking ``flock`` naming this process's PID) while
+    the block runs: a second writer is refused at once with :class:`DirectoryLocked` naming the
+    directory and the holder's PID. The OS drops the lock when its holder dies, so a killed run
+    never leaves a stale one. The directory is created if needed (and removed again if the
+    block leaves nothing in it)."""
+    directory = Path(directory)
+    created = not directory.exists()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                raise DirectoryLocked(
+                    f"{directory} is being written by another archgym process (PID {holder}, lock "
+                    f"{path}); wait for it to finish or stop it, or choose another directory"
+                ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield directory
+        finally:
+            if created and [p.name for p in directory.iterdir()] == [LOCK]:
+                path.unlink()  # a run refused before writing anything leaves no directory behind
+                directory.rmdir()
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def run(
@@ -82,12 +134,19 @@ def run(
         cost_budget=cost_budget,
     )
     out = Path(out)
-    if (out / RUN_META).exists():
-        raise FileExistsError(f"{out} already holds a run; resume it (--resume) or choose another --out")
     _check_dask(config, dask)
-    factory = None if isinstance(agent, str) else agent
-    setup = set_up(config, out, factory=factory)
-    return _execute(setup, resumed=False, progress=progress, dask=dask, isolate=isolate)
+    with hold_directory(out):
+        if (out / RUN_META).exists():
+            raise FileExistsError(f"{out} already holds a run; resume it (--resume) or choose another --out")
+        for name in (JOURNAL, PARQUET):  # records without run.json: never append to a stray journal
+            if (out / name).exists():
+                raise FileExistsError(
+                    f"{out / name}: {out} holds records but no {RUN_META}; it is not a run this "
+                    "command can start or resume: choose another --out (or move the records away)"
+                )
+        factory = None if isinstance(agent, str) else agent
+        setup = set_up(config, out, factory=factory)
+        return _execute(setup, resumed=False, progress=progress, dask=dask, isolate=isolate)
 
 
 def resume(
@@ -108,22 +167,45 @@ def resume(
     holds for this call only and is not stored.
     """
     out = Path(out)
-    path = out / RUN_META
-    if not path.exists():
+    if not (out / RUN_META).exists():
         raise FileNotFoundError(f"{out} holds no run to resume ({RUN_META} missing)")
+    if not isinstance(trust_model, bool):
+        raise ValueError(f"trust_model: {trust_model!r} is not legal; legal values: True, False")
+    with hold_directory(out):
+        return _resume(
+            out, progress=progress, agent=agent, dask=dask, isolate=isolate, trust_model=trust_model
+        )
+
+
+def _resume(
+    out: Path,
+    *,
+    progress: bool | None,
+    agent: AgentFactory | None,
+    dask: str | None,
+    isolate: bool,
+    trust_model: bool,
+) -> dict[str, Any]:
+    path = out / RUN_META
     try:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("config"), Mapping):
         raise ValueError(f"{path}: not an archgym run.json (no 'config' object)")
+    for key in RUN_KEYS:
+        if key not in raw:
+            raise ValueError(
+                f"{path}: key {key!r} missing; it can't be resumed (not a complete archgym run.json)"
+            )
+    layout = raw["layout"]
+    if not isinstance(layout, Mapping) or not {"parameters", "metrics", "objectives"} <= set(layout):
+        raise ValueError(f"{path}: key 'layout' lacks parameters/metrics/objectives; it can't be resumed")
     meta, dropped = meta_from_file(raw, str(path))
     try:
         config = RunConfig(**meta["config"])
     except TypeError as exc:
         raise ValueError(f"{path}: config is not an archgym run configuration ({exc})") from None
-    if not isinstance(trust_model, bool):
-        raise ValueError(f"trust_model: {trust_model!r} is not legal; legal values: True, False")
     if trust_model:
         config = dataclasses.replace(config, env_kwargs=with_trust(config.env_kwargs))
     _check_dask(config, dask)
@@ -149,7 +231,7 @@ def _execute(
     out.mkdir(parents=True, exist_ok=True)
     if not resumed:
         (out / RUN_META).write_text(json.dumps(setup.meta, indent=2, default=str))
-    replay = Replay.of(out, setup.layout) if resumed else Replay({}, setup.layout)
+    replay = Replay.of(out, setup.layout, config.budget) if resumed else Replay({}, setup.layout)
     pin_threads()
     start = time.perf_counter()
     ledger = Ledger(config, setup.env, setup.problem)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 from archgym.records.schema import JOURNAL, PARQUET, RUN_META, layout_from_meta, run_constants
 
-__all__ = ["consolidate", "read_card"]
+__all__ = ["consolidate", "parquet_rows", "read_card"]
 
 
 def consolidate(directory: Path) -> Path:
@@ -18,6 +21,10 @@ def consolidate(directory: Path) -> Path:
 
     The journal is parsed by Arrow's JSON reader against the run's schema (a torn last line is
     cut off first), sorted by step and joined with the run-constant columns.
+
+    Records are never destroyed: an existing ``evaluations.parquet`` holding more rows than the
+    journal gives (an emptied or truncated journal) is left as it is, with a ValueError naming
+    both counts. The new file replaces the old one atomically (a unique temporary file, renamed).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -54,10 +61,38 @@ def consolidate(directory: Path) -> Path:
         for f in schema
     }
     out = directory / PARQUET
-    tmp = out.with_suffix(".parquet.tmp")
-    pq.write_table(pa.table(columns, schema=schema), tmp)
-    tmp.replace(out)
+    existing = parquet_rows(out)
+    if existing is not None and existing > n:
+        raise ValueError(
+            f"{out} holds {existing} rows but {path} only {n}: refusing to replace the records with "
+            "fewer (was the journal truncated?); the existing Parquet is kept"
+        )
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{PARQUET}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        pq.write_table(pa.table(columns, schema=schema), tmp)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
+
+
+def parquet_rows(path: Path) -> int | None:
+    """The row count of a Parquet file from its footer; None if there is none (or it is unreadable,
+    with a warning: it holds no records anyone can read, so it may be rebuilt)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception as exc:  # pyarrow raises several kinds for a damaged footer
+        warnings.warn(
+            f"{path}: unreadable Parquet ({exc}); it will be rebuilt from the journal", stacklevel=3
+        )
+        return None
 
 
 def read_card(path: Path, *, card_format: str, kind: str) -> dict[str, Any]:

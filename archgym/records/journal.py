@@ -14,7 +14,7 @@ import numpy as np
 
 from archgym.records.schema import JOURNAL
 
-__all__ = ["Journal", "read_journal"]
+__all__ = ["Journal", "JournalCheck", "check_journal", "count_journal_rows", "read_journal"]
 
 
 class Journal:
@@ -67,3 +67,70 @@ def _iter_journal(path: Path) -> Iterator[dict[str, Any]]:
             if not line.endswith("\n"):
                 return  # torn write from a killed run
             yield json.loads(line)
+
+
+def count_journal_rows(directory: Path) -> int:
+    """How many complete lines a run's journal holds (0 if it has none), without parsing them."""
+    path = Path(directory) / JOURNAL
+    if not path.exists():
+        return 0
+    with path.open("rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+class JournalCheck:
+    """A journal's rows by step, checked (:func:`check_journal`); ``dropped`` lists the 1-based
+    line numbers of exact duplicates left out, ``lines`` the raw complete lines kept."""
+
+    def __init__(self, rows: dict[int, dict[str, Any]], lines: list[bytes], dropped: list[tuple[int, int]]):
+        self.rows, self.lines, self.dropped = rows, lines, dropped
+
+
+def check_journal(
+    directory: Path, *, required: Iterable[str], allowed: Iterable[str], budget: int
+) -> JournalCheck:
+    """Read a run's journal checking what a resume relies on: each complete line is a JSON object
+    with the ``required`` fields and no field outside ``allowed``, an integer ``step`` in
+    ``[0, budget)`` and an integer ``batch``; no step twice. A line repeating an earlier one exactly
+    is left out (recorded in ``dropped``); anything else is a ValueError naming the file and the
+    1-based line. A torn last line (a kill mid-write) is skipped, as everywhere."""
+    path = Path(directory) / JOURNAL
+    required, allowed = list(required), set(allowed)
+    rows: dict[int, dict[str, Any]] = {}
+    first_line: dict[int, int] = {}
+    kept: list[bytes] = []
+    dropped: list[tuple[int, int]] = []
+    data = path.read_bytes() if path.exists() else b""
+    for number, line in enumerate(data.split(b"\n")[:-1], start=1):  # the last piece is torn or empty
+        where = f"{path}:{number}"
+        if not line.strip():
+            raise ValueError(f"{where}: empty line in the journal (damaged; archgym writes none)")
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{where}: not a JSON journal row ({exc}); the journal is damaged") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}: a journal row must be a JSON object, got {type(row).__name__}")
+        missing = [f for f in required if f not in row]
+        if missing:
+            raise ValueError(f"{where}: journal row lacks field(s) {', '.join(missing)}")
+        extra = sorted(set(row) - allowed)
+        if extra:
+            raise ValueError(f"{where}: journal row has field(s) this run's schema lacks: {', '.join(extra)}")
+        step, batch = row["step"], row["batch"]
+        if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < budget:
+            raise ValueError(f"{where}: step {step!r} is not an integer in [0, {budget}) (the run's budget)")
+        if not isinstance(batch, int) or isinstance(batch, bool):
+            raise ValueError(f"{where}: batch {batch!r} is not an integer")
+        if step in rows:
+            if rows[step] == row:
+                dropped.append((number, first_line[step]))
+                continue
+            raise ValueError(
+                f"{where}: step {step} is recorded twice with different content (first at line "
+                f"{first_line[step]}); the journal is damaged and can't be resumed safely"
+            )
+        rows[step] = row
+        first_line[step] = number
+        kept.append(line + b"\n")
+    return JournalCheck(rows, kept, dropped)
