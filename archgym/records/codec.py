@@ -34,7 +34,8 @@ def result_from_step(
     is an infeasible result whatever ``info`` says, with the reason recorded."""
     reward = reward.astype(np.float64, copy=True) if isinstance(reward, np.ndarray) else float(reward)
     feasible, error = bool(info.get("feasible", True)), info.get("error")
-    if feasible and not np.all(np.isfinite(reward)):  # a plain env's NaN is not a result to fit
+    finite = bool(np.all(np.isfinite(reward))) if isinstance(reward, np.ndarray) else math.isfinite(reward)
+    if feasible and not finite:  # a plain env's NaN is not a result to fit
         feasible, error = False, f"non-finite reward {reward!r}"
     return EvalResult(
         design=design,
