@@ -356,6 +356,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError, ConnectionError) as exc:
         print(f"archgym: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # SIGTERM/SIGINT: one line (how to resume), no traceback
+        code = getattr(exc, "exit_code", 130)  # a stopped run: RunInterrupted, 143 or 130
+        message = " ".join(str(exc).split()) if hasattr(exc, "exit_code") else "interrupted (SIGINT)"
+        print(f"archgym: {message}", file=sys.stderr)
+        return code
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ interaction), :mod:`~archgym.loop.resume` (replaying a journal), :mod:`~archgym.
 
 from archgym.loop.config import SUMMARY, AgentFactory, RunConfig
 from archgym.loop.progress import progress_bar
-from archgym.loop.runner import DirectoryLocked, hold_directory, resume, run
+from archgym.loop.runner import DirectoryLocked, RunInterrupted, hold_directory, resume, run
 from archgym.loop.setup import (
     build_agent,
     meta_from_file,
@@ -35,6 +35,7 @@ __all__ = [
     "BudgetExhausted",
     "DirectoryLocked",
     "RunConfig",
+    "RunInterrupted",
     "build_agent",
     "hold_directory",
     "meta_from_file",

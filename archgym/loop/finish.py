@@ -22,7 +22,13 @@ FRONT_POINTS = 2000
 """Points of a known Pareto front whose hypervolume stands for a multi-objective env's optimum."""
 
 
-def write_summary(setup: RunSetup, ledger: Ledger, *, wall_time: float, resumed: bool) -> dict[str, Any]:
+def write_summary(
+    setup: RunSetup, ledger: Ledger, *, wall_time: float, resumed: bool, stopped_by: str | None = None
+) -> dict[str, Any]:
+    """Write ``summary.json``. ``stopped_by`` names the signal (``"SIGTERM"``/``"SIGINT"``) that
+    stopped the run early: the summary is then marked ``"complete": false`` with its figures
+    computed from what was recorded, and the best design is not re-evaluated in test mode (a
+    stopped run evaluates nothing more); ``archgym run --resume`` completes it."""
     config = setup.config
     summary = summarize(setup.out, setup.problem)
     summary.update(known_optimum(setup))
@@ -43,10 +49,12 @@ def write_summary(setup: RunSetup, ledger: Ledger, *, wall_time: float, resumed:
             "versions": setup.meta["versions"],
             "wall_time_s": wall_time,
             "resumed": resumed,
+            "complete": stopped_by is None,
+            "stopped_by": stopped_by,
             "agent_summary": setup.agent.finish(setup.out),
         }
     )
-    test = _test_best(setup, ledger, summary.get("best_design"))
+    test = None if stopped_by is not None else _test_best(setup, ledger, summary.get("best_design"))
     if test is not None:
         summary["test"] = test
     (setup.out / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_safe))

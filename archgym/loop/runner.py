@@ -7,6 +7,8 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -38,7 +40,7 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: no OS-level lock, one writer is up to the user
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK", "DirectoryLocked", "hold_directory", "resume", "run"]
+__all__ = ["LOCK", "DirectoryLocked", "RunInterrupted", "hold_directory", "resume", "run"]
 
 LOCK = ".lock"
 """The lock file a writer holds (``flock``) for as long as it writes a run or campaign directory;
@@ -50,6 +52,83 @@ RUN_KEYS = ("config", "layout", *RUN_CONSTANT_COLUMNS)
 
 class DirectoryLocked(ValueError):
     """Another process is writing this run (or campaign) directory: one writer at a time."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by ``SIGTERM`` or ``SIGINT`` (Ctrl-C) before its budget was spent.
+
+    Raised by :func:`run` and :func:`resume` once the run has stopped cleanly: evaluations in
+    flight abandoned (worker processes stopped), the journal consolidated into
+    ``evaluations.parquet`` and ``summary.json`` written with ``"complete": false`` and
+    ``"stopped_by"``. ``resume(out)`` continues it. A :class:`KeyboardInterrupt`, so
+    ``except Exception`` never swallows it.
+
+    Attributes: ``signal_name`` (``"SIGTERM"``/``"SIGINT"``), ``signum``, ``out``,
+    ``n_evaluations`` (recorded so far), ``budget``, ``summary`` (as written) and
+    ``exit_code`` (``128 + signum``: 143 or 130, what the CLI exits with).
+    """
+
+    def __init__(
+        self,
+        signal_name: str,
+        *,
+        out: Path | None = None,
+        n_evaluations: int | None = None,
+        budget: int | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        self.signal_name = signal_name
+        self.signum = int(getattr(signal, signal_name, signal.SIGINT))
+        self.out, self.n_evaluations, self.budget, self.summary = out, n_evaluations, budget, summary
+        super().__init__(str(self))
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        if self.out is None:
+            return f"stopped by {self.signal_name}"
+        return (
+            f"stopped by {self.signal_name} after {self.n_evaluations} of {self.budget} evaluations; "
+            f"continue with: archgym run --resume {self.out}"
+        )
+
+
+class _StopOnSignals:
+    """For the length of a run, in the main thread only: the first ``SIGTERM``/``SIGINT`` raises
+    :class:`RunInterrupted` while the run is driving evaluations; once it is finishing
+    (consolidating, summarising), signals are noted, not raised, so the records always end
+    consistent. The previous handlers come back on exit."""
+
+    SIGNALS = ("SIGTERM", "SIGINT")
+
+    def __init__(self) -> None:
+        self.stopped_by: str | None = None
+        self.finishing = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopOnSignals:
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                signum = getattr(signal, name)
+                previous = signal.getsignal(signum)
+                if previous is None:  # set outside Python: can't be restored, leave it alone
+                    continue
+                self._previous[signum] = previous
+                signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        if self.stopped_by is not None or self.finishing:
+            return  # already stopping, or finishing: the records are being completed
+        self.stopped_by = name
+        raise RunInterrupted(name)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 @contextlib.contextmanager
@@ -237,20 +316,44 @@ def _execute(
     ledger = Ledger(config, setup.env, setup.problem)
     bar = progress_bar(config.budget, progress)
     recorder = Recorder(out, setup.layout, ledger, bar)
-    try:
-        if isinstance(setup.agent, InteractiveAgent):
-            drive_interactive(setup.agent, config.agent, setup.env, recorder, replay)
-        else:
-            assert isinstance(setup.agent, Agent)
-            with _executor(setup, dask=dask, isolate=isolate) as executor:
-                driver = AskTellDriver(setup.agent, executor, recorder, config, setup.problem.design_space)
-                driver.drive(replay)
-    finally:
-        recorder.close()
-        bar.close()
-        setup.env.close()
-        consolidate(out)
-    return write_summary(setup, ledger, wall_time=time.perf_counter() - start, resumed=resumed)
+    with _StopOnSignals() as signals:
+        try:
+            try:
+                _drive(setup, recorder, replay, dask=dask, isolate=isolate)
+            finally:
+                signals.finishing = True  # from here a signal is noted, never raised
+        except KeyboardInterrupt as exc:  # SIGTERM/SIGINT by our handler, or Ctrl-C with none installed
+            signals.stopped_by = getattr(exc, "signal_name", None) or signals.stopped_by or "SIGINT"
+        finally:
+            signals.finishing = True
+            recorder.close()
+            bar.close()
+            setup.env.close()
+            consolidate(out)
+        stopped_by = signals.stopped_by
+        summary = write_summary(
+            setup, ledger, wall_time=time.perf_counter() - start, resumed=resumed, stopped_by=stopped_by
+        )
+    if stopped_by is not None:
+        raise RunInterrupted(
+            stopped_by,
+            out=out,
+            n_evaluations=summary["n_evaluations"],
+            budget=config.budget,
+            summary=summary,
+        )
+    return summary
+
+
+def _drive(setup: RunSetup, recorder: Recorder, replay: Replay, *, dask: str | None, isolate: bool) -> None:
+    config = setup.config
+    if isinstance(setup.agent, InteractiveAgent):
+        drive_interactive(setup.agent, config.agent, setup.env, recorder, replay)
+    else:
+        assert isinstance(setup.agent, Agent)
+        with _executor(setup, dask=dask, isolate=isolate) as executor:
+            driver = AskTellDriver(setup.agent, executor, recorder, config, setup.problem.design_space)
+            driver.drive(replay)
 
 
 def _executor(setup: RunSetup, *, dask: str | None, isolate: bool) -> Executor:
@@ -259,6 +362,28 @@ def _executor(setup: RunSetup, *, dask: str | None, isolate: bool) -> Executor:
         return DaskExecutor(setup.recipe, address=dask, workers=config.workers, penalty=penalty_of(setup.env))
     if config.workers == 1 and config.timeout is None and not isolate:
         return InProcessExecutor(BoundEnv(setup.env))
-    return ProcessExecutor(
-        setup.recipe, workers=config.workers, timeout=config.timeout, penalty=penalty_of(setup.env)
-    )
+    with _workers_ignore_ctrl_c():
+        return ProcessExecutor(
+            setup.recipe, workers=config.workers, timeout=config.timeout, penalty=penalty_of(setup.env)
+        )
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start worker processes with ``SIGINT`` ignored (an ignored signal stays ignored across
+    exec, and Python keeps it so): a terminal's Ctrl-C reaches the whole process group, and only
+    the run should answer it — it stops the workers itself — not each worker with a traceback.
+    Main thread only; a Ctrl-C in this short window is dropped. Workers that replace one killed
+    later in the run (a timeout) start with the default."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
