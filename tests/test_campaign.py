@@ -368,3 +368,28 @@ name = "random"
     assert len(died) > 0 and not died.feasible.any()
     assert died.error.str.contains("worker process died").all()
     assert faulty[faulty["param.x"] < 0.6].feasible.all()
+
+
+def test_a_run_stopped_by_a_signal_is_resumed_by_the_next_campaign_pass(tmp_path: Path) -> None:
+    """A run stopped by SIGTERM (a pool shutting down) writes summary.json with complete=false:
+    rerunning the campaign must resume it, not take it as finished."""
+    raw = {
+        "budget": 4,
+        "workers": 0,
+        "tuning_seeds": [0],
+        "envs": [{"id": "archgym/Branin-v0"}],
+        "agents": [{"name": "random"}],
+    }
+    out = tmp_path / "c"
+    run_campaign(parse_campaign(raw), out, progress=False)
+    [summary_path] = (out / "runs").rglob("summary.json")
+    stopped = json.loads(summary_path.read_text()) | {
+        "complete": False,
+        "stopped_by": "SIGTERM",
+        "n_evaluations": 0,
+    }
+    summary_path.write_text(json.dumps(stopped))
+    run_campaign(parse_campaign(raw), out, progress=False)
+    resumed = json.loads(summary_path.read_text())
+    assert resumed["complete"] is True and resumed["n_evaluations"] == 4
+    assert pq.read_table(out / "runs.parquet").to_pandas().n_evaluations.tolist() == [4]

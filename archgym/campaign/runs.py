@@ -408,9 +408,11 @@ def execute_run(
     summary_path = run_dir / loop.SUMMARY
     if summary_path.exists():
         try:
-            return json.loads(summary_path.read_text())
+            summary = json.loads(summary_path.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{summary_path}: not valid JSON ({exc})") from None
+        if summary.get("complete", True):  # a run stopped by a signal wrote complete=false: resume it
+            return summary
     if (run_dir / RUN_META).exists():
         return loop.resume(run_dir, progress=False, isolate=isolate, trust_model=trust_model)
     return loop.run(
