@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from archgym.loop.config import BUDGET_MAX, SEED_MAX, TIMEOUT_MAX, WORKERS_MAX
+from archgym.loop.config import BUDGET_MAX, MEMORY_MAX_MB, SEED_MAX, TIMEOUT_MAX, WORKERS_MAX
 
 __all__ = ["build_parser", "main"]
 
@@ -168,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-evaluation limit in seconds; a slower evaluation is killed and recorded as "
         "infeasible (runs evaluations in worker processes; ask/tell agents only: an agent "
         "that steps the env itself, such as rl, runs in-process)",
+    )
+    run.add_argument(
+        "--max-memory-mb",
+        type=_float_option(MEMORY_MAX_MB),
+        default=None,
+        metavar="MB",
+        help="per-evaluation memory limit: the loop watches each worker's resident memory (with "
+        "its child processes') and kills one that uses more than MB megabytes; that evaluation is "
+        "recorded as infeasible and the run goes on with a fresh worker (runs evaluations in "
+        "worker processes; not with --dask)",
     )
     run.add_argument(
         "--isolate",
@@ -399,6 +409,7 @@ def _run(args: argparse.Namespace) -> int:
             agent_params=dict(args.agent_param),
             workers=args.workers,
             timeout=args.timeout,
+            max_memory_mb=args.max_memory_mb,
             scalarize=args.scalarize,
             cost_budget=args.cost_budget,
             progress=progress,

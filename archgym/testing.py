@@ -62,7 +62,9 @@ class FaultyEnv(DesignEnv):
     """Raises for ``x < fail_below`` and hangs for ``hang_s`` seconds for ``x > hang_above``:
     a simulator that crashes or hangs on some designs. With ``die_at_or_above`` set, designs
     with ``x >= die_at_or_above`` end the evaluating process at once (``os._exit``), as a
-    segfaulting simulator or the OOM killer would. Every evaluation first writes a scratch file
+    segfaulting simulator or the OOM killer would. With ``allocate_mb_above`` set, designs with
+    ``x > allocate_mb_above`` allocate and touch ``allocate_mb`` MB and hold it for a second, as a
+    simulator that runs out of memory does. Every evaluation first writes a scratch file
     into its work directory, as a file-based simulator does. Penalty reward: -10."""
 
     def __init__(
@@ -71,9 +73,12 @@ class FaultyEnv(DesignEnv):
         hang_above: float = 0.8,
         hang_s: float = 30.0,
         die_at_or_above: float | None = None,
+        allocate_mb_above: float | None = None,
+        allocate_mb: int = 0,
     ) -> None:
         self.fail_below, self.hang_above, self.hang_s = fail_below, hang_above, hang_s
         self.die_at_or_above = die_at_or_above
+        self.allocate_mb_above, self.allocate_mb = allocate_mb_above, int(allocate_mb)
         super().__init__(
             design_space=DesignSpace([Real("x", 0.0, 1.0)]),
             metrics={"value": "1"},
@@ -85,6 +90,12 @@ class FaultyEnv(DesignEnv):
         (context.workdir / "scratch.txt").write_text(f"{x}\n")
         if self.die_at_or_above is not None and x >= self.die_at_or_above:
             os._exit(70)
+        if self.allocate_mb_above is not None and x > self.allocate_mb_above:
+            import numpy as np
+
+            held = np.ones(self.allocate_mb * 2**20, dtype=np.uint8)  # ones: every page touched
+            time.sleep(1.0)
+            del held
         if x < self.fail_below:
             raise RuntimeError(f"simulated crash at x={x:.3f}")
         if x > self.hang_above:

@@ -29,6 +29,8 @@ from archgym.spaces import Reward
 __all__ = ["DaskExecutor", "Executor", "InProcessExecutor", "ProcessExecutor"]
 
 _MAX_START_FAILURES = 3
+_MEMORY_POLL_S = 0.05  # how often busy workers' resident memory is read when a limit is set
+_MB = 2**20
 _ONE_THREAD = {
     name: "1"
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -151,23 +153,66 @@ class _Worker:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
+def _resident_mb(pid: int) -> float:
+    """Resident memory (MB) of process ``pid`` and all its descendants; 0 once it has gone."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        processes = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):  # a child may end while it is being read
+            total += proc.memory_info().rss
+    return total / _MB
+
+
+def _kill_descendants(pid: int) -> None:
+    """Kill the children of ``pid`` (a simulator the worker started), before the worker itself."""
+    import psutil
+
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+
+
 class ProcessExecutor(Executor):
-    """``workers`` processes; an evaluation past ``timeout`` seconds is killed and recorded as
-    infeasible, and its worker replaced.
+    """``workers`` processes; an evaluation past ``timeout`` seconds, or whose worker's resident
+    memory (with its children's) exceeds ``max_memory_mb``, is killed and recorded as infeasible,
+    and its worker replaced.
 
     Args:
         recipe: how each worker builds its env.
         workers: number of worker processes.
         timeout: per-evaluation limit in seconds (None: no limit).
         penalty: reward recorded for evaluations that time out or kill their worker.
+        max_memory_mb: per-evaluation limit on resident memory in MB (2**20 bytes), read every
+            ~50 ms while a worker is busy (None: no limit).
     """
 
-    def __init__(self, recipe: EnvRecipe, *, workers: int, timeout: float | None, penalty: Reward) -> None:
+    def __init__(
+        self,
+        recipe: EnvRecipe,
+        *,
+        workers: int,
+        timeout: float | None,
+        penalty: Reward,
+        max_memory_mb: float | None = None,
+    ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        if max_memory_mb is not None and not max_memory_mb > 0:
+            raise ValueError(f"max_memory_mb must be > 0 MB, got {max_memory_mb}")
         self.recipe, self.timeout, self.penalty = recipe, timeout, penalty
+        self.max_memory_mb = max_memory_mb
         self._ctx = mp.get_context("spawn")
         self._start_failures = 0
         self._workers = [_Worker(self._ctx, recipe) for _ in range(workers)]
@@ -198,14 +243,32 @@ class ProcessExecutor(Executor):
                         self._replace(worker)
                         error = f"timeout: evaluation exceeded {self.timeout:g} s; worker killed"
                         yield task, failed_result(task, error, self.penalty, now - worker.started)
+            if self.max_memory_mb is not None:
+                yield from self._enforce_memory(self.max_memory_mb)
+
+    def _enforce_memory(self, limit: float) -> Iterator[tuple[Task, EvalResult]]:
+        for worker in list(self._workers):
+            if worker.task is None:
+                continue
+            used = _resident_mb(worker.process.pid)
+            if used > limit and not worker.conn.poll():  # a result already sent is received instead
+                task, elapsed = worker.task, time.perf_counter() - worker.started
+                _kill_descendants(worker.process.pid)
+                self._replace(worker)
+                error = f"memory limit: worker used {used:.0f} MB > --max-memory-mb {limit:g}; worker killed"
+                yield task, failed_result(task, error, self.penalty, elapsed)
 
     def _next_wait(self) -> float | None:
-        if self.timeout is None:
+        busy = [w for w in self._workers if w.task is not None]
+        if not busy:
             return None
-        deadlines = [w.started + self.timeout for w in self._workers if w.task is not None]
-        if not deadlines:
-            return None
-        return max(0.0, min(deadlines) - time.perf_counter()) + 1e-3
+        waits = []
+        if self.timeout is not None:
+            deadline = min(w.started + self.timeout for w in busy)
+            waits.append(max(0.0, deadline - time.perf_counter()) + 1e-3)
+        if self.max_memory_mb is not None:
+            waits.append(_MEMORY_POLL_S)
+        return min(waits) if waits else None
 
     def _receive(self, worker: _Worker) -> Iterator[tuple[Task, EvalResult]]:
         try:

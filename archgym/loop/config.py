@@ -12,6 +12,7 @@ from archgym.search import Agent, InteractiveAgent, Problem
 
 __all__ = [
     "BUDGET_MAX",
+    "MEMORY_MAX_MB",
     "SEED_MAX",
     "SUMMARY",
     "TIMEOUT_MAX",
@@ -27,6 +28,7 @@ SEED_MAX = 2**32 - 1  # numpy seeds with 32-bit words: 0 <= seed < 2**32
 BUDGET_MAX = 10**9  # evaluations
 WORKERS_MAX = 1024  # processes
 TIMEOUT_MAX = 10.0**6  # seconds (~11.6 days); waits take milliseconds in a C int (~24.8 days)
+MEMORY_MAX_MB = 10.0**9  # MB per evaluation (a petabyte): larger is a typo, not a limit
 AgentFactory = Callable[[Problem, int], Agent | InteractiveAgent]
 
 
@@ -44,6 +46,7 @@ class RunConfig:
     timeout: float | None = None
     scalarize: str | None = None
     cost_budget: float | None = None
+    max_memory_mb: float | None = None
 
     def __post_init__(self) -> None:
         # Every field is checked where it enters, before anything is written: the CLI, loop.run and
@@ -58,6 +61,12 @@ class RunConfig:
         if self.timeout is not None:
             object.__setattr__(
                 self, "timeout", check_float("timeout", self.timeout, TIMEOUT_MAX, unit=" seconds")
+            )
+        if self.max_memory_mb is not None:
+            object.__setattr__(
+                self,
+                "max_memory_mb",
+                check_float("max_memory_mb", self.max_memory_mb, MEMORY_MAX_MB, unit=" MB"),
             )
         if self.cost_budget is not None:
             object.__setattr__(self, "cost_budget", check_float("cost_budget", self.cost_budget))

@@ -43,6 +43,7 @@ def write_summary(
             "budget": config.budget,
             "workers": config.workers,
             "timeout": config.timeout,
+            "max_memory_mb": config.max_memory_mb,
             "scalarize": config.scalarize,
             "cost_budget": config.cost_budget,
             "cost": ledger.cost,

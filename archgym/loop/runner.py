@@ -181,6 +181,7 @@ def run(
     progress: bool | None = None,
     dask: str | None = None,
     isolate: bool = False,
+    max_memory_mb: float | None = None,
 ) -> dict[str, Any]:
     """Run ``agent`` on ``env`` for ``budget`` evaluations; write records and a summary to ``out``.
 
@@ -189,7 +190,9 @@ def run(
     run executes, never what it computes, so it is not part of the run's stored configuration.
     ``isolate``: evaluate in a worker process even with one worker and no timeout, so an
     evaluation that ends its process (a segfault) is recorded infeasible instead of ending the
-    run; not stored either.
+    run; not stored either. ``max_memory_mb``: per-evaluation memory limit (MB of resident memory
+    of the worker process and its children, watched by the loop); an evaluation over it is killed
+    and recorded infeasible, like one past ``timeout``; evaluations then run in worker processes.
 
     ``agent`` is a registered agent name, or a factory ``(problem, *, seed) -> Agent`` for agents
     built in code: an Agent subclass itself, or e.g. ``lambda problem, seed: AskTellAdapter(...)``
@@ -211,6 +214,7 @@ def run(
         timeout=timeout,
         scalarize=scalarize,
         cost_budget=cost_budget,
+        max_memory_mb=max_memory_mb,
     )
     out = Path(out)
     _check_dask(config, dask)
@@ -301,6 +305,11 @@ def _check_dask(config: RunConfig, dask: str | None) -> None:
         raise ValueError(
             "--timeout needs local worker processes (a Dask task can't be killed); drop --timeout or --dask"
         )
+    if dask is not None and config.max_memory_mb is not None:
+        raise ValueError(
+            "--max-memory-mb needs local worker processes (a Dask task can't be killed); "
+            "drop --max-memory-mb or --dask"
+        )
 
 
 def _execute(
@@ -360,11 +369,15 @@ def _executor(setup: RunSetup, *, dask: str | None, isolate: bool) -> Executor:
     config = setup.config
     if dask is not None:
         return DaskExecutor(setup.recipe, address=dask, workers=config.workers, penalty=penalty_of(setup.env))
-    if config.workers == 1 and config.timeout is None and not isolate:
+    if config.workers == 1 and config.timeout is None and config.max_memory_mb is None and not isolate:
         return InProcessExecutor(BoundEnv(setup.env))
     with _workers_ignore_ctrl_c():
         return ProcessExecutor(
-            setup.recipe, workers=config.workers, timeout=config.timeout, penalty=penalty_of(setup.env)
+            setup.recipe,
+            workers=config.workers,
+            timeout=config.timeout,
+            penalty=penalty_of(setup.env),
+            max_memory_mb=config.max_memory_mb,
         )
 
 
