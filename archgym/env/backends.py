@@ -130,11 +130,12 @@ def caller_only_options() -> set[str]:
     return {option for spec in _specs.values() for option in spec.caller_only}
 
 
-def without_caller_only(kwargs: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """``kwargs`` read from ``source`` (a file) without the options that grant trust: a file
-    someone else produced must never switch on unpickling. Dropping one warns, naming it."""
+def without_caller_only(kwargs: Mapping[str, Any], source: str | None) -> dict[str, Any]:
+    """``kwargs`` without the options that grant trust. Read from ``source`` (a file): a file
+    someone else produced must never switch on unpickling, and dropping one warns, naming it.
+    ``source=None``: the caller's own kwargs being stored, dropped without a word."""
     dropped = sorted(k for k in kwargs if k in caller_only_options())
-    if dropped:
+    if dropped and source is not None:
         import warnings
 
         warnings.warn(

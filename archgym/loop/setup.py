@@ -113,8 +113,8 @@ def stored_kwargs(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """``env_kwargs`` as a run stores them (``run.json``, summary, tables, cards): without the
     options that only the current caller may pass (``trust_model``). They are the caller's own
     and hold for this process only, so nothing is said about them."""
-    drop = _caller_only()
-    return {k: v for k, v in env_kwargs.items() if k not in drop}
+    _caller_only()
+    return without_caller_only(env_kwargs, None)
 
 
 def meta_from_file(meta: Mapping[str, Any], source: str) -> tuple[dict[str, Any], bool]:
