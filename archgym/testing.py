@@ -19,7 +19,7 @@ from archgym.env import DesignEnv, EvalContext, Fidelity
 from archgym.search import Agent, EvalResult, Problem
 from archgym.spaces import Design, DesignSpace, Objective, Objectives, Real
 
-__all__ = ["ConstantAgent", "FaultyEnv", "NullEnv", "SleepEnv"]
+__all__ = ["ConstantAgent", "FaultyEnv", "NullEnv", "SleepEnv", "install_into"]
 
 
 class NullEnv(DesignEnv):
@@ -124,3 +124,29 @@ for _name, _cls in (("Null", NullEnv), ("Sleep", SleepEnv), ("Faulty", FaultyEnv
     _id = f"archgym-testing/{_name}-v0"
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=f"archgym.testing:{_cls.__name__}")
+
+
+def install_into(target: str | os.PathLike[str], *sources: str | os.PathLike[str]) -> None:
+    """pip-install the distributions at ``sources`` (no dependencies, no index, no build
+    isolation) into the private directory ``target``: a plugin test then sees them, through real
+    ``.dist-info`` entry points, in a child process with ``target`` on ``PYTHONPATH``."""
+    import subprocess
+    import sys
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--target",
+        str(target),
+        *map(str, sources),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pip install failed:\n{proc.stdout}\n{proc.stderr}")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from archgym.testing import install_into
+
 SLEEP_S = 1.0
 THRESHOLD_S = SLEEP_S / 5  # the slow plugin sleeps 5x the threshold: not a timing test of the machine
 
@@ -83,22 +85,7 @@ def hostile_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + "\n"
     )
     target = base / "site"
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--no-build-isolation",
-        "--no-index",
-        "--target",
-        str(target),
-        str(src),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, f"pip install failed:\n{proc.stdout}\n{proc.stderr}"
+    install_into(target, src)
     return target
 
 

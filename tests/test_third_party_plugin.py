@@ -28,6 +28,7 @@ import gymnasium
 import pytest
 
 import archgym
+from archgym.testing import install_into
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "archgym-example-plugin"
@@ -48,22 +49,7 @@ def plugin_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copytree(src, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
         sources.append(str(copy))
     target = base / "site"
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--no-build-isolation",
-        "--no-index",
-        "--target",
-        str(target),
-        *sources,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, f"pip install failed:\n{proc.stdout}\n{proc.stderr}"
+    install_into(target, *sources)
     for dist in ("archgym_example_plugin", "archgym_broken_plugin"):
         [info] = target.glob(f"{dist}-*.dist-info")
         assert "[archgym]" in (info / "entry_points.txt").read_text()
