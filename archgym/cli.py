@@ -369,6 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # SIGTERM/SIGINT: one line (how to resume), no traceback
         code = getattr(exc, "exit_code", 130)  # a stopped run: RunInterrupted, 143 or 130
         message = " ".join(str(exc).split()) if hasattr(exc, "exit_code") else "interrupted (SIGINT)"
+        if args.command == "bench":  # the campaign continues, not the one run that was stopped
+            message = (
+                f"stopped by {getattr(exc, 'signal_name', 'SIGINT')}; finished runs are kept; continue "
+                f"with the same command: archgym bench {args.campaign} --out {args.out}"
+            )
         print(f"archgym: {message}", file=sys.stderr)
         return code
 

@@ -65,7 +65,10 @@ class FaultyEnv(DesignEnv):
     segfaulting simulator or the OOM killer would. With ``allocate_mb_above`` set, designs with
     ``x > allocate_mb_above`` allocate and touch ``allocate_mb`` MB and hold it for a second, as a
     simulator that runs out of memory does. Every evaluation first writes a scratch file
-    into its work directory, as a file-based simulator does. Penalty reward: -10."""
+    into its work directory, as a file-based simulator does; with ``write_cwd`` it also writes
+    ``faulty-cwd.txt`` relative to its CWD, as simulators that write relative paths do, and
+    fails if the file is already there (the CWD was not private to the evaluation).
+    Penalty reward: -10."""
 
     def __init__(
         self,
@@ -75,8 +78,10 @@ class FaultyEnv(DesignEnv):
         die_at_or_above: float | None = None,
         allocate_mb_above: float | None = None,
         allocate_mb: int = 0,
+        write_cwd: bool = False,
     ) -> None:
         self.fail_below, self.hang_above, self.hang_s = fail_below, hang_above, hang_s
+        self.write_cwd = bool(write_cwd)
         self.die_at_or_above = die_at_or_above
         self.allocate_mb_above, self.allocate_mb = allocate_mb_above, int(allocate_mb)
         super().__init__(
@@ -88,6 +93,9 @@ class FaultyEnv(DesignEnv):
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
         x = design["x"]
         (context.workdir / "scratch.txt").write_text(f"{x}\n")
+        if self.write_cwd:
+            with open("faulty-cwd.txt", "x") as relative:  # "x": fails if an earlier one left it
+                relative.write(f"{x}\n")
         if self.die_at_or_above is not None and x >= self.die_at_or_above:
             os._exit(70)
         if self.allocate_mb_above is not None and x > self.allocate_mb_above:

@@ -108,7 +108,11 @@ def test_ppo_batch_larger_than_rollout_is_infeasible_without_training() -> None:
     assert reward == 0.0  # CartPole penalty: the lowest possible return
 
 
-def test_a2c_option_trains() -> None:
+def test_a2c_option_trains_and_sb3_leaves_no_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where SB3 makes SB3-* folders without a logger
+    monkeypatch.setattr(tempfile, "tempdir", None)
     design = {
         "learning_rate": 7e-4,
         "n_steps": 5,
@@ -120,6 +124,7 @@ def test_a2c_option_trains() -> None:
     reward, info = _step("archgym/RLHyper-v0", design, algorithm="A2C", train_steps=200)
     assert info["feasible"], info.get("error")
     assert math.isfinite(reward)
+    assert not list(tmp_path.glob("SB3-*"))
 
 
 @settings(max_examples=50, deadline=None)

@@ -235,3 +235,16 @@ def test_consolidate_never_shrinks_the_records(tmp_path: Path) -> None:
         consolidate(out)
     assert (out / PARQUET).read_bytes() == parquet
     assert sorted(p.name for p in out.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_export_of_a_run_being_written_is_refused_naming_the_writer(tmp_path: Path) -> None:
+    """Export consolidates a killed run, so it is a writer too: while another holds the run's
+    lock (a live run or resume), it is refused, naming the holder's PID, and nothing changes."""
+    out = _killed(tmp_path, keep=5)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != LOCK}
+    with hold_directory(out), pytest.raises(DirectoryLocked, match=f"PID {os.getpid()}"):
+        export([out], tmp_path / "d.parquet")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != LOCK} == before
+    assert not (tmp_path / "d.parquet").exists()
+    export([out], tmp_path / "d.parquet")  # once the writer has gone
+    assert pq.read_table(tmp_path / "d.parquet").num_rows == 5

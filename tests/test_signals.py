@@ -124,3 +124,46 @@ def test_run_interrupted_carries_exit_code_and_resume_hint(tmp_path: Path) -> No
         == f"stopped by SIGTERM after 17 of 50 evaluations; continue with: archgym run --resume {tmp_path}"
     )
     assert RunInterrupted("SIGINT").exit_code == 130
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "pool"])
+def test_a_signalled_campaign_stops_in_one_line_and_the_same_command_continues_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: int
+) -> None:
+    """``archgym bench`` on SIGTERM: its runs stop cleanly (pool processes too), it prints one
+    line naming the bench command — not ``run --resume`` — and rerunning it finishes."""
+    campaign = tmp_path / "c.toml"
+    campaign.write_text(
+        f'budget = 60\ntuning_seeds = [0]\ntest_seeds = [1, 2]\n[[envs]]\nid = "{SLEEP}"\n'
+        'kwargs = { delay_s = 0.02 }\n[[agents]]\nname = "random"\n'
+    )
+    out = tmp_path / "c"
+    command = [sys.executable, "-m", "archgym.cli", "bench", str(campaign), "--out", str(out)]
+    command += ["--workers", str(workers), "--no-progress"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 60
+        while not any(_journal_rows(j.parent) >= 3 for j in out.glob(f"runs/**/{JOURNAL}")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < end, "no campaign run recorded 3 rows within 60 s"
+            time.sleep(0.01)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # pragma: no cover - only when the test fails
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert f"archgym bench {campaign} --out {out}" in lines[0] and "--resume" not in lines[0], err
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
+    stopped = [json.loads(p.read_text()) for p in out.glob(f"runs/**/{SUMMARY}")]
+    assert all(s["complete"] is False and s["stopped_by"] == "SIGTERM" for s in stopped), stopped
+
+    assert main(["bench", str(campaign), "--out", str(out), "--workers", str(workers), "--no-progress"]) == 0
+    capsys.readouterr()
+    finished = [json.loads(p.read_text()) for p in out.glob(f"runs/**/{SUMMARY}")]
+    assert len(finished) == 3 and all(s["complete"] and s["n_evaluations"] == 60 for s in finished)

@@ -19,6 +19,7 @@ worker sees.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -499,10 +500,17 @@ class _RunExecutor:
             bar.update()
         return lost
 
-    def close(self) -> None:
+    def close(self, *, interrupted: bool = False) -> None:
+        """Release the pool or cluster. ``interrupted`` (the campaign got SIGTERM/SIGINT): each
+        local pool process gets SIGTERM too, so its run stops cleanly at once (records
+        consolidated, summary marked incomplete) instead of being waited for."""
         for resource in self.resources:  # the client before its cluster, so no result is orphaned
             # Client.close, never Client.shutdown: that would stop a shared cluster
             if isinstance(resource, Executor):
+                if interrupted:  # concurrent.futures keeps its processes in _processes (since 3.2)
+                    for process in list(getattr(resource, "_processes", {}).values()):
+                        with contextlib.suppress(OSError, ValueError):
+                            process.terminate()
                 resource.shutdown(cancel_futures=True)  # after an error, queued runs don't start
             else:
                 resource.close()
@@ -538,8 +546,10 @@ def run_campaign(
     ``trust_model``: the caller's opt-in to unpickle the proxy models the campaign's envs name
     (``archgym bench --trust-model``), applied to every run; campaign files can't carry it.
     The campaign directory is locked while it runs (:func:`archgym.loop.hold_directory`):
-    a second ``archgym bench`` on it is refused, naming the PID of the first."""
-    from archgym.loop import hold_directory
+    a second ``archgym bench`` on it is refused, naming the PID of the first. ``SIGTERM`` or
+    ``SIGINT`` stops it cleanly (:class:`archgym.loop.RunInterrupted`): worker pools are shut,
+    finished runs kept, a run in flight is resumed by the next call."""
+    from archgym.loop import StopOnSignals, hold_directory
 
     if not isinstance(trust_model, bool):
         raise ValueError(f"trust_model: {trust_model!r} is not legal; legal values: True, False")
@@ -547,7 +557,7 @@ def run_campaign(
         check_name(e.name, f"envs[{i}].label")
     for i, a in enumerate(campaign.agents):
         check_name(a.name, f"agents[{i}].name")
-    with hold_directory(out):  # one writer per campaign directory (each run locks its own too)
+    with hold_directory(out), StopOnSignals():  # one writer per campaign directory (runs lock theirs)
         return _run_campaign(campaign, Path(out), workers, dask, progress, trust_model)
 
 
@@ -570,6 +580,7 @@ def _run_campaign(
     executor = _RunExecutor(workers, dask, trust_model)
     summaries: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
+    interrupted = False
     try:
         with progress_bar(n_total, progress, desc="runs", unit="run") as bar:
             for spec, outcome in executor.run(tuning, out, bar):
@@ -578,8 +589,11 @@ def _run_campaign(
             done_before += sum((out / "runs" / s.key / SUMMARY).exists() for s in test)
             for spec, outcome in executor.run(test, out, bar):
                 (summaries if isinstance(outcome, dict) else failed)[spec.key] = outcome
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        executor.close()
+        executor.close(interrupted=interrupted)
     specs = tuning + test
     write_tables(out, campaign, [s for s in specs if s.key in summaries], summaries)
     return {

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archgym.loop import meta_from_file, simulator_kwargs, stored_kwargs
+from archgym.loop import hold_directory, meta_from_file, simulator_kwargs, stored_kwargs
 from archgym.records import (
     COLUMNS,
     JOURNAL,
@@ -119,19 +119,9 @@ def _source_meta(path: Path) -> tuple[Path, dict[str, Any], str]:
         _require(meta, RUN_KEYS, meta_path)
         meta, _ = meta_from_file(meta, str(meta_path))
         parquet = path / PARQUET
-        journal = path / JOURNAL
-        if not parquet.exists():  # a killed run: build its Parquet from the journal
-            consolidate(path)
-        elif journal.exists() and journal.stat().st_mtime > parquet.stat().st_mtime:
-            held, logged = parquet_rows(parquet), count_journal_rows(path)
-            if held is None or logged > held:  # the journal went on after the Parquet: rebuild it
-                consolidate(path)
-            elif logged < held:  # never replace records with fewer: the Parquet is read as it is
-                warnings.warn(
-                    f"{journal} holds {logged} rows, fewer than the {held} of {parquet} (truncated?): "
-                    "exporting the Parquet, left as it is",
-                    stacklevel=2,
-                )
+        if _behind(path):  # a killed run: (re)build its Parquet, as its one writer
+            with hold_directory(path):  # a live run refuses this, naming its PID
+                _catch_up(path)
         return parquet, meta, "run"
     if not path.exists():
         raise ValueError(f"{path}: no such file or run directory")
@@ -147,6 +137,32 @@ def _source_meta(path: Path) -> tuple[Path, dict[str, Any], str]:
     _require(meta, CARD_KEYS, card)
     meta, _ = meta_from_file(meta, str(card))
     return path, meta, "dataset"
+
+
+def _behind(run_dir: Path) -> bool:
+    """Whether the run's Parquet is missing or older than its journal (a killed or live run)."""
+    parquet, journal = run_dir / PARQUET, run_dir / JOURNAL
+    if not parquet.exists():
+        return True
+    return journal.exists() and journal.stat().st_mtime > parquet.stat().st_mtime
+
+
+def _catch_up(run_dir: Path) -> None:
+    """Consolidate a run whose journal went on after its Parquet; never replace records with
+    fewer (a truncated journal leaves the Parquet as it is, with a warning)."""
+    parquet, journal = run_dir / PARQUET, run_dir / JOURNAL
+    if not parquet.exists():
+        consolidate(run_dir)
+        return
+    held, logged = parquet_rows(parquet), count_journal_rows(run_dir)
+    if held is None or logged > held:
+        consolidate(run_dir)
+    elif logged < held:
+        warnings.warn(
+            f"{journal} holds {logged} rows, fewer than the {held} of {parquet} (truncated?): "
+            "exporting the Parquet, left as it is",
+            stacklevel=3,
+        )
 
 
 def load_dataset(path: str | Path) -> tuple[Any, dict[str, Any]]:

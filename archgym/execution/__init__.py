@@ -24,11 +24,13 @@ from archgym.execution.executors import (
     spawn_pool,
     worker_start,
 )
+from archgym.execution.scratch import EvaluationDirectory, remove_run_scratch, run_scratch_root
 
 __all__ = [
     "BoundEnv",
     "DaskExecutor",
     "EnvRecipe",
+    "EvaluationDirectory",
     "Executor",
     "InProcessExecutor",
     "ProcessExecutor",
@@ -38,7 +40,9 @@ __all__ = [
     "evaluate_task",
     "failed_result",
     "pin_threads",
+    "remove_run_scratch",
     "resolve_spec",
+    "run_scratch_root",
     "spawn_pool",
     "worker_start",
 ]

@@ -9,12 +9,14 @@ from __future__ import annotations
 import importlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec
 
 from archgym.env import ActionCodec, ScalarizeReward, codec_for, penalty_of
+from archgym.execution.scratch import EvaluationDirectory
 from archgym.records import result_from_step
 from archgym.search import EvalResult
 from archgym.spaces import Design, Reward
@@ -86,14 +88,15 @@ def failed_result(task: Task, error: str, penalty: Reward, eval_time_s: float) -
 def evaluate_task(env: gym.Env[Any, Any], codec: ActionCodec, task: Task) -> EvalResult:
     """Reset with the task's seed (and fidelity), step once, and package the result.
 
-    Any exception becomes an infeasible result: the run goes on.
+    Any exception becomes an infeasible result: the run goes on. ``SystemExit`` too (a plain
+    env's simulator calling ``sys.exit``); only a real Ctrl-C (``KeyboardInterrupt``) stops the run.
     """
     start = time.perf_counter()
     try:
         options = None if task.fidelity is None else {"fidelity": task.fidelity}
         env.reset(seed=task.seed, options=options)
         _, reward, _, _, info = env.step(codec.to_action(task.design))
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         return failed_result(
             task, f"{type(exc).__name__}: {exc}", penalty_of(env), time.perf_counter() - start
         )
@@ -103,15 +106,31 @@ def evaluate_task(env: gym.Env[Any, Any], codec: ActionCodec, task: Task) -> Eva
 
 
 class BoundEnv:
-    """An env instance with its codec, built once per process."""
+    """An env instance with its codec, built once per process, and the private directory its
+    evaluations run in (their CWD and temporary root; see :mod:`archgym.execution.scratch`).
 
-    def __init__(self, env: gym.Env[Any, Any]) -> None:
+    Args:
+        env: the env, built in the caller's CWD (so relative paths in its arguments resolve
+            there); only evaluations run in the private directory.
+        scratch_root: where the private directory is made (default: the temporary directory).
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], *, scratch_root: str | Path | None = None) -> None:
         self.env = env
         self.codec = codec_for(env)
+        self.directory = EvaluationDirectory(scratch_root)
 
     @classmethod
-    def from_recipe(cls, recipe: EnvRecipe) -> BoundEnv:
-        return cls(recipe.make())
+    def from_recipe(cls, recipe: EnvRecipe, *, scratch_root: str | Path | None = None) -> BoundEnv:
+        return cls(recipe.make(), scratch_root=scratch_root)
 
     def __call__(self, task: Task) -> EvalResult:
-        return evaluate_task(self.env, self.codec, task)
+        self.directory.enter()
+        try:
+            return evaluate_task(self.env, self.codec, task)
+        finally:
+            self.directory.leave()
+
+    def close(self) -> None:
+        """Remove the private directory (the env itself is the caller's to close)."""
+        self.directory.close()

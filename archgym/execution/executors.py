@@ -13,8 +13,10 @@ import contextlib
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -63,6 +65,9 @@ class InProcessExecutor(Executor):
         for task in tasks:
             yield task, self.bound(task)
 
+    def close(self) -> None:
+        self.bound.close()
+
 
 def pin_threads() -> None:
     """One compute thread per worker: parallelism comes from workers, not from BLAS/torch
@@ -108,7 +113,7 @@ def _worker_main(conn: Connection, recipe: EnvRecipe, scratch: str) -> None:
     os.environ["TMPDIR"] = scratch
     tempfile.tempdir = scratch
     try:
-        bound = BoundEnv.from_recipe(recipe)
+        bound = BoundEnv.from_recipe(recipe, scratch_root=scratch)
     except Exception as exc:
         conn.send(("init-error", f"{type(exc).__name__}: {exc}"))
         return
@@ -125,15 +130,39 @@ def _worker_main(conn: Connection, recipe: EnvRecipe, scratch: str) -> None:
         pin_threads()
 
 
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Start a worker process with ``SIGINT`` ignored (an ignored signal stays ignored across
+    exec, and Python keeps it so): a terminal's Ctrl-C reaches the whole process group, and only
+    the run should answer it — it stops its workers itself — not each worker with a traceback.
+    Every start, replacements of killed workers included. Main thread only (elsewhere the worker
+    starts with the default); a Ctrl-C in this short window is dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # set outside Python: leave it alone
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Worker:
-    def __init__(self, ctx: Any, recipe: EnvRecipe) -> None:
-        self.scratch = tempfile.mkdtemp(prefix="archgym-worker-")
+    def __init__(self, ctx: Any, recipe: EnvRecipe, scratch_root: str | None) -> None:
+        if scratch_root is not None:
+            os.makedirs(scratch_root, exist_ok=True)
+        self.scratch = tempfile.mkdtemp(prefix="archgym-worker-", dir=scratch_root)
         self.conn, child = ctx.Pipe()
         saved = {k: os.environ.get(k) for k in _ONE_THREAD}
         os.environ.update(_ONE_THREAD)  # read by numpy/torch at import in the child
         try:
             self.process = ctx.Process(target=_worker_main, args=(child, recipe, self.scratch), daemon=True)
-            self.process.start()
+            with _ctrl_c_ignored():
+                self.process.start()
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -194,6 +223,9 @@ class ProcessExecutor(Executor):
         penalty: reward recorded for evaluations that time out or kill their worker.
         max_memory_mb: per-evaluation limit on resident memory in MB (2**20 bytes), read every
             ~50 ms while a worker is busy (None: no limit).
+        scratch_root: where the workers' private scratch directories are made (default: the
+            temporary directory); the run passes its own, so a resume can remove what a killed
+            run left.
     """
 
     def __init__(
@@ -204,6 +236,7 @@ class ProcessExecutor(Executor):
         timeout: float | None,
         penalty: Reward,
         max_memory_mb: float | None = None,
+        scratch_root: str | os.PathLike[str] | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -213,13 +246,14 @@ class ProcessExecutor(Executor):
             raise ValueError(f"max_memory_mb must be > 0 MB, got {max_memory_mb}")
         self.recipe, self.timeout, self.penalty = recipe, timeout, penalty
         self.max_memory_mb = max_memory_mb
+        self.scratch_root = None if scratch_root is None else os.fspath(scratch_root)
         self._ctx = mp.get_context("spawn")
         self._start_failures = 0
-        self._workers = [_Worker(self._ctx, recipe) for _ in range(workers)]
+        self._workers = [_Worker(self._ctx, recipe, self.scratch_root) for _ in range(workers)]
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
-        new = _Worker(self._ctx, self.recipe)
+        new = _Worker(self._ctx, self.recipe, self.scratch_root)
         self._workers[self._workers.index(worker)] = new
         return new
 
@@ -255,7 +289,7 @@ class ProcessExecutor(Executor):
                 task, elapsed = worker.task, time.perf_counter() - worker.started
                 _kill_descendants(worker.process.pid)
                 self._replace(worker)
-                error = f"memory limit: worker used {used:.0f} MB > --max-memory-mb {limit:g}; worker killed"
+                error = f"memory limit: worker used {used:.1f} MB > --max-memory-mb {limit:g}; worker killed"
                 yield task, failed_result(task, error, self.penalty, elapsed)
 
     def _next_wait(self) -> float | None:

@@ -18,7 +18,14 @@ interaction), :mod:`~archgym.loop.resume` (replaying a journal), :mod:`~archgym.
 
 from archgym.loop.config import SUMMARY, AgentFactory, RunConfig
 from archgym.loop.progress import progress_bar
-from archgym.loop.runner import DirectoryLocked, RunInterrupted, hold_directory, resume, run
+from archgym.loop.runner import (
+    DirectoryLocked,
+    RunInterrupted,
+    StopOnSignals,
+    hold_directory,
+    resume,
+    run,
+)
 from archgym.loop.setup import (
     build_agent,
     meta_from_file,
@@ -36,6 +43,7 @@ __all__ = [
     "DirectoryLocked",
     "RunConfig",
     "RunInterrupted",
+    "StopOnSignals",
     "build_agent",
     "hold_directory",
     "meta_from_file",

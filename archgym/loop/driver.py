@@ -30,12 +30,16 @@ class AskTellDriver:
         replaying = bool(replay)
         while step < budget and not self.recorder.ledger.cost_spent():
             proposals = self.agent.ask(min(self.agent.batch_size, budget - step))
-            tasks = [self.task(step + i, p) for i, p in enumerate(proposals)]
-            results: list[EvalResult | None] = [None] * len(tasks)
-            if replaying and not replay.replay(tasks, results, self.recorder):
-                replay.retell(self.agent, self.config.agent, from_step=step, recorder=self.recorder)
-                self._fill_after_divergence(replay, batch)
-                return
+            if replaying:
+                replayed = self._replayed(step, proposals, replay)
+                if replayed is None:  # the agent asked for something else than it did before
+                    replay.retell(self.agent, self.config.agent, from_step=step, recorder=self.recorder)
+                    self._fill_after_divergence(replay, batch)
+                    return
+                tasks, results = replayed
+            else:
+                tasks = [self.task(step + i, p) for i, p in enumerate(proposals)]
+                results = [None] * len(tasks)
             self._complete(tasks, results, batch)
             step += len(tasks)
             batch += 1
@@ -54,14 +58,51 @@ class AskTellDriver:
             raise ValueError(f"agent {self.config.agent!r} proposed an invalid design: {exc}") from None
         return Task(index=index, design=design, fidelity=fidelity, seed=eval_seed(self.config.seed, index))
 
+    def _replayed(
+        self, step: int, proposals: list[Design | Proposal], replay: Replay
+    ) -> tuple[list[Task], list[EvalResult | None]] | None:
+        """The batch's tasks, with the recorded result of each one the journal holds (counted,
+        not re-evaluated); None if a proposal differs from the recorded design.
+
+        A proposal equal to its recorded design needs no validation (it was validated when it
+        was recorded): replaying N evaluations costs little more than reading N journal lines.
+        """
+        tasks: list[Task] = []
+        results: list[EvalResult | None] = []
+        for i, proposal in enumerate(proposals):
+            index = step + i
+            recorded = replay.result(index)
+            if recorded is None:
+                tasks.append(self.task(index, proposal))
+                results.append(None)
+                continue
+            if isinstance(proposal, Proposal):
+                design, fidelity = proposal.design, proposal.fidelity
+            else:
+                design, fidelity = proposal, None
+            if design == recorded.design:
+                seed = eval_seed(self.config.seed, index)
+                tasks.append(Task(index=index, design=recorded.design, fidelity=fidelity, seed=seed))
+            else:  # maybe only its form differs (numpy numbers, inactive parameters): validate
+                task = self.task(index, proposal)
+                if task.design != recorded.design:
+                    return None
+                tasks.append(task)
+            results.append(recorded)
+        for result in results:
+            if result is not None:
+                self.recorder.count(result)
+        return tasks, results
+
     def _complete(self, tasks: list[Task], results: list[EvalResult | None], batch: int) -> None:
         """Evaluate the tasks that have no result yet, record each as it completes, then tell the
         agent the whole batch."""
-        slot = {task.index: i for i, task in enumerate(tasks)}
         pending = [t for t, r in zip(tasks, results, strict=True) if r is None]
-        for task, result in self.executor.run(pending):
-            results[slot[task.index]] = result
-            self.recorder.record(task, batch, slot[task.index], result)
+        if pending:  # a replayed batch has nothing to evaluate
+            slot = {task.index: i for i, task in enumerate(tasks)}
+            for task, result in self.executor.run(pending):
+                results[slot[task.index]] = result
+                self.recorder.record(task, batch, slot[task.index], result)
         self.agent.tell([t.design for t in tasks], results)  # type: ignore[arg-type]
 
     def _fill_after_divergence(self, replay: Replay, batch: int) -> None:

@@ -20,14 +20,14 @@ class Ledger:
         self.budget = config.budget
         self.cost_budget = config.cost_budget
         self._inner = env.unwrapped
+        self._fidelity_cost = self._inner.fidelity_cost if isinstance(self._inner, DesignEnv) else None
         self._single_objective = problem.n_objectives == 1
         self.cost = 0.0
         self.best: float | None = None
 
     def account(self, result: EvalResult) -> bool:
         """Count ``result``; True when it is a new best (single-objective runs)."""
-        inner = self._inner
-        self.cost += inner.fidelity_cost(result.fidelity) if isinstance(inner, DesignEnv) else 1.0
+        self.cost += 1.0 if self._fidelity_cost is None else self._fidelity_cost(result.fidelity)
         if result.feasible and self._single_objective:
             reward = float(result.reward)  # type: ignore[arg-type]
             if math.isfinite(reward) and (self.best is None or reward > self.best):

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from archgym.execution import Task
 from archgym.loop.recorder import Recorder
 from archgym.records import JOURNAL, PARAM, RUN_CONSTANT_COLUMNS, RecordLayout, design_of, result_from_row
 from archgym.records.journal import check_journal
@@ -57,20 +56,10 @@ class Replay:
         """True if any recorded evaluation is at ``step`` or later."""
         return step <= self._last
 
-    def replay(self, tasks: list[Task], results: list[EvalResult | None], recorder: Recorder) -> bool:
-        """Reuse recorded results for the designs the agent asks again; False on divergence."""
-        replayed = []
-        for i, task in enumerate(tasks):
-            row = self.rows.get(task.index)
-            if row is None:
-                continue
-            if design_of(row) != task.design:
-                return False
-            replayed.append((i, result_from_row(row, self.layout)))
-        for i, result in replayed:
-            results[i] = result
-            recorder.count(result)
-        return True
+    def result(self, index: int) -> EvalResult | None:
+        """The recorded result of evaluation ``index`` (None if the journal lacks it)."""
+        row = self.rows.get(index)
+        return None if row is None else result_from_row(row, self.layout)
 
     def retell(self, agent: Agent, agent_name: str, from_step: int, recorder: Recorder) -> None:
         """Tell the agent the recorded evaluations it has not been told (from ``from_step`` on)."""

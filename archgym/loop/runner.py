@@ -22,6 +22,8 @@ from archgym.execution import (
     InProcessExecutor,
     ProcessExecutor,
     pin_threads,
+    remove_run_scratch,
+    run_scratch_root,
 )
 from archgym.loop.config import AgentFactory, RunConfig
 from archgym.loop.driver import AskTellDriver
@@ -40,7 +42,7 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: no OS-level lock, one writer is up to the user
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK", "DirectoryLocked", "RunInterrupted", "hold_directory", "resume", "run"]
+__all__ = ["LOCK", "DirectoryLocked", "RunInterrupted", "StopOnSignals", "hold_directory", "resume", "run"]
 
 LOCK = ".lock"
 """The lock file a writer holds (``flock``) for as long as it writes a run or campaign directory;
@@ -89,17 +91,25 @@ class RunInterrupted(KeyboardInterrupt):
     def __str__(self) -> str:
         if self.out is None:
             return f"stopped by {self.signal_name}"
+        if self.n_evaluations is None:  # stopped while setting up: nothing was evaluated
+            if self.budget is None:
+                return f"stopped by {self.signal_name} while setting up the run; nothing was recorded"
+            return (
+                f"stopped by {self.signal_name} while setting up the resume; the run is unchanged; "
+                f"continue with: archgym run --resume {self.out}"
+            )
         return (
             f"stopped by {self.signal_name} after {self.n_evaluations} of {self.budget} evaluations; "
             f"continue with: archgym run --resume {self.out}"
         )
 
 
-class _StopOnSignals:
-    """For the length of a run, in the main thread only: the first ``SIGTERM``/``SIGINT`` raises
-    :class:`RunInterrupted` while the run is driving evaluations; once it is finishing
-    (consolidating, summarising), signals are noted, not raised, so the records always end
-    consistent. The previous handlers come back on exit."""
+class StopOnSignals:
+    """For the length of a run (or campaign), in the main thread only: the first
+    ``SIGTERM``/``SIGINT`` raises :class:`RunInterrupted` while it is setting up or driving
+    evaluations; once it is finishing (consolidating, summarising), signals are noted, not
+    raised, so the records always end consistent. The previous handlers come back on exit, so
+    a run inside a campaign hands signals back to the campaign when it ends."""
 
     SIGNALS = ("SIGTERM", "SIGINT")
 
@@ -108,7 +118,7 @@ class _StopOnSignals:
         self.finishing = False
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> _StopOnSignals:
+    def __enter__(self) -> StopOnSignals:
         if threading.current_thread() is threading.main_thread():
             for name in self.SIGNALS:
                 signum = getattr(signal, name)
@@ -218,7 +228,7 @@ def run(
     )
     out = Path(out)
     _check_dask(config, dask)
-    with hold_directory(out):
+    with hold_directory(out), StopOnSignals() as signals:
         if (out / RUN_META).exists():
             raise FileExistsError(f"{out} already holds a run; resume it (--resume) or choose another --out")
         for name in (JOURNAL, PARQUET):  # records without run.json: never append to a stray journal
@@ -228,8 +238,11 @@ def run(
                     "command can start or resume: choose another --out (or move the records away)"
                 )
         factory = None if isinstance(agent, str) else agent
-        setup = set_up(config, out, factory=factory)
-        return _execute(setup, resumed=False, progress=progress, dask=dask, isolate=isolate)
+        try:
+            setup = set_up(config, out, factory=factory)
+        except RunInterrupted as exc:
+            raise RunInterrupted(exc.signal_name, out=out) from None
+        return _execute(setup, signals, resumed=False, progress=progress, dask=dask, isolate=isolate)
 
 
 def resume(
@@ -254,14 +267,15 @@ def resume(
         raise FileNotFoundError(f"{out} holds no run to resume ({RUN_META} missing)")
     if not isinstance(trust_model, bool):
         raise ValueError(f"trust_model: {trust_model!r} is not legal; legal values: True, False")
-    with hold_directory(out):
+    with hold_directory(out), StopOnSignals() as signals:
         return _resume(
-            out, progress=progress, agent=agent, dask=dask, isolate=isolate, trust_model=trust_model
+            out, signals, progress=progress, agent=agent, dask=dask, isolate=isolate, trust_model=trust_model
         )
 
 
 def _resume(
     out: Path,
+    signals: StopOnSignals,
     *,
     progress: bool | None,
     agent: AgentFactory | None,
@@ -292,12 +306,15 @@ def _resume(
     if trust_model:
         config = dataclasses.replace(config, env_kwargs=with_trust(config.env_kwargs))
     _check_dask(config, dask)
-    setup = set_up(config, out, factory=agent, meta=meta)
+    try:
+        setup = set_up(config, out, factory=agent, meta=meta)
+    except RunInterrupted as exc:
+        raise RunInterrupted(exc.signal_name, out=out, budget=config.budget) from None
     if dropped:  # the run's own files say nothing of trust from now on
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(meta, indent=2, default=str))
         tmp.replace(path)
-    return _execute(setup, resumed=True, progress=progress, dask=dask, isolate=isolate)
+    return _execute(setup, signals, resumed=True, progress=progress, dask=dask, isolate=isolate)
 
 
 def _check_dask(config: RunConfig, dask: str | None) -> None:
@@ -313,36 +330,46 @@ def _check_dask(config: RunConfig, dask: str | None) -> None:
 
 
 def _execute(
-    setup: RunSetup, *, resumed: bool, progress: bool | None, dask: str | None, isolate: bool
+    setup: RunSetup,
+    signals: StopOnSignals,
+    *,
+    resumed: bool,
+    progress: bool | None,
+    dask: str | None,
+    isolate: bool,
 ) -> dict[str, Any]:
     out, config = setup.out, setup.config
     out.mkdir(parents=True, exist_ok=True)
     if not resumed:
         (out / RUN_META).write_text(json.dumps(setup.meta, indent=2, default=str))
-    replay = Replay.of(out, setup.layout, config.budget) if resumed else Replay({}, setup.layout)
+    try:  # before the recorder opens the journal: a repair rewrites it
+        replay = Replay.of(out, setup.layout, config.budget) if resumed else Replay({}, setup.layout)
+    except RunInterrupted as exc:
+        raise RunInterrupted(exc.signal_name, out=out, budget=config.budget) from None
     pin_threads()
     start = time.perf_counter()
     ledger = Ledger(config, setup.env, setup.problem)
     bar = progress_bar(config.budget, progress)
     recorder = Recorder(out, setup.layout, ledger, bar)
-    with _StopOnSignals() as signals:
+    remove_run_scratch(out)  # we hold the lock: whatever is there, a killed run left behind
+    try:
         try:
-            try:
-                _drive(setup, recorder, replay, dask=dask, isolate=isolate)
-            finally:
-                signals.finishing = True  # from here a signal is noted, never raised
-        except KeyboardInterrupt as exc:  # SIGTERM/SIGINT by our handler, or Ctrl-C with none installed
-            signals.stopped_by = getattr(exc, "signal_name", None) or signals.stopped_by or "SIGINT"
+            _drive(setup, recorder, replay, dask=dask, isolate=isolate)
         finally:
-            signals.finishing = True
-            recorder.close()
-            bar.close()
-            setup.env.close()
-            consolidate(out)
-        stopped_by = signals.stopped_by
-        summary = write_summary(
-            setup, ledger, wall_time=time.perf_counter() - start, resumed=resumed, stopped_by=stopped_by
-        )
+            signals.finishing = True  # from here a signal is noted, never raised
+    except KeyboardInterrupt as exc:  # SIGTERM/SIGINT by our handler, or Ctrl-C with none installed
+        signals.stopped_by = getattr(exc, "signal_name", None) or signals.stopped_by or "SIGINT"
+    finally:
+        signals.finishing = True
+        recorder.close()
+        bar.close()
+        setup.env.close()
+        consolidate(out)
+        remove_run_scratch(out)
+    stopped_by = signals.stopped_by
+    summary = write_summary(
+        setup, ledger, wall_time=time.perf_counter() - start, resumed=resumed, stopped_by=stopped_by
+    )
     if stopped_by is not None:
         raise RunInterrupted(
             stopped_by,
@@ -369,34 +396,14 @@ def _executor(setup: RunSetup, *, dask: str | None, isolate: bool) -> Executor:
     config = setup.config
     if dask is not None:
         return DaskExecutor(setup.recipe, address=dask, workers=config.workers, penalty=penalty_of(setup.env))
+    scratch = run_scratch_root(setup.out)
     if config.workers == 1 and config.timeout is None and config.max_memory_mb is None and not isolate:
-        return InProcessExecutor(BoundEnv(setup.env))
-    with _workers_ignore_ctrl_c():
-        return ProcessExecutor(
-            setup.recipe,
-            workers=config.workers,
-            timeout=config.timeout,
-            penalty=penalty_of(setup.env),
-            max_memory_mb=config.max_memory_mb,
-        )
-
-
-@contextlib.contextmanager
-def _workers_ignore_ctrl_c() -> Iterator[None]:
-    """Start worker processes with ``SIGINT`` ignored (an ignored signal stays ignored across
-    exec, and Python keeps it so): a terminal's Ctrl-C reaches the whole process group, and only
-    the run should answer it — it stops the workers itself — not each worker with a traceback.
-    Main thread only; a Ctrl-C in this short window is dropped. Workers that replace one killed
-    later in the run (a timeout) start with the default."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None:
-        yield
-        return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        return InProcessExecutor(BoundEnv(setup.env, scratch_root=scratch))
+    return ProcessExecutor(
+        setup.recipe,
+        workers=config.workers,
+        timeout=config.timeout,
+        penalty=penalty_of(setup.env),
+        max_memory_mb=config.max_memory_mb,
+        scratch_root=scratch,
+    )

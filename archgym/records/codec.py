@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from archgym.records.schema import METRIC, PARAM, REWARD, RecordLayout
+from archgym.records.schema import PARAM, REWARD, RecordLayout
 from archgym.search import EvalResult
 from archgym.spaces import Design
 
@@ -62,13 +62,16 @@ def result_from_row(row: Mapping[str, Any], layout: RecordLayout) -> EvalResult:
         reward: Any = _nan_if_none(row.get("reward"))
     else:
         reward = np.array([_nan_if_none(row.get(REWARD + n)) for n in layout.objective_names])
-    metrics = {m: _nan_if_none(row.get(METRIC + m)) for m in layout.metric_names}
+    # inline conversions: a resume reads every recorded row through here
+    metrics = {m: math.nan if (v := row.get(c)) is None else float(v) for m, c in layout.metric_columns}
+    design = {p: v for p, column in layout.param_columns if (v := row.get(column)) is not None}
+    eval_time_s = row.get("eval_time_s")
     return EvalResult(
-        design=design_of(row),
+        design=design,
         reward=reward,
         metrics=metrics,
         feasible=bool(row["feasible"]),
-        eval_time_s=_zero_if_none(row.get("eval_time_s")),
+        eval_time_s=0.0 if eval_time_s is None else float(eval_time_s),
         error=row.get("error"),
         fidelity=row.get("fidelity"),
         backend=row.get("backend") or "simulator",
@@ -77,7 +80,3 @@ def result_from_row(row: Mapping[str, Any], layout: RecordLayout) -> EvalResult:
 
 def _nan_if_none(value: Any) -> float:
     return math.nan if value is None else float(value)
-
-
-def _zero_if_none(value: Any) -> float:
-    return 0.0 if value is None else float(value)

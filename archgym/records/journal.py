@@ -96,12 +96,17 @@ def check_journal(
     1-based line. A torn last line (a kill mid-write) is skipped, as everywhere."""
     path = Path(directory) / JOURNAL
     required, allowed = list(required), set(allowed)
+    required_set = set(required)
     rows: dict[int, dict[str, Any]] = {}
     first_line: dict[int, int] = {}
     kept: list[bytes] = []
     dropped: list[tuple[int, int]] = []
     data = path.read_bytes() if path.exists() else b""
-    for number, line in enumerate(data.split(b"\n")[:-1], start=1):  # the last piece is torn or empty
+    try:  # text lines parse faster (json.loads of bytes detects their encoding line by line)
+        lines: list[str] | list[bytes] = data.decode().split("\n")[:-1]
+    except UnicodeDecodeError:  # damaged: the bytes, so the error below names the line
+        lines = data.split(b"\n")[:-1]
+    for number, line in enumerate(lines, start=1):  # the last piece is torn or empty
         where = f"{path}:{number}"
         if not line.strip():
             raise ValueError(f"{where}: empty line in the journal (damaged; archgym writes none)")
@@ -109,18 +114,19 @@ def check_journal(
             row = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{where}: not a JSON journal row ({exc}); the journal is damaged") from None
-        if not isinstance(row, dict):
+        if type(row) is not dict:
             raise ValueError(f"{where}: a journal row must be a JSON object, got {type(row).__name__}")
-        missing = [f for f in required if f not in row]
-        if missing:
-            raise ValueError(f"{where}: journal row lacks field(s) {', '.join(missing)}")
-        extra = sorted(set(row) - allowed)
-        if extra:
+        fields = row.keys()
+        if not (required_set <= fields and fields <= allowed):  # set operations: resume is O(rows)
+            missing = [f for f in required if f not in row]
+            if missing:
+                raise ValueError(f"{where}: journal row lacks field(s) {', '.join(missing)}")
+            extra = sorted(set(row) - allowed)
             raise ValueError(f"{where}: journal row has field(s) this run's schema lacks: {', '.join(extra)}")
         step, batch = row["step"], row["batch"]
-        if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < budget:
+        if type(step) is not int or not 0 <= step < budget:  # JSON gives int (never a subclass) or not
             raise ValueError(f"{where}: step {step!r} is not an integer in [0, {budget}) (the run's budget)")
-        if not isinstance(batch, int) or isinstance(batch, bool):
+        if type(batch) is not int:
             raise ValueError(f"{where}: batch {batch!r} is not an integer")
         if step in rows:
             if rows[step] == row:
@@ -132,5 +138,8 @@ def check_journal(
             )
         rows[step] = row
         first_line[step] = number
-        kept.append(line + b"\n")
+    if dropped:  # the lines to keep, for a rewrite without the duplicates
+        skip = {number for number, _ in dropped}
+        pieces = enumerate(data.split(b"\n")[:-1], start=1)
+        kept = [piece + b"\n" for number, piece in pieces if number not in skip]
     return JournalCheck(rows, kept, dropped)

@@ -25,6 +25,7 @@ versions (JSON)    package, plugin and simulator versions
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -110,6 +111,15 @@ class RecordLayout:
     design_space: DesignSpace
     metric_names: tuple[str, ...]
     objective_names: tuple[str, ...] | None  # None: scalar reward
+
+    @functools.cached_property
+    def param_columns(self) -> tuple[tuple[str, str], ...]:
+        """(parameter, its column) pairs: reading a row's design costs one lookup per parameter."""
+        return tuple((name, PARAM + name) for name in self.design_space.names)
+
+    @functools.cached_property
+    def metric_columns(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, METRIC + name) for name in self.metric_names)
 
     def row(
         self, *, step: int, batch: int, slot: int, eval_seed: int | None, result: EvalResult, timestamp: float

@@ -143,6 +143,7 @@ class RLHyper(DesignEnv):
         import gymnasium as gym
         from stable_baselines3 import A2C, PPO
         from stable_baselines3.common.evaluation import evaluate_policy
+        from stable_baselines3.common.logger import Logger
         from stable_baselines3.common.monitor import Monitor
 
         hyper = {k: float(v) if isinstance(v, float) else int(v) for k, v in design.items()}
@@ -150,6 +151,8 @@ class RLHyper(DesignEnv):
         env, eval_env = gym.make(self.task), Monitor(gym.make(self.task))  # Monitor: no file
         try:
             model = cls("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **hyper)
+            # No output formats: without a logger of its own SB3 makes a $TMPDIR/SB3-* folder per learn().
+            model.set_logger(Logger(folder=None, output_formats=[]))
             model.learn(total_timesteps=steps)
             eval_env.reset(seed=EVAL_SEED_OFFSET + seed)
             mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=self.eval_episodes, deterministic=True)
