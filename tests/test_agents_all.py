@@ -28,6 +28,11 @@ FAST: dict[str, dict[str, Any]] = {
     "aco": {"ants": 4},
     "mapelites": {},
     "rl": {},
+    # past each sampler's random start within the 10 evaluations
+    "optuna.tpe": {"n_startup_trials": 4},
+    "optuna.gp": {"n_startup_trials": 7},
+    "optuna.nsga2": {"population_size": 4},
+    "optuna.nsga3": {"population_size": 4},
 }
 
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "botorch", "stable_baselines3", "ribs", "sklearn", "pandas", "pyarrow", "scipy")
+HEAVY = (
+    "torch",
+    "botorch",
+    "stable_baselines3",
+    "ribs",
+    "sklearn",
+    "pandas",
+    "pyarrow",
+    "scipy",
+    "optuna",
+    "cmaes",
+)
 BUILTIN_IDS = ("archgym/Branin-v0", "archgym/Hartmann6-v0", "archgym/MixedConditional-v0", "archgym/DTLZ2-v0")
 
 

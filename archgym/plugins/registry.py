@@ -68,9 +68,11 @@ class Registry:
     env_plugins: dict[str, str] = field(default_factory=dict)
 
     def agent(self, name: str) -> AgentSpec:
+        """The spec registered as ``name``, matched case-insensitively: every registered name is
+        lowercase (``AgentSpec`` enforces it), so ``--agent Optuna.TPE`` finds ``optuna.tpe``."""
         try:
-            return self.agents[name]
-        except KeyError:
+            return self.agents[name.lower()]
+        except (KeyError, AttributeError):
             raise ValueError(f"unknown agent {name!r}; available: {sorted(self.agents)}") from None
 
 

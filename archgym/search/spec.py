@@ -6,6 +6,7 @@ campaigns sample settings from; the agent class is imported only when a run buil
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,13 @@ from typing import Any
 from archgym.entrypoints import check_entry_point, load_entry_point
 from archgym.spaces import DesignSpace, Parameter
 
-__all__ = ["AgentSpec"]
+__all__ = ["AGENT_NAME_RULE", "AgentSpec"]
+
+_AGENT_NAME = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*")
+AGENT_NAME_RULE = (
+    "lowercase letters, digits, '_' and '-', starting with a letter, with a dotted library prefix "
+    "for adapters of other libraries (e.g. 'random', 'optuna.tpe')"
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,8 @@ class AgentSpec:
     """How to build an agent, without importing it.
 
     Args:
-        name: the name used on the command line (``--agent NAME``).
+        name: the name used on the command line (``--agent NAME``): one rule across the suite,
+            :data:`AGENT_NAME_RULE`, so names sort and read alike and a lookup can ignore case.
         entry_point: ``"package.module:Class"``.
         description: one line, shown by ``archgym agents``.
         hyperparameters: typed, with defaults and legal ranges.
@@ -36,6 +44,8 @@ class AgentSpec:
         object.__setattr__(self, "hyperparameters", tuple(self.hyperparameters))
         if not self.name or not isinstance(self.name, str):
             raise ValueError(f"AgentSpec name must be a non-empty string, got {self.name!r}")
+        if not _AGENT_NAME.fullmatch(self.name):
+            raise ValueError(f"AgentSpec name {self.name!r} is not legal; legal: {AGENT_NAME_RULE}")
         check_entry_point(self.entry_point)
         if self.hyperparameters:
             DesignSpace(self.hyperparameters)  # validates names and conditions
