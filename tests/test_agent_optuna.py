@@ -8,6 +8,7 @@ problem it fits and on a plain third-party Dict-action env, twice with one seed,
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -393,3 +394,11 @@ def test_listing_agents_imports_no_optuna() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert all(name in result.stdout for name in OPTUNA_AGENTS)
+
+
+def test_a_name_typed_in_any_case_is_recorded_as_registered(tmp_path: Path) -> None:
+    summary = run(
+        env="archgym/Branin-v0", agent="Optuna.Random", budget=3, seed=0, out=tmp_path / "r", progress=False
+    )
+    assert summary["agent"] == "optuna.random"
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["config"]["agent"] == "optuna.random"

@@ -34,6 +34,7 @@ from archgym.loop.progress import progress_bar
 from archgym.loop.recorder import Recorder
 from archgym.loop.resume import Replay
 from archgym.loop.setup import RunSetup, meta_from_file, set_up, with_trust
+from archgym.plugins import get_registry
 from archgym.records import JOURNAL, PARQUET, RUN_CONSTANT_COLUMNS, RUN_META, consolidate
 from archgym.search import Agent, InteractiveAgent
 
@@ -212,7 +213,7 @@ def run(
     the proxy model file) hold for this call and are never stored: ``run.json``, the records and
     the summary leave them out, so a resume must be given trust again (:func:`resume`).
     """
-    name = agent if isinstance(agent, str) else getattr(agent, "__name__", "custom")
+    name = _registered_name(agent) if isinstance(agent, str) else getattr(agent, "__name__", "custom")
     config = RunConfig(
         env=env,
         agent=name,
@@ -243,6 +244,15 @@ def run(
         except RunInterrupted as exc:
             raise RunInterrupted(exc.signal_name, out=out) from None
         return _execute(setup, signals, resumed=False, progress=progress, dask=dask, isolate=isolate)
+
+
+def _registered_name(agent: str) -> str:
+    """The agent's name as registered (``Optuna.TPE`` → ``optuna.tpe``: matched case-insensitively),
+    so records and summaries name it one way; an unknown name is left for setup to refuse."""
+    try:
+        return get_registry().agent(agent).name
+    except ValueError:
+        return agent
 
 
 def resume(
