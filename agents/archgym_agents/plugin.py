@@ -1,14 +1,26 @@
-"""Registers the built-in agents. Each agent module declares ``SPECS`` at its top and imports
-its search library (DEAP, pyribs, BoTorch, stable-baselines3, Optuna) only inside the agent, so listing
-agents stays light."""
+"""Registers the built-in agents: every module of this package that declares ``SPECS`` at its
+top. Each imports its search library (DEAP, pyribs, BoTorch, stable-baselines3, Optuna, …) only
+inside the agent, so listing agents stays light — and a new agent module registers itself by
+declaring ``SPECS``, with no list here to edit."""
+
+import importlib
+import pkgutil
 
 import archgym
+import archgym_agents as package
 from archgym import AgentSpec
-from archgym_agents import aco, bo, evolutionary, grid, mapelites, optuna_samplers, random_search, rl
 
-_MODULES = (random_search, grid, evolutionary, aco, mapelites, bo, rl, optuna_samplers)
+_FIRST = ("random_search", "grid", "evolutionary", "aco", "mapelites", "bo", "rl")  # listing order
+
+
+def _modules() -> list[str]:
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "plugin")
+    return [*[n for n in _FIRST if n in names], *[n for n in names if n not in _FIRST]]
 
 
 @archgym.hookimpl
 def archgym_agents() -> list[AgentSpec]:
-    return [spec for module in _MODULES for spec in module.SPECS]
+    specs: list[AgentSpec] = []
+    for name in _modules():
+        specs += getattr(importlib.import_module(f"archgym_agents.{name}"), "SPECS", [])
+    return specs
