@@ -194,6 +194,29 @@ def build_parser() -> argparse.ArgumentParser:
         "agents: weighted:W1,W2,… or chebyshev:W1,W2,…",
     )
     run.add_argument(
+        "--schedule",
+        choices=("sync", "async"),
+        default="sync",
+        help="sync (default): the agent's batches, each told whole, so records don't depend on "
+        "--workers; async: a free worker gets the next proposal at once and each result is told "
+        "as it finishes (records then depend on completion order)",
+    )
+    run.add_argument(
+        "--simulate-time",
+        action="store_true",
+        help="evaluate at once in this process and order completions by each evaluation's "
+        "declared duration over --workers simulated workers (the NAS table, proxy backends, "
+        "analytic problems; exactly reproducible); records carry simulated start_s/finish_s",
+    )
+    run.add_argument(
+        "--time-budget",
+        type=_float_option(),
+        default=None,
+        metavar="S",
+        help="also stop asking once S seconds have passed on the run's clock (real, or simulated "
+        "with --simulate-time); evaluations already running finish",
+    )
+    run.add_argument(
         "--cost-budget",
         type=_float_option(),
         default=None,
@@ -420,6 +443,9 @@ def _run(args: argparse.Namespace) -> int:
             progress=progress,
             dask=args.dask,
             isolate=args.isolate,
+            schedule=args.schedule,
+            simulate_time=args.simulate_time,
+            time_budget_s=args.time_budget,
         )
     keys = (
         "env_id",
