@@ -249,6 +249,12 @@ class ProxyBackend:
     def evaluate(self, design: Design, context: EvalContext) -> dict[str, float]:
         return self.model.predict_metrics(design)
 
+    def simulated_duration(self, design: Design, fidelity: Any, metrics: Mapping[str, float]) -> float | None:
+        """The real evaluation's time, as the model's card records it (the simulated clock charges
+        a prediction what the evaluation it stands for would have cost); None if unknown."""
+        seconds = self.model.card.get("real_eval_time_s")
+        return None if seconds is None or not math.isfinite(float(seconds)) else float(seconds)
+
 
 def proxy_backend(
     env: Any, constructor_kwargs: Mapping[str, Any], *, model: Any = None, trust_model: Any = False

@@ -39,13 +39,15 @@ class NullEnv(DesignEnv):
 class SleepEnv(DesignEnv):
     """Sleeps ``delay_s`` per full-fidelity evaluation: a stand-in for a slow simulator.
 
-    Fidelity ``steps`` (1–10, default 10) scales the sleep, like training epochs would.
+    Fidelity ``steps`` (1–10, default 10) scales the sleep, like training epochs would. With
+    ``sigma`` > 0 the sleep is log-normal — median ``delay_s``, shape ``sigma``, drawn from the
+    evaluation's own seeded RNG — as evaluation times of real simulators and trainings are.
     """
 
     optimal_reward = 0.0  # value = 0 at (x, y) = (0.3, 0.7)
 
-    def __init__(self, delay_s: float = 0.05) -> None:
-        self.delay_s = float(delay_s)
+    def __init__(self, delay_s: float = 0.05, sigma: float = 0.0) -> None:
+        self.delay_s, self.sigma = float(delay_s), float(sigma)
         super().__init__(
             design_space=DesignSpace([Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)]),
             metrics={"value": "1"},
@@ -54,7 +56,8 @@ class SleepEnv(DesignEnv):
         )
 
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
-        time.sleep(self.delay_s * float(context.fidelity or 10) / 10)
+        spread = float(context.rng.lognormal(0.0, self.sigma)) if self.sigma > 0 else 1.0
+        time.sleep(self.delay_s * spread * float(context.fidelity or 10) / 10)
         return {"value": (design["x"] - 0.3) ** 2 + (design["y"] - 0.7) ** 2}
 
 

@@ -124,7 +124,7 @@ def test_replacement_workers_ignore_ctrl_c_too(tmp_path: Path) -> None:
         first = executor._workers[0].process.pid
         assert _ignores_sigint(first)
         results = list(executor.run([Task(0, {"x": 0.9}, None, 0), Task(1, {"x": 0.1}, None, 1)]))
-        assert results[0][1].error.startswith("timeout")  # the first worker was killed and replaced
+        assert results[0].result.error.startswith("timeout")  # the first worker was killed and replaced
         replacement = executor._workers[0].process.pid
         assert replacement != first and _ignores_sigint(replacement)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # ours is untouched

@@ -253,9 +253,10 @@ def test_agent_hyperparameters_are_validated_by_name(tmp_path: Path) -> None:
 
 
 def test_ask_tell_order_is_enforced() -> None:
+    """For an agent without concurrent asks (a colony is told whole); see test_async.py for those with."""
     env = gym.make("archgym/Branin-v0")
     problem = archgym.loop.problem_of(env, "archgym/Branin-v0")
-    agent = build_agent("random", {}, problem, seed=0)
+    agent = build_agent("aco", {}, problem, seed=0)
     assert isinstance(agent, Agent)
     with pytest.raises(RuntimeError, match="without a preceding ask"):
         agent.tell([], [])

@@ -167,6 +167,7 @@ class GridSearch(Agent):
 
     single_objective = True
     multi_objective = True
+    concurrent_asks = True  # the order is fixed: asking ahead changes nothing
 
     def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
         super().__init__(problem, seed=seed)

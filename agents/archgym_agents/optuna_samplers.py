@@ -183,6 +183,7 @@ class OptunaAgent(Agent):
     SPEC: ClassVar[AgentSpec]
     single_objective = True
     multi_objective = True
+    concurrent_asks = True  # each design keeps its trial: told as it finishes (--schedule async)
 
     def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
         super().__init__(problem, seed=seed)
@@ -190,7 +191,7 @@ class OptunaAgent(Agent):
         self.batch_size = options.pop("batch_size")
         self.options = options
         self.n_objectives = problem.n_objectives
-        self._trials: list[Trial] = []
+        self._trials: list[tuple[Design, Trial]] = []  # asked, not yet told: (design, its trial)
         with _quiet():
             self.study = self._create_study()
 
@@ -209,7 +210,7 @@ class OptunaAgent(Agent):
         with _quiet():
             for _ in range(n):
                 trial, design = self._ask_one()
-                self._trials.append(trial)
+                self._trials.append((design, trial))
                 designs.append(design)
         return designs
 
@@ -254,14 +255,23 @@ class OptunaAgent(Agent):
         return {}
 
     def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
-        trials, self._trials = self._trials, []
         with _quiet():
-            if not trials:  # evaluations this agent did not ask for (tell_history)
-                for design, result in zip(designs, results, strict=True):
+            for design, result in zip(designs, results, strict=True):
+                trial = self._trial_of(design)
+                if trial is None:  # an evaluation this agent did not ask for (tell_history)
                     self._add_finished(design, result)
-                return
-            for trial, result in zip(trials, results, strict=True):
-                self._tell_one(trial, result)
+                else:
+                    self._tell_one(trial, result)
+
+    def _trial_of(self, design: Design) -> Trial | None:
+        """The trial asked for ``design`` (the same object first, else an equal design), taken off
+        the pending ones; None if it was not asked."""
+        for match in (lambda d: d is design, lambda d: d == design):
+            for i, (asked, trial) in enumerate(self._trials):
+                if match(asked):
+                    del self._trials[i]
+                    return trial
+        return None
 
     def _tell_one(self, trial: Trial, result: EvalResult) -> None:
         from optuna.trial import TrialState
@@ -299,7 +309,7 @@ class OptunaAgent(Agent):
         from optuna.trial import TrialState
 
         with _quiet():
-            for trial in self._trials:
+            for _, trial in self._trials:
                 trial.set_user_attr("archgym.abandoned", True)
                 self.study.tell(trial, state=TrialState.FAIL)
         self._trials = []

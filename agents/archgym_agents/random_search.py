@@ -25,6 +25,7 @@ class RandomSearch(Agent):
 
     single_objective = True
     multi_objective = True
+    concurrent_asks = True  # learns nothing: any design may be told at any time
 
     def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
         super().__init__(problem, seed=seed)

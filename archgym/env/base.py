@@ -393,6 +393,23 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
     def n_objectives(self) -> int:
         return self.objective.n_objectives
 
+    def simulated_duration(
+        self, design: Mapping[str, Any], fidelity: float | int | None, metrics: Mapping[str, float]
+    ) -> float | None:
+        """Seconds this evaluation would have taken, for the simulated clock (``--simulate-time``);
+        None: not declared (such an env is refused under the simulated clock).
+
+        Override it with what the problem knows — a recorded training time, a cost model. The
+        default is the active backend's own ``simulated_duration``, if it has one (a table's
+        recorded times, a proxy's measured evaluation time)."""
+        hook = getattr(self.active_backend, "simulated_duration", None)
+        return None if hook is None else hook(design, fidelity, metrics)
+
+    def declares_duration(self) -> bool:
+        """Whether :meth:`simulated_duration` answers (checked before a simulated run starts)."""
+        own = type(self).simulated_duration is not DesignEnv.simulated_duration
+        return own or hasattr(self.active_backend, "simulated_duration")
+
     def fidelity_cost(self, value: float | None) -> float:
         """Cost of one evaluation at ``value``, in full-fidelity evaluations."""
         if self.fidelity is None or value is None:

@@ -15,12 +15,15 @@ from archgym.execution.evaluation import (
     resolve_spec,
 )
 from archgym.execution.executors import (
+    Completed,
     DaskExecutor,
     Executor,
     InProcessExecutor,
     ProcessExecutor,
+    SimulatedExecutor,
     dask_client,
     pin_threads,
+    simulated_duration,
     spawn_pool,
     worker_start,
 )
@@ -28,12 +31,14 @@ from archgym.execution.scratch import EvaluationDirectory, remove_run_scratch, r
 
 __all__ = [
     "BoundEnv",
+    "Completed",
     "DaskExecutor",
     "EnvRecipe",
     "EvaluationDirectory",
     "Executor",
     "InProcessExecutor",
     "ProcessExecutor",
+    "SimulatedExecutor",
     "Task",
     "dask_client",
     "eval_seed",
@@ -43,6 +48,7 @@ __all__ = [
     "remove_run_scratch",
     "resolve_spec",
     "run_scratch_root",
+    "simulated_duration",
     "spawn_pool",
     "worker_start",
 ]

@@ -10,6 +10,8 @@ killing the worker. A distributed executor (Dask) implements the same two method
 from __future__ import annotations
 
 import contextlib
+import heapq
+import math
 import multiprocessing as mp
 import os
 import shutil
@@ -21,6 +23,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -28,7 +31,15 @@ from archgym.execution.evaluation import BoundEnv, EnvRecipe, Task, failed_resul
 from archgym.search import EvalResult
 from archgym.spaces import Reward
 
-__all__ = ["DaskExecutor", "Executor", "InProcessExecutor", "ProcessExecutor"]
+__all__ = [
+    "Completed",
+    "DaskExecutor",
+    "Executor",
+    "InProcessExecutor",
+    "ProcessExecutor",
+    "SimulatedExecutor",
+    "simulated_duration",
+]
 
 _MAX_START_FAILURES = 3
 _MEMORY_POLL_S = 0.05  # how often busy workers' resident memory is read when a limit is set
@@ -39,11 +50,58 @@ _ONE_THREAD = {
 }
 
 
+@dataclass(frozen=True)
+class Completed:
+    """One finished evaluation: its task and result, the worker that ran it (0-based) and when it
+    started and finished, in the executor's clock (``time.perf_counter()`` seconds, or simulated
+    seconds for :class:`SimulatedExecutor`)."""
+
+    task: Task
+    result: EvalResult
+    worker: int
+    started: float
+    finished: float
+
+
 class Executor(ABC):
-    """Runs tasks and yields ``(task, result)`` pairs in completion order."""
+    """Runs tasks on ``slots`` workers and hands back each as it completes.
+
+    Two ways to drive it: :meth:`run` (a batch, results in completion order: batch-synchronous
+    scheduling) or :meth:`submit` and :meth:`next_completed` (asynchronous scheduling: submit a
+    task whenever :attr:`idle` says a worker is free, take completions one at a time).
+    """
+
+    simulated: bool = False
+    """True when :attr:`Completed.started`/``finished`` are simulated seconds, not a clock."""
+
+    @property
+    @abstractmethod
+    def slots(self) -> int:
+        """How many evaluations can run at once."""
+
+    @property
+    @abstractmethod
+    def outstanding(self) -> int:
+        """Tasks submitted and not yet handed back by :meth:`next_completed`."""
 
     @abstractmethod
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, EvalResult]]: ...
+    def submit(self, tasks: Sequence[Task]) -> None:
+        """Queue ``tasks``; they start as workers become free."""
+
+    @abstractmethod
+    def next_completed(self) -> Completed:
+        """Wait for the next evaluation to finish (in completion order) and return it."""
+
+    @property
+    def idle(self) -> int:
+        """Workers free for a new task right now."""
+        return max(0, self.slots - self.outstanding)
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[Completed]:
+        """Evaluate ``tasks``; yield each as it completes."""
+        self.submit(tasks)
+        while self.outstanding:
+            yield self.next_completed()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release workers."""
@@ -60,13 +118,102 @@ class InProcessExecutor(Executor):
 
     def __init__(self, bound: BoundEnv) -> None:
         self.bound = bound
+        self._queue: deque[Task] = deque()
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, EvalResult]]:
-        for task in tasks:
-            yield task, self.bound(task)
+    @property
+    def slots(self) -> int:
+        return 1
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._queue)
+
+    def submit(self, tasks: Sequence[Task]) -> None:
+        self._queue.extend(tasks)
+
+    def next_completed(self) -> Completed:
+        task = self._queue.popleft()
+        started = time.perf_counter()
+        result = self.bound(task)
+        return Completed(task, result, 0, started, time.perf_counter())
 
     def close(self) -> None:
         self.bound.close()
+
+
+class SimulatedExecutor(Executor):
+    """A simulated clock over ``workers`` virtual workers: each evaluation runs at once, in this
+    process, and is given the duration its env declares (:func:`simulated_duration`); it
+    completes at its simulated start plus that duration, and completions come back in
+    simulated-time order (ties: the earlier task). A task starts when a virtual worker is free,
+    at the simulated time the worker became free (or the time it was submitted, if later).
+
+    Why: comparing asynchronous methods over many workers on a tabulated benchmark in seconds,
+    exactly reproducibly (Syne Tune's simulator backend) — the order of events depends only on
+    the declared durations, never on this machine's speed.
+    """
+
+    simulated = True
+
+    def __init__(self, bound: BoundEnv, *, workers: int) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.bound, self.workers = bound, workers
+        self.now = 0.0  # the simulated time: of the last completion handed back
+        self._free_at = [0.0] * workers
+        self._running: list[tuple[float, int, int, Completed]] = []  # heap: (finish, order, worker, …)
+        self._order = 0
+
+    @property
+    def slots(self) -> int:
+        return self.workers
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._running)
+
+    def submit(self, tasks: Sequence[Task]) -> None:
+        for task in tasks:
+            worker = min(range(self.workers), key=lambda w: (self._free_at[w], w))
+            started = max(self.now, self._free_at[worker])
+            result = self.bound(task)
+            finished = started + simulated_duration(self.bound.env, result)
+            self._free_at[worker] = finished
+            heapq.heappush(
+                self._running,
+                (finished, self._order, worker, Completed(task, result, worker, started, finished)),
+            )
+            self._order += 1
+
+    def next_completed(self) -> Completed:
+        finished, _, _, completed = heapq.heappop(self._running)
+        self.now = finished
+        return completed
+
+    def close(self) -> None:
+        self.bound.close()
+
+
+def simulated_duration(env: Any, result: EvalResult) -> float:
+    """Seconds the evaluation behind ``result`` would have taken, as its env declares it
+    (``env.unwrapped.simulated_duration(design, fidelity, metrics)``); a ValueError naming the
+    env if it declares none or gives no finite non-negative number."""
+    inner = getattr(env, "unwrapped", env)
+    hook = getattr(inner, "simulated_duration", None)
+    seconds = None if hook is None else hook(result.design, result.fidelity, result.metrics)
+    if seconds is None:
+        raise ValueError(
+            f"{type(inner).__name__} declares no evaluation duration, so it can't run under the "
+            "simulated clock (--simulate-time): give it a simulated_duration(design, fidelity, metrics) "
+            "method returning seconds (see docs/running.md), or run it in real time"
+        )
+    seconds = float(seconds)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(
+            f"{type(inner).__name__}.simulated_duration returned {seconds!r}; "
+            "legal values: finite seconds >= 0"
+        )
+    return seconds
 
 
 def pin_threads() -> None:
@@ -173,6 +320,7 @@ class _Worker:
         self.ready = False
         self.task: Task | None = None
         self.started = 0.0
+        self.index = 0  # its slot in the executor (a replacement takes the same one)
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -250,47 +398,80 @@ class ProcessExecutor(Executor):
         self._ctx = mp.get_context("spawn")
         self._start_failures = 0
         self._workers = [_Worker(self._ctx, recipe, self.scratch_root) for _ in range(workers)]
+        for index, worker in enumerate(self._workers):
+            worker.index = index
+        self._queue: deque[Task] = deque()
+        self._done: deque[Completed] = deque()
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
         new = _Worker(self._ctx, self.recipe, self.scratch_root)
-        self._workers[self._workers.index(worker)] = new
+        new.index = worker.index
+        self._workers[worker.index] = new
         return new
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, EvalResult]]:
-        queue = deque(tasks)
-        while queue or any(w.task is not None for w in self._workers):
-            for worker in self._workers:
-                if worker.ready and worker.task is None and queue:
-                    worker.task = queue.popleft()
-                    worker.started = time.perf_counter()
-                    worker.conn.send(worker.task)
-            busy_or_starting = [w for w in self._workers if w.task is not None or not w.ready]
-            for conn in wait([w.conn for w in busy_or_starting], timeout=self._next_wait()):
-                worker = next(w for w in self._workers if w.conn is conn)
-                yield from self._receive(worker)
-            if self.timeout is not None:
-                now = time.perf_counter()
-                for worker in list(self._workers):
-                    if worker.task is not None and now - worker.started > self.timeout:
-                        task = worker.task
-                        self._replace(worker)
-                        error = f"timeout: evaluation exceeded {self.timeout:g} s; worker killed"
-                        yield task, failed_result(task, error, self.penalty, now - worker.started)
-            if self.max_memory_mb is not None:
-                yield from self._enforce_memory(self.max_memory_mb)
+    @property
+    def slots(self) -> int:
+        return len(self._workers)
 
-    def _enforce_memory(self, limit: float) -> Iterator[tuple[Task, EvalResult]]:
+    @property
+    def outstanding(self) -> int:
+        busy = sum(w.task is not None for w in self._workers)
+        return len(self._queue) + busy + len(self._done)
+
+    def submit(self, tasks: Sequence[Task]) -> None:
+        self._queue.extend(tasks)
+        self._dispatch()
+
+    def next_completed(self) -> Completed:
+        while not self._done:
+            self._step()
+        return self._done.popleft()
+
+    def _dispatch(self) -> None:
+        for index, worker in enumerate(self._workers):
+            if worker.ready and worker.task is None and self._queue:
+                worker.task = self._queue.popleft()
+                worker.index = index
+                worker.started = time.perf_counter()
+                worker.conn.send(worker.task)
+
+    def _step(self) -> None:
+        """Wait for one event (a result, a worker ready or dead, a deadline, a memory reading)
+        and handle it: finished evaluations go to ``_done``."""
+        self._dispatch()
+        busy_or_starting = [w for w in self._workers if w.task is not None or not w.ready]
+        for conn in wait([w.conn for w in busy_or_starting], timeout=self._next_wait()):
+            worker = next(w for w in self._workers if w.conn is conn)
+            self._receive(worker)
+        if self.timeout is not None:
+            now = time.perf_counter()
+            for worker in list(self._workers):
+                if worker.task is not None and now - worker.started > self.timeout:
+                    task, started = worker.task, worker.started
+                    self._replace(worker)
+                    error = f"timeout: evaluation exceeded {self.timeout:g} s; worker killed"
+                    self._fail(task, worker, error, started)
+        if self.max_memory_mb is not None:
+            self._enforce_memory(self.max_memory_mb)
+        self._dispatch()
+
+    def _fail(self, task: Task, worker: _Worker, error: str, started: float) -> None:
+        now = time.perf_counter()
+        result = failed_result(task, error, self.penalty, now - started)
+        self._done.append(Completed(task, result, worker.index, started, now))
+
+    def _enforce_memory(self, limit: float) -> None:
         for worker in list(self._workers):
             if worker.task is None:
                 continue
             used = _resident_mb(worker.process.pid)
             if used > limit and not worker.conn.poll():  # a result already sent is received instead
-                task, elapsed = worker.task, time.perf_counter() - worker.started
+                task, started = worker.task, worker.started
                 _kill_descendants(worker.process.pid)
                 self._replace(worker)
                 error = f"memory limit: worker used {used:.1f} MB > --max-memory-mb {limit:g}; worker killed"
-                yield task, failed_result(task, error, self.penalty, elapsed)
+                self._fail(task, worker, error, started)
 
     def _next_wait(self) -> float | None:
         busy = [w for w in self._workers if w.task is not None]
@@ -304,11 +485,11 @@ class ProcessExecutor(Executor):
             waits.append(_MEMORY_POLL_S)
         return min(waits) if waits else None
 
-    def _receive(self, worker: _Worker) -> Iterator[tuple[Task, EvalResult]]:
+    def _receive(self, worker: _Worker) -> None:
         try:
             kind, payload = worker.conn.recv()
         except (EOFError, OSError):
-            task, elapsed = worker.task, time.perf_counter() - worker.started
+            task, started = worker.task, worker.started
             worker.process.join(timeout=5)
             code = worker.process.exitcode
             if not worker.ready:
@@ -321,8 +502,9 @@ class ProcessExecutor(Executor):
                     ) from None
             self._replace(worker)
             if task is not None:
-                error = f"worker process died (exit code {code}) during the evaluation"
-                yield task, failed_result(task, error, self.penalty, elapsed)
+                self._fail(
+                    task, worker, f"worker process died (exit code {code}) during the evaluation", started
+                )
             return
         if kind == "ready":
             worker.ready = True
@@ -332,7 +514,7 @@ class ProcessExecutor(Executor):
         else:
             task, worker.task = worker.task, None
             assert task is not None
-            yield task, payload
+            self._done.append(Completed(task, payload, worker.index, worker.started, time.perf_counter()))
 
     def close(self) -> None:
         for worker in self._workers:
@@ -373,17 +555,21 @@ def dask_client(address: str, workers: int) -> tuple[Any, tuple[Any, ...]]:
 _DASK_ENVS: dict[bytes, BoundEnv] = {}
 
 
-def _dask_evaluate(recipe: EnvRecipe, task: Task) -> EvalResult:
-    """Runs on a Dask worker: one env per recipe per worker process, built on first use."""
+def _dask_evaluate(recipe: EnvRecipe, task: Task) -> tuple[EvalResult, str, float, float]:
+    """Runs on a Dask worker: one env per recipe per worker process, built on first use.
+    Returns the result, the worker's address and the evaluation's start and finish (epoch s)."""
     import pickle
+
+    from distributed import get_worker
 
     key = pickle.dumps(recipe)
     if key not in _DASK_ENVS:
         pin_threads()
         _DASK_ENVS[key] = BoundEnv.from_recipe(recipe)
+    started = time.time()
     result = _DASK_ENVS[key](task)
     pin_threads()
-    return result
+    return result, get_worker().address, started, time.time()
 
 
 class DaskExecutor(Executor):
@@ -391,26 +577,50 @@ class DaskExecutor(Executor):
 
     Each worker builds the env once. A Dask task can't be killed, so per-evaluation timeouts need
     :class:`ProcessExecutor`; a worker lost mid-evaluation is recorded as an infeasible result.
+    Workers are numbered in the order they first return a result; times are the workers' own
+    clocks, moved onto this process's ``perf_counter``.
     """
 
     def __init__(self, recipe: EnvRecipe, *, address: str, workers: int, penalty: Reward) -> None:
-        self.recipe, self.penalty = recipe, penalty
-        self.client, self._resources = dask_client(address, workers)
+        from distributed import as_completed
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, EvalResult]]:
-        from distributed import KilledWorker, as_completed
+        self.recipe, self.penalty, self.workers = recipe, penalty, workers
+        self.client, self._resources = dask_client(address, workers)
+        self._futures: dict[Any, tuple[Task, float]] = {}
+        self._completions = as_completed()
+        self._numbers: dict[str, int] = {}
+        self._offset = time.perf_counter() - time.time()  # epoch seconds -> perf_counter seconds
+
+    @property
+    def slots(self) -> int:
+        return max(1, sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values()))
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._futures)
+
+    def submit(self, tasks: Sequence[Task]) -> None:
+        for task in tasks:
+            future = self.client.submit(_dask_evaluate, self.recipe, task, pure=False)
+            self._futures[future] = (task, time.perf_counter())
+            self._completions.add(future)
+
+    def next_completed(self) -> Completed:
+        from distributed import KilledWorker
         from distributed.comm.core import CommClosedError
 
-        start = time.perf_counter()
-        futures = {self.client.submit(_dask_evaluate, self.recipe, task, pure=False): task for task in tasks}
-        for future in as_completed(futures):
-            task = futures.pop(future)
-            try:
-                result = future.result()
-            except (KilledWorker, CommClosedError) as exc:  # a lost worker fails the evaluation only;
-                error = f"dask: {type(exc).__name__}: {exc}"  # an env that can't be built fails the run
-                result = failed_result(task, error, self.penalty, time.perf_counter() - start)
-            yield task, result
+        future = next(self._completions)
+        task, submitted = self._futures.pop(future)
+        try:
+            result, address, started, finished = future.result()
+        except (KilledWorker, CommClosedError) as exc:  # a lost worker fails the evaluation only;
+            error = f"dask: {type(exc).__name__}: {exc}"  # an env that can't be built fails the run
+            now = time.perf_counter()
+            return Completed(
+                task, failed_result(task, error, self.penalty, now - submitted), -1, submitted, now
+            )
+        number = self._numbers.setdefault(address, len(self._numbers))
+        return Completed(task, result, number, started + self._offset, finished + self._offset)
 
     def close(self) -> None:
         for resource in self._resources:

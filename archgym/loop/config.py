@@ -13,6 +13,7 @@ from archgym.search import Agent, InteractiveAgent, Problem
 __all__ = [
     "BUDGET_MAX",
     "MEMORY_MAX_MB",
+    "SCHEDULES",
     "SEED_MAX",
     "SUMMARY",
     "TIMEOUT_MAX",
@@ -29,6 +30,7 @@ BUDGET_MAX = 10**9  # evaluations
 WORKERS_MAX = 1024  # processes
 TIMEOUT_MAX = 10.0**6  # seconds (~11.6 days); waits take milliseconds in a C int (~24.8 days)
 MEMORY_MAX_MB = 10.0**9  # MB per evaluation (a petabyte): larger is a typo, not a limit
+SCHEDULES = ("sync", "async")
 AgentFactory = Callable[[Problem, int], Agent | InteractiveAgent]
 
 
@@ -47,6 +49,15 @@ class RunConfig:
     scalarize: str | None = None
     cost_budget: float | None = None
     max_memory_mb: float | None = None
+    schedule: str = "sync"
+    """``"sync"``: batch-synchronous (the agent's batches, told whole; records independent of the
+    worker count); ``"async"``: a free worker gets the next proposal at once."""
+    simulate_time: bool = False
+    """Evaluate at once, in this process, ordering completions by each evaluation's declared
+    duration over ``workers`` simulated workers (the simulated clock)."""
+    time_budget_s: float | None = None
+    """Stop asking for designs once this many seconds have passed on the run's clock (real or
+    simulated); evaluations already running finish and are recorded."""
 
     def __post_init__(self) -> None:
         # Every field is checked where it enters, before anything is written: the CLI, loop.run and
@@ -68,8 +79,22 @@ class RunConfig:
                 "max_memory_mb",
                 check_float("max_memory_mb", self.max_memory_mb, MEMORY_MAX_MB, unit=" MB"),
             )
+        if self.time_budget_s is not None:
+            object.__setattr__(
+                self, "time_budget_s", check_float("time_budget_s", self.time_budget_s, unit=" seconds")
+            )
         if self.cost_budget is not None:
             object.__setattr__(self, "cost_budget", check_float("cost_budget", self.cost_budget))
+        if self.schedule not in SCHEDULES:
+            legal = ", ".join(SCHEDULES)
+            raise ValueError(f"schedule: {self.schedule!r} is not legal; legal values: {legal}")
+        if not isinstance(self.simulate_time, bool):
+            raise ValueError(f"simulate_time: {self.simulate_time!r} is not legal; legal values: True, False")
+        if self.simulate_time and (self.timeout is not None or self.max_memory_mb is not None):
+            raise ValueError(
+                "--simulate-time evaluates in this process on a simulated clock: --timeout and "
+                "--max-memory-mb don't apply; drop them or --simulate-time"
+            )
         for name in ("env_kwargs", "agent_params"):
             if not isinstance(getattr(self, name), dict):
                 raise ValueError(f"{name}: {getattr(self, name)!r} is not legal; legal values: a mapping")

@@ -3,6 +3,8 @@ result as it completes and tells the agent the whole batch — until the budget 
 
 from __future__ import annotations
 
+import time
+
 from archgym.execution import Executor, Task, eval_seed
 from archgym.loop.config import RunConfig
 from archgym.loop.recorder import Recorder
@@ -28,7 +30,7 @@ class AskTellDriver:
     def drive(self, replay: Replay) -> None:
         budget, step, batch = self.config.budget, 0, 0
         replaying = bool(replay)
-        while step < budget and not self.recorder.ledger.cost_spent():
+        while step < budget and self.may_continue():
             proposals = self.agent.ask(min(self.agent.batch_size, budget - step))
             if replaying:
                 replayed = self._replayed(step, proposals, replay)
@@ -44,6 +46,16 @@ class AskTellDriver:
             step += len(tasks)
             batch += 1
             replaying = replaying and replay.holds_from(step)
+
+    def may_continue(self) -> bool:
+        """Neither the cost budget nor the time budget (on the run's clock) is spent."""
+        if self.recorder.ledger.cost_spent():
+            return False
+        limit = self.config.time_budget_s
+        if limit is None:
+            return True
+        now = getattr(self.executor, "now", 0.0) if self.executor.simulated else time.perf_counter()
+        return self.recorder.clock(now) < limit
 
     def task(self, index: int, proposal: Design | Proposal) -> Task:
         """The evaluation of ``proposal`` at position ``index`` of the run (validated: an agent
@@ -100,16 +112,16 @@ class AskTellDriver:
         pending = [t for t, r in zip(tasks, results, strict=True) if r is None]
         if pending:  # a replayed batch has nothing to evaluate
             slot = {task.index: i for i, task in enumerate(tasks)}
-            for task, result in self.executor.run(pending):
-                results[slot[task.index]] = result
-                self.recorder.record(task, batch, slot[task.index], result)
+            for done in self.executor.run(pending):
+                results[slot[done.task.index]] = done.result
+                self.recorder.record(done, batch, slot[done.task.index])
         self.agent.tell([t.design for t in tasks], results)  # type: ignore[arg-type]
 
     def _fill_after_divergence(self, replay: Replay, batch: int) -> None:
         """Spend the rest of the budget on the evaluation indices the journal lacks."""
         free = replay.free_steps(self.config.budget)
         batch = replay.last_batch(batch - 1) + 1
-        while free and not self.recorder.ledger.cost_spent():
+        while free and self.may_continue():
             proposals = self.agent.ask(min(self.agent.batch_size, len(free)))
             tasks = [self.task(free.pop(0), p) for p in proposals]
             self._complete(tasks, [None] * len(tasks), batch)

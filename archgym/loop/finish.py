@@ -13,7 +13,7 @@ from archgym.execution import BoundEnv, EnvRecipe, Task, eval_seed
 from archgym.loop.config import SUMMARY
 from archgym.loop.ledger import Ledger
 from archgym.loop.setup import RunSetup, stored_kwargs
-from archgym.records import summarize
+from archgym.records import PARQUET, summarize
 from archgym.spaces import Design
 
 __all__ = ["FRONT_POINTS", "known_optimum", "write_summary"]
@@ -47,6 +47,11 @@ def write_summary(
             "scalarize": config.scalarize,
             "cost_budget": config.cost_budget,
             "cost": ledger.cost,
+            "schedule": config.schedule,
+            "clock": "simulated" if config.simulate_time else "real",
+            "time_budget_s": config.time_budget_s,
+            "clock_s": _last_finish(setup.out),
+            "order": ORDER[config.schedule, config.simulate_time],
             "versions": setup.meta["versions"],
             "wall_time_s": wall_time,
             "resumed": resumed,
@@ -60,6 +65,27 @@ def write_summary(
         summary["test"] = test
     (setup.out / SUMMARY).write_text(json.dumps(summary, indent=2, default=_json_safe))
     return summary
+
+
+ORDER = {
+    ("sync", False): "batch-synchronous: records don't depend on the worker count",
+    ("sync", True): "batch-synchronous on the simulated clock: exactly reproducible",
+    ("async", False): "asynchronous in real time: records depend on completion order, which timing decides",
+    ("async", True): "asynchronous on the simulated clock: exactly reproducible (declared durations)",
+}
+"""What the summary says about how the records' order arose (and so what repeats exactly)."""
+
+
+def _last_finish(out: Any) -> float | None:
+    """Seconds on the run's clock (real or simulated) when its last evaluation finished."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    path = out / PARQUET
+    if not path.exists() or "finish_s" not in pq.read_schema(path).names:
+        return None
+    value = pc.max(pq.read_table(path, columns=["finish_s"])["finish_s"]).as_py()
+    return None if value is None else float(value)
 
 
 def known_optimum(setup: RunSetup) -> dict[str, Any]:

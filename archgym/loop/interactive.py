@@ -4,13 +4,14 @@ every ``step`` the recording wrapper journals and counts against the budget."""
 from __future__ import annotations
 
 import contextlib
+import time
 import warnings
 from typing import Any
 
 import gymnasium as gym
 
 from archgym.env import codec_for
-from archgym.execution import Task
+from archgym.execution import Completed, Task
 from archgym.loop.recorder import Recorder
 from archgym.loop.resume import Replay
 from archgym.records import result_from_step
@@ -49,10 +50,12 @@ class RecordingEnv(gym.Wrapper[Any, Any, Any, Any]):
         ledger = self._recorder.ledger
         if self._step >= ledger.budget or ledger.cost_spent():
             raise BudgetExhausted(f"budget of {ledger.budget} evaluations spent")
+        started = time.perf_counter()
         obs, reward, terminated, truncated, info = self.env.step(action)
+        finished = time.perf_counter()
         design = info.get("design") or self._codec.from_action(action)
         result = result_from_step(design, reward, info)
         task = Task(index=self._step, design=design, fidelity=result.fidelity, seed=None)
-        self._recorder.record(task, batch=self._step, slot=0, result=result)
+        self._recorder.record(Completed(task, result, 0, started, finished), batch=self._step, slot=0)
         self._step += 1
         return obs, reward, terminated, truncated, info

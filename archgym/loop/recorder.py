@@ -7,26 +7,51 @@ import time
 from pathlib import Path
 from typing import Any
 
-from archgym.execution import Task
+from archgym.execution import Completed
 from archgym.loop.ledger import Ledger
 from archgym.records import Journal, RecordLayout
 from archgym.search import EvalResult
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "RunClock"]
+
+
+class RunClock:
+    """Seconds since the run began, for the records' ``start_s``/``finish_s``: on the real clock
+    (``perf_counter`` since this session began) or on the simulated one (the simulated
+    executor's seconds); a resumed run continues from the last finish it recorded."""
+
+    def __init__(self, *, simulated: bool = False, offset: float = 0.0) -> None:
+        self.simulated, self.offset = simulated, offset
+        self.origin = time.perf_counter()
+
+    def __call__(self, executor_time: float) -> float:
+        return self.offset + (executor_time if self.simulated else executor_time - self.origin)
 
 
 class Recorder:
-    def __init__(self, out: Path, layout: RecordLayout, ledger: Ledger, bar: Any) -> None:
+    def __init__(
+        self, out: Path, layout: RecordLayout, ledger: Ledger, bar: Any, clock: RunClock | None = None
+    ) -> None:
         self.layout, self.ledger, self.bar = layout, ledger, bar
+        self.clock = clock or RunClock()
         self.journal = Journal(out)
 
-    def record(self, task: Task, batch: int, slot: int, result: EvalResult) -> None:
+    def record(self, completed: Completed, batch: int, slot: int) -> None:
         """Journal a new evaluation (one unbuffered write), then count it."""
+        task = completed.task
         row = self.layout.row(
-            step=task.index, batch=batch, slot=slot, eval_seed=task.seed, result=result, timestamp=time.time()
+            step=task.index,
+            batch=batch,
+            slot=slot,
+            eval_seed=task.seed,
+            result=completed.result,
+            timestamp=time.time(),
+            worker=completed.worker,
+            start_s=self.clock(completed.started),
+            finish_s=self.clock(completed.finished),
         )
         self.journal.append([row])
-        self.count(result)
+        self.count(completed.result)
 
     def count(self, result: EvalResult) -> None:
         """Count a result against the budget and show it, without journaling it (replayed)."""

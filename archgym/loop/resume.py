@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from archgym.loop.recorder import Recorder
-from archgym.records import JOURNAL, PARAM, RUN_CONSTANT_COLUMNS, RecordLayout, design_of, result_from_row
+from archgym.records import (
+    JOURNAL,
+    OPTIONAL_COLUMNS,
+    PARAM,
+    RUN_CONSTANT_COLUMNS,
+    RecordLayout,
+    design_of,
+    result_from_row,
+)
 from archgym.records.journal import check_journal
 from archgym.search import Agent, EvalResult
 
@@ -31,8 +39,9 @@ class Replay:
         (:func:`~archgym.records.journal.check_journal`: a damaged journal is refused naming the
         file and line). Exact duplicate lines are dropped from the journal, with a warning."""
         allowed = [n for n in layout.arrow_schema().names if n not in RUN_CONSTANT_COLUMNS]
-        params = {n for n in allowed if n.startswith(PARAM)}  # conditional parameters may be absent
-        required = [n for n in allowed if n not in params]
+        # conditional parameters may be absent, and loop columns older records lack
+        optional = {n for n in allowed if n.startswith(PARAM)} | set(OPTIONAL_COLUMNS)
+        required = [n for n in allowed if n not in optional]
         check = check_journal(out, required=required, allowed=allowed, budget=budget)
         if check.dropped:
             path = out / JOURNAL

@@ -21,17 +21,19 @@ from archgym.execution import (
     Executor,
     InProcessExecutor,
     ProcessExecutor,
+    SimulatedExecutor,
     pin_threads,
     remove_run_scratch,
     run_scratch_root,
 )
+from archgym.loop.asynchronous import AsyncDriver
 from archgym.loop.config import AgentFactory, RunConfig
 from archgym.loop.driver import AskTellDriver
 from archgym.loop.finish import write_summary
 from archgym.loop.interactive import drive_interactive
 from archgym.loop.ledger import Ledger
 from archgym.loop.progress import progress_bar
-from archgym.loop.recorder import Recorder
+from archgym.loop.recorder import Recorder, RunClock
 from archgym.loop.resume import Replay
 from archgym.loop.setup import RunSetup, meta_from_file, set_up, with_trust
 from archgym.plugins import get_registry
@@ -193,6 +195,9 @@ def run(
     dask: str | None = None,
     isolate: bool = False,
     max_memory_mb: float | None = None,
+    schedule: str = "sync",
+    simulate_time: bool = False,
+    time_budget_s: float | None = None,
 ) -> dict[str, Any]:
     """Run ``agent`` on ``env`` for ``budget`` evaluations; write records and a summary to ``out``.
 
@@ -204,6 +209,12 @@ def run(
     run; not stored either. ``max_memory_mb``: per-evaluation memory limit (MB of resident memory
     of the worker process and its children, watched by the loop); an evaluation over it is killed
     and recorded infeasible, like one past ``timeout``; evaluations then run in worker processes.
+    ``schedule``: ``"sync"`` (default: batch-synchronous, records independent of ``workers``) or
+    ``"async"`` (a free worker gets the next proposal at once; each result is told as it
+    finishes). ``simulate_time``: evaluate at once in this process and order completions by each
+    evaluation's declared duration over ``workers`` simulated workers; records carry simulated
+    ``start_s``/``finish_s``. ``time_budget_s``: stop asking once that many seconds have passed
+    on the run's clock (real or simulated). All three are stored with the run.
 
     ``agent`` is a registered agent name, or a factory ``(problem, *, seed) -> Agent`` for agents
     built in code: an Agent subclass itself, or e.g. ``lambda problem, seed: AskTellAdapter(...)``
@@ -226,6 +237,9 @@ def run(
         scalarize=scalarize,
         cost_budget=cost_budget,
         max_memory_mb=max_memory_mb,
+        schedule=schedule,
+        simulate_time=simulate_time,
+        time_budget_s=time_budget_s,
     )
     out = Path(out)
     _check_dask(config, dask)
@@ -243,6 +257,7 @@ def run(
             setup = set_up(config, out, factory=factory)
         except RunInterrupted as exc:
             raise RunInterrupted(exc.signal_name, out=out) from None
+        _check_clock(setup, dask, isolate)
         return _execute(setup, signals, resumed=False, progress=progress, dask=dask, isolate=isolate)
 
 
@@ -320,6 +335,7 @@ def _resume(
         setup = set_up(config, out, factory=agent, meta=meta)
     except RunInterrupted as exc:
         raise RunInterrupted(exc.signal_name, out=out, budget=config.budget) from None
+    _check_clock(setup, dask, isolate)
     if dropped:  # the run's own files say nothing of trust from now on
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(meta, indent=2, default=str))
@@ -336,6 +352,28 @@ def _check_dask(config: RunConfig, dask: str | None) -> None:
         raise ValueError(
             "--max-memory-mb needs local worker processes (a Dask task can't be killed); "
             "drop --max-memory-mb or --dask"
+        )
+
+
+def _check_clock(setup: RunSetup, dask: str | None, isolate: bool) -> None:
+    """The simulated clock evaluates in this process, for envs that declare durations."""
+    if not setup.config.simulate_time:
+        return
+    if dask is not None or isolate:
+        raise ValueError(
+            "--simulate-time evaluates in this process: drop --dask/--isolate or --simulate-time"
+        )
+    if isinstance(setup.agent, InteractiveAgent):
+        raise ValueError(
+            f"agent {setup.config.agent!r} steps the env itself; --simulate-time needs an ask/tell agent"
+        )
+    inner = setup.env.unwrapped
+    declares = getattr(inner, "declares_duration", None)
+    if not (declares() if callable(declares) else hasattr(inner, "simulated_duration")):
+        raise ValueError(
+            f"{setup.config.env} declares no evaluation duration, so it can't run under the simulated "
+            "clock (--simulate-time); the NAS table, proxy backends, analytic problems and envs with a "
+            "simulated_duration(design, fidelity, metrics) method do (docs/running.md)"
         )
 
 
@@ -360,7 +398,9 @@ def _execute(
     start = time.perf_counter()
     ledger = Ledger(config, setup.env, setup.problem)
     bar = progress_bar(config.budget, progress)
-    recorder = Recorder(out, setup.layout, ledger, bar)
+    offset = max((row.get("finish_s") or 0.0 for row in replay.rows.values()), default=0.0)
+    clock = RunClock(simulated=config.simulate_time, offset=offset)
+    recorder = Recorder(out, setup.layout, ledger, bar, clock)
     remove_run_scratch(out)  # we hold the lock: whatever is there, a killed run left behind
     try:
         try:
@@ -397,8 +437,9 @@ def _drive(setup: RunSetup, recorder: Recorder, replay: Replay, *, dask: str | N
         drive_interactive(setup.agent, config.agent, setup.env, recorder, replay)
     else:
         assert isinstance(setup.agent, Agent)
+        kind = AsyncDriver if config.schedule == "async" else AskTellDriver
         with _executor(setup, dask=dask, isolate=isolate) as executor:
-            driver = AskTellDriver(setup.agent, executor, recorder, config, setup.problem.design_space)
+            driver = kind(setup.agent, executor, recorder, config, setup.problem.design_space)
             driver.drive(replay)
 
 
@@ -407,6 +448,8 @@ def _executor(setup: RunSetup, *, dask: str | None, isolate: bool) -> Executor:
     if dask is not None:
         return DaskExecutor(setup.recipe, address=dask, workers=config.workers, penalty=penalty_of(setup.env))
     scratch = run_scratch_root(setup.out)
+    if config.simulate_time:
+        return SimulatedExecutor(BoundEnv(setup.env, scratch_root=scratch), workers=config.workers)
     if config.workers == 1 and config.timeout is None and config.max_memory_mb is None and not isolate:
         return InProcessExecutor(BoundEnv(setup.env, scratch_root=scratch))
     return ProcessExecutor(

@@ -42,6 +42,7 @@ __all__ = [
     "JOURNAL",
     "LOOP_COLUMNS",
     "METRIC",
+    "OPTIONAL_COLUMNS",
     "PARAM",
     "PARQUET",
     "REWARD",
@@ -70,6 +71,9 @@ COLUMNS: dict[str, str] = {
     "step": "int64",
     "batch": "int64",
     "slot": "int64",
+    "worker": "int64",
+    "start_s": "float64",
+    "finish_s": "float64",
     "eval_seed": "int64",
     "fidelity": "float64",
     "backend": "string",
@@ -93,8 +97,12 @@ RUN_CONSTANT_COLUMNS = (
 """Columns that are the same for every row of a run: stored once in ``run.json``."""
 JSON_COLUMNS = ("env_kwargs", "agent_params", "versions")
 """Columns holding a mapping, stored as canonical JSON text."""
-LOOP_COLUMNS = ("batch", "slot")
-"""How the loop batched an evaluation: in every run's records, not needed to use a dataset."""
+LOOP_COLUMNS = ("batch", "slot", "worker", "start_s", "finish_s")
+"""How the loop scheduled an evaluation — its batch and place in it, the worker that ran it, and
+when it started and finished (seconds since the run began, on the real or the simulated clock):
+in every run's records, not needed to use a dataset."""
+OPTIONAL_COLUMNS = ("worker", "start_s", "finish_s")
+"""Loop columns that records written before they existed lack (read as null)."""
 
 
 def run_constants(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,12 +130,25 @@ class RecordLayout:
         return tuple((name, METRIC + name) for name in self.metric_names)
 
     def row(
-        self, *, step: int, batch: int, slot: int, eval_seed: int | None, result: EvalResult, timestamp: float
+        self,
+        *,
+        step: int,
+        batch: int,
+        slot: int,
+        eval_seed: int | None,
+        result: EvalResult,
+        timestamp: float,
+        worker: int | None = None,
+        start_s: float | None = None,
+        finish_s: float | None = None,
     ) -> dict[str, Any]:
         row: dict[str, Any] = {
             "step": step,
             "batch": batch,
             "slot": slot,
+            "worker": worker,
+            "start_s": start_s,
+            "finish_s": finish_s,
             "eval_seed": eval_seed,
             "fidelity": result.fidelity,
             "backend": result.backend,

@@ -109,41 +109,69 @@ class Agent(_AgentBase, ABC):
     """Designs per ``ask``: the loop asks this many (never more than the budget left), whatever
     the number of workers, so results don't depend on the worker count."""
 
+    concurrent_asks: ClassVar[bool] = False
+    """Whether the agent may be asked again while designs it proposed are still being evaluated,
+    and then told each of them as it finishes (asynchronous scheduling, ``--schedule async``):
+    its ``_tell`` takes any of its pending designs, and its ``_ask`` may read :attr:`pending`
+    (BO fantasises over them). An agent that can't — a generation or an emitter batch must be
+    told whole — is asked a new batch only once its last one is told, so under asynchronous
+    scheduling it still runs, batch by batch."""
+
     def __init__(self, problem: Problem, *, seed: int) -> None:
         self.problem = problem
         self.space = problem.design_space
         self.seed = seed
         self.rng = np.random.default_rng(seed)
-        self._pending: list[Design] | None = None
+        self._pending: list[Design] = []
+
+    @property
+    def pending(self) -> list[Design]:
+        """Designs asked for and not yet told (being evaluated), oldest first."""
+        return list(self._pending)
 
     def ask(self, n: int) -> list[Design | Proposal]:
         """Up to ``n`` designs to evaluate next."""
-        if self._pending is not None:
+        if self._pending and not self.concurrent_asks:
             raise RuntimeError("ask() called twice: tell() the results of the previous ask() first")
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         proposals = list(self._ask(n))
         if not 1 <= len(proposals) <= n:
             raise RuntimeError(f"{type(self).__name__}._ask({n}) returned {len(proposals)} designs")
-        self._pending = [p.design if isinstance(p, Proposal) else p for p in proposals]
+        self._pending += [p.design if isinstance(p, Proposal) else p for p in proposals]
         return proposals
 
     def tell(self, designs: Sequence[Design], results: Sequence[EvalResult]) -> None:
-        """The results of the designs from the preceding :meth:`ask`, in the same order."""
-        if self._pending is None:
+        """The results of the designs from the preceding :meth:`ask`, in the same order — or,
+        for an agent with :attr:`concurrent_asks`, of any of its pending designs."""
+        if not self._pending:
             raise RuntimeError("tell() called without a preceding ask()")
-        if len(designs) != len(self._pending) or len(results) != len(designs):
+        if len(results) != len(designs) or (not self.concurrent_asks and len(designs) != len(self._pending)):
             raise ValueError(
                 f"tell() needs the {len(self._pending)} designs of the last ask() and one result each, "
                 f"got {len(designs)} designs and {len(results)} results"
             )
-        self._pending = None
+        if self.concurrent_asks:
+            for design in designs:
+                self._pending.pop(self._pending_index(design))
+        else:
+            self._pending = []
         self._tell(list(designs), list(results))
+
+    def _pending_index(self, design: Design) -> int:
+        """Where ``design`` is among the pending ones: the same object first, else an equal one."""
+        for i, candidate in enumerate(self._pending):
+            if candidate is design:
+                return i
+        for i, candidate in enumerate(self._pending):
+            if candidate == design:
+                return i
+        raise ValueError(f"tell() got a design that is not pending (not asked, or told already): {design!r}")
 
     def tell_history(self, designs: Sequence[Design], results: Sequence[EvalResult]) -> None:
         """Learn from evaluations this agent did not ask for (resuming a run it can't replay
         exactly, or warm-starting from a dataset)."""
-        self._pending = None
+        self._pending = []
         self._tell(list(designs), list(results))
 
     @abstractmethod

@@ -27,7 +27,22 @@ from archgym import (
 )
 
 
-class Branin(DesignEnv):
+class SimulatedCost:
+    """The analytic problems' cost model for the simulated clock (``--simulate-time``): an
+    evaluation takes ``30 s × (1 + 2u)`` where ``u`` is the mean of the design's unit-cube
+    coordinates — 30 s to 90 s, deterministic and design-dependent, as a simulator's run time
+    is (a larger array, a finer mesh takes longer). The functions themselves cost nothing; the
+    model exists so asynchronous schedulers meet uneven durations, and it is what a simulated
+    run of these problems measures time in."""
+
+    design_space: DesignSpace
+
+    def simulated_duration(self, design: Mapping[str, Any], fidelity: Any, metrics: Any) -> float:
+        unit = np.asarray(self.design_space.to_unit(design), dtype=np.float64)
+        return 30.0 * (1.0 + 2.0 * float(unit.mean())) if unit.size else 30.0
+
+
+class Branin(SimulatedCost, DesignEnv):
     """Branin-Hoo on x1 ∈ [-5, 10], x2 ∈ [0, 15]; reward = -f.
 
     Optimum: f = 0.397887 at (-π, 12.275), (π, 2.275) and (9.42478, 2.475), so the best reward
@@ -69,7 +84,7 @@ _H6_P = 1e-4 * np.array(
 )
 
 
-class Hartmann6(DesignEnv):
+class Hartmann6(SimulatedCost, DesignEnv):
     """Hartmann-6 on [0, 1]^6, maximised: value = Σ α_i exp(-Σ_j A_ij (x_j - P_ij)²).
 
     Optimum: value = 3.32237 at (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573).
@@ -108,7 +123,7 @@ def _n_times_width_allowed(design: Mapping[str, Any]) -> bool:
     return design["n"] * design["width"] <= 160
 
 
-class MixedConditional(DesignEnv):
+class MixedConditional(SimulatedCost, DesignEnv):
     """A mixed integer/real/categorical/ordinal problem with conditional parameters and a
     forbidden combination — the shape of real hyperparameter spaces, with a known optimum.
 
@@ -148,7 +163,7 @@ class MixedConditional(DesignEnv):
         return {"value": value}
 
 
-class DTLZ2(DesignEnv):
+class DTLZ2(SimulatedCost, DesignEnv):
     """DTLZ2 with 6 variables and 2 objectives, both minimised; reward = (-f1, -f2).
 
     Pareto front: f1² + f2² = 1 with f ≥ 0 (x1 free, x2..x6 = 0.5). Hypervolume reference

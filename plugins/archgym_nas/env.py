@@ -138,6 +138,14 @@ class NASBench201(DesignEnv):
                 self._data = data.load_cifar10(self.data_dir, self.resolution, self.max_train)
         return self._data
 
+    def simulated_duration(
+        self, design: Mapping[str, Any], fidelity: Any, metrics: Mapping[str, float]
+    ) -> float:
+        """The simulated clock charges an evaluation its training time (``train_time_s``: measured
+        live, or recorded in the table); one that failed before training costs 0 s."""
+        seconds = float(metrics.get("train_time_s", math.nan))
+        return seconds if math.isfinite(seconds) and seconds >= 0 else 0.0
+
     def evaluate(self, design: Mapping[str, Any], context: EvalContext) -> dict[str, float]:
         import torch
 
