@@ -29,6 +29,7 @@ __all__ = ["FIGURES", "write_report"]
 
 FIGURES = (
     "best_so_far.png",
+    "best_over_time.png",
     "hypervolume.png",
     "rank_over_budget.png",
     "critical_difference.png",
@@ -288,6 +289,57 @@ def _curve_figure(
         ax.set_title(env)
         ax.set_xlabel("evaluations")
         ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _time_curves(runs: Any, evaluations: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per run key (single objective, records with ``finish_s``): finish times in completion
+    order and the best feasible reward so far at each — progress against the run's clock (real,
+    or simulated), which is what an asynchronous run is compared on."""
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if "finish_s" not in evaluations or "reward" not in evaluations:
+        return curves
+    for key, group in evaluations[evaluations.run_key.isin(runs.run_key)].groupby("run_key"):
+        if group.finish_s.isna().any() or not group.reward.notna().any():
+            continue
+        group = group.sort_values(["finish_s", "step"])
+        best = best_so_far(group.reward.to_numpy(float), group.feasible.to_numpy(bool))
+        curves[key] = (group.finish_s.to_numpy(float), best)
+    return curves
+
+
+def _time_figure(
+    path: Path, compared: Any, curves: dict[str, tuple[np.ndarray, np.ndarray]], colors: dict[str, Any]
+) -> None:
+    """Best reward so far against the run's clock: median over seeds on a common time grid."""
+    import matplotlib.pyplot as plt
+
+    envs = [e for e in _envs(compared) if any(k in curves for k in compared[compared.env_label == e].run_key)]
+    fig, axes = plt.subplots(1, max(len(envs), 1), figsize=(4.5 * max(len(envs), 1), 3.6), squeeze=False)
+    if not envs:
+        _empty(axes[0][0], "no single-objective run with start/finish times in this campaign")
+    for ax, env in zip(axes[0], envs, strict=False):
+        rows = compared[compared.env_label == env]
+        horizon = max(curves[k][0][-1] for k in rows.run_key if k in curves)
+        grid = np.linspace(0.0, horizon, 200)
+        for agent, mine in rows.groupby("agent"):
+            stack = []
+            for key in (k for k in mine.run_key if k in curves):
+                times, best = curves[key]
+                at = np.searchsorted(times, grid, side="right") - 1
+                stack.append(np.where(at >= 0, best[np.maximum(at, 0)], np.nan))
+            if not stack:
+                continue
+            with warnings.catch_warnings(action="ignore", category=RuntimeWarning):  # all-NaN columns
+                lo, med, hi = np.nanpercentile(np.array(stack), [25, 50, 75], axis=0)
+            ax.plot(grid, med, color=colors[agent], label=f"{agent} (n={len(stack)})")
+            ax.fill_between(grid, lo, hi, color=colors[agent], alpha=0.2)
+        ax.set_title(env)
+        ax.set_xlabel("seconds on the run's clock (real or simulated)")
+        ax.set_ylabel("best reward so far")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -561,6 +613,12 @@ def write_report(directory: str | Path) -> Path:
         "no single-objective env in this campaign",
     )
     doc.img("best_so_far.png", "Best reward so far: median over seeds, band = interquartile range")
+    _time_figure(figures / "best_over_time.png", compared, _time_curves(compared, evaluations), colors)
+    doc.img(
+        "best_over_time.png",
+        "Best reward so far against time on each run's clock (wall-clock, or simulated with "
+        "--simulate-time; summary.json's clock says which): median over seeds, band = IQR",
+    )
     _curve_figure(
         figures / "hypervolume.png",
         compared,
