@@ -134,7 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--env", help="env id, e.g. archgym/Branin-v0 (see `archgym envs`); 'module:id' imports module first"
     )
     run.add_argument("--agent", help="agent name (see `archgym agents`)")
-    run.add_argument("--budget", type=_int_option(1, BUDGET_MAX), help="number of evaluations")
+    run.add_argument(
+        "--budget",
+        type=_int_option(1, BUDGET_MAX),
+        help="number of evaluations (may be omitted with --cost-budget or --time-budget; with several "
+        "limits, the first reached stops the run)",
+    )
     run.add_argument("--seed", type=_SEED, default=0, help="seeds the agent and every evaluation (default 0)")
     run.add_argument("--out", type=_path, help="output directory (must not hold a run already)")
     run.add_argument(
@@ -221,8 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_float_option(),
         default=None,
         metavar="C",
-        help="also stop once the evaluations' cost reaches C full-fidelity evaluations "
-        "(multi-fidelity agents)",
+        help="also stop once the evaluations' cost reaches C full-fidelity evaluations (an "
+        "evaluation at fidelity v costs v/highest; multi-fidelity agents); --budget may then be omitted",
     )
     run.add_argument(
         "--resume",
@@ -415,7 +420,7 @@ def _run(args: argparse.Namespace) -> int:
             for opt, value in (
                 ("--env", args.env),
                 ("--agent", args.agent),
-                ("--budget", args.budget),
+                ("--budget", args.budget if args.cost_budget is None and args.time_budget is None else 0),
                 ("--out", args.out),
             )
             if value is None

@@ -10,9 +10,8 @@ runs are exactly reproducible there.
 
 from __future__ import annotations
 
-from collections import deque
-
 from archgym.execution import Completed
+from archgym.loop.config import evaluation_limit
 from archgym.loop.driver import AskTellDriver
 from archgym.loop.resume import Replay
 from archgym.search import EvalResult, Proposal
@@ -34,9 +33,9 @@ class AsyncDriver(AskTellDriver):
     """
 
     def drive(self, replay: Replay) -> None:
-        budget = self.config.budget
+        limit = evaluation_limit(self.config)
         batch = 0
-        free = deque(range(budget))
+        free = replay.free_steps(limit)
         if replay:
             steps = sorted(replay.rows)
             results = [replay.result(s) for s in steps]
@@ -44,7 +43,6 @@ class AsyncDriver(AskTellDriver):
             for result in results:
                 if result is not None:
                     self.recorder.count(result)
-            free = deque(replay.free_steps(budget))
             batch = replay.last_batch(-1) + 1
         asked: dict[int, tuple[Design, int, int]] = {}  # index -> (design as asked, batch, slot)
         group: dict[int, list[tuple[int, Design, EvalResult | None]]] = {}  # batches told whole
@@ -52,7 +50,7 @@ class AsyncDriver(AskTellDriver):
         while True:
             while free and self.may_continue() and self._may_ask():
                 n = executor.idle if agent.concurrent_asks else agent.batch_size
-                proposals = agent.ask(min(max(n, 1), len(free)))
+                proposals = agent.ask(self.recorder.ledger.affordable(min(max(n, 1), len(free))))
                 tasks = []
                 for slot, proposal in enumerate(proposals):
                     index = free.popleft()

@@ -22,6 +22,7 @@ __all__ = [
     "RunConfig",
     "check_float",
     "check_int",
+    "evaluation_limit",
 ]
 
 SUMMARY = "summary.json"
@@ -40,7 +41,8 @@ class RunConfig:
 
     env: str
     agent: str
-    budget: int
+    budget: int | None
+    """Evaluations; None: no limit but the cost or time budget (one of them must be given)."""
     seed: int
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     agent_params: dict[str, Any] = field(default_factory=dict)
@@ -66,7 +68,8 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{name}: {value!r} is not legal; legal values: a non-empty string")
-        object.__setattr__(self, "budget", check_int("budget", self.budget, 1, BUDGET_MAX))
+        if self.budget is not None:
+            object.__setattr__(self, "budget", check_int("budget", self.budget, 1, BUDGET_MAX))
         object.__setattr__(self, "seed", check_int("seed", self.seed, 0, SEED_MAX))
         object.__setattr__(self, "workers", check_int("workers", self.workers, 1, WORKERS_MAX))
         if self.timeout is not None:
@@ -95,6 +98,12 @@ class RunConfig:
                 "--simulate-time evaluates in this process on a simulated clock: --timeout and "
                 "--max-memory-mb don't apply; drop them or --simulate-time"
             )
+        if self.budget is None and self.cost_budget is None and self.time_budget_s is None:
+            raise ValueError(
+                "budget: None is not legal without cost_budget or time_budget_s; legal values: "
+                f"integers 1 to {BUDGET_MAX}, or give a cost budget (--cost-budget) or a time budget "
+                "(--time-budget)"
+            )
         for name in ("env_kwargs", "agent_params"):
             if not isinstance(getattr(self, name), dict):
                 raise ValueError(f"{name}: {getattr(self, name)!r} is not legal; legal values: a mapping")
@@ -106,6 +115,13 @@ class RunConfig:
                     f"scalarize: {self.scalarize!r} is not legal; legal values: 'METHOD:W1,W2,…'"
                 )
             parse_scalarize(self.scalarize)
+
+
+def evaluation_limit(config: RunConfig) -> int:
+    """The most evaluations the run may make: its budget, or (none given: a cost or time budget
+    stops it) the largest budget there is. When several limits are given, the first reached
+    stops the run."""
+    return BUDGET_MAX if config.budget is None else config.budget
 
 
 def check_int(name: str, value: Any, low: int, high: int) -> int:

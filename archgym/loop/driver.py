@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from archgym.execution import Executor, Task, eval_seed
-from archgym.loop.config import RunConfig
+from archgym.loop.config import RunConfig, evaluation_limit
 from archgym.loop.recorder import Recorder
 from archgym.loop.resume import Replay
 from archgym.search import Agent, EvalResult, Proposal
@@ -28,10 +28,12 @@ class AskTellDriver:
         self.config, self.design_space = config, design_space
 
     def drive(self, replay: Replay) -> None:
-        budget, step, batch = self.config.budget, 0, 0
+        budget, step, batch = evaluation_limit(self.config), 0, 0
         replaying = bool(replay)
         while step < budget and self.may_continue():
-            proposals = self.agent.ask(min(self.agent.batch_size, budget - step))
+            proposals = self.agent.ask(
+                self.recorder.ledger.affordable(min(self.agent.batch_size, budget - step))
+            )
             if replaying:
                 replayed = self._replayed(step, proposals, replay)
                 if replayed is None:  # the agent asked for something else than it did before
@@ -119,10 +121,10 @@ class AskTellDriver:
 
     def _fill_after_divergence(self, replay: Replay, batch: int) -> None:
         """Spend the rest of the budget on the evaluation indices the journal lacks."""
-        free = replay.free_steps(self.config.budget)
+        free = replay.free_steps(evaluation_limit(self.config))
         batch = replay.last_batch(batch - 1) + 1
         while free and self.may_continue():
-            proposals = self.agent.ask(min(self.agent.batch_size, len(free)))
-            tasks = [self.task(free.pop(0), p) for p in proposals]
+            proposals = self.agent.ask(self.recorder.ledger.affordable(min(self.agent.batch_size, len(free))))
+            tasks = [self.task(free.popleft(), p) for p in proposals]
             self._complete(tasks, [None] * len(tasks), batch)
             batch += 1

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from archgym.execution import BoundEnv, EnvRecipe, Task, eval_seed
-from archgym.loop.config import SUMMARY
+from archgym.loop.config import SUMMARY, evaluation_limit
 from archgym.loop.ledger import Ledger
 from archgym.loop.setup import RunSetup, stored_kwargs
 from archgym.records import PARQUET, summarize
@@ -119,7 +119,7 @@ def _test_best(setup: RunSetup, ledger: Ledger, best_design: Design | None) -> d
             index=-1,
             design=best_design,
             fidelity=None,
-            seed=eval_seed(setup.config.seed, setup.config.budget),
+            seed=eval_seed(setup.config.seed, evaluation_limit(setup.config)),
         )
         result = BoundEnv(env)(task)
     finally:

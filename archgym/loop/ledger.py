@@ -9,7 +9,7 @@ from typing import Any
 import gymnasium as gym
 
 from archgym.env import DesignEnv
-from archgym.loop.config import RunConfig
+from archgym.loop.config import RunConfig, evaluation_limit
 from archgym.search import EvalResult, Problem
 
 __all__ = ["Ledger"]
@@ -17,23 +17,43 @@ __all__ = ["Ledger"]
 
 class Ledger:
     def __init__(self, config: RunConfig, env: gym.Env[Any, Any], problem: Problem) -> None:
-        self.budget = config.budget
+        self.budget = evaluation_limit(config)
         self.cost_budget = config.cost_budget
         self._inner = env.unwrapped
         self._fidelity_cost = self._inner.fidelity_cost if isinstance(self._inner, DesignEnv) else None
+        fidelity = getattr(self._inner, "fidelity", None) if self._fidelity_cost else None
+        self._default = None if fidelity is None else fidelity.default
         self._single_objective = problem.n_objectives == 1
         self.cost = 0.0
         self.best: float | None = None
 
+    def cost_of(self, result: EvalResult) -> float:
+        """The evaluation's cost in full-fidelity evaluations (fidelity v: v / the highest)."""
+        return self.cost_of_fidelity(result.fidelity)
+
     def account(self, result: EvalResult) -> bool:
         """Count ``result``; True when it is a new best (single-objective runs)."""
-        self.cost += 1.0 if self._fidelity_cost is None else self._fidelity_cost(result.fidelity)
+        self.cost += self.cost_of(result)
         if result.feasible and self._single_objective:
             reward = float(result.reward)  # type: ignore[arg-type]
             if math.isfinite(reward) and (self.best is None or reward > self.best):
                 self.best = reward
                 return True
         return False
+
+    def affordable(self, n: int) -> int:
+        """At most ``n`` — fewer where the cost budget left can't pay for ``n`` evaluations at the
+        env's default fidelity (what a design proposed without one is evaluated at); at least 1,
+        as the budget is not spent yet. An agent proposing lower fidelities may be asked for
+        fewer than it could afford; one proposing higher may overshoot by part of a batch."""
+        if self.cost_budget is None:
+            return n
+        each = self.cost_of_fidelity(self._default)
+        left = self.cost_budget - self.cost
+        return max(1, min(n, math.ceil(left / each - 1e-9))) if each > 0 else n
+
+    def cost_of_fidelity(self, value: float | None) -> float:
+        return 1.0 if self._fidelity_cost is None else self._fidelity_cost(value)
 
     def cost_spent(self) -> bool:
         """True once ``cost_budget`` (full-fidelity evaluations) is spent."""

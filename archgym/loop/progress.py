@@ -7,7 +7,9 @@ from typing import Any
 __all__ = ["progress_bar"]
 
 
-def progress_bar(total: int, enabled: bool | None, *, desc: str = "evaluations", unit: str = "eval") -> Any:
+def progress_bar(
+    total: int | None, enabled: bool | None, *, desc: str = "evaluations", unit: str = "eval"
+) -> Any:
     """A tqdm bar; ``enabled=None`` shows it on a terminal and hides it in logs and CI."""
     from tqdm.auto import tqdm
 

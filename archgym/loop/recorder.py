@@ -49,6 +49,7 @@ class Recorder:
             worker=completed.worker,
             start_s=self.clock(completed.started),
             finish_s=self.clock(completed.finished),
+            cost=self.ledger.cost_of(completed.result),
         )
         self.journal.append([row])
         self.count(completed.result)

@@ -5,6 +5,7 @@ deterministic given its seed), re-told where it does not."""
 from __future__ import annotations
 
 import warnings
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,31 @@ from archgym.records import (
 from archgym.records.journal import check_journal
 from archgym.search import Agent, EvalResult
 
-__all__ = ["Replay"]
+__all__ = ["FreeSteps", "Replay"]
+
+
+class FreeSteps:
+    """Evaluation indices still to run, in order: the holes a journal left below its last step,
+    then every index from ``start`` up to ``limit`` — counted, not listed, since without an
+    evaluation budget the limit is huge."""
+
+    def __init__(self, holes: list[int], start: int, limit: int) -> None:
+        self._holes = deque(holes)
+        self._next, self._limit = start, limit
+
+    def __len__(self) -> int:
+        return len(self._holes) + max(0, self._limit - self._next)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def popleft(self) -> int:
+        if self._holes:
+            return self._holes.popleft()
+        if self._next >= self._limit:
+            raise IndexError("no evaluation index left")
+        self._next += 1
+        return self._next - 1
 
 
 class Replay:
@@ -83,9 +108,11 @@ class Replay:
         for result in results:
             recorder.count(result)
 
-    def free_steps(self, budget: int) -> list[int]:
-        """The evaluation indices of the budget the journal lacks."""
-        return [s for s in range(budget) if s not in self.rows]
+    def free_steps(self, limit: int) -> FreeSteps:
+        """The evaluation indices below ``limit`` the journal lacks, in order."""
+        return FreeSteps(
+            [s for s in range(min(self._last + 1, limit)) if s not in self.rows], self._last + 1, limit
+        )
 
     def last_batch(self, default: int) -> int:
         """The highest batch number recorded (``default`` if higher)."""

@@ -27,7 +27,7 @@ from archgym.execution import (
     run_scratch_root,
 )
 from archgym.loop.asynchronous import AsyncDriver
-from archgym.loop.config import AgentFactory, RunConfig
+from archgym.loop.config import AgentFactory, RunConfig, evaluation_limit
 from archgym.loop.driver import AskTellDriver
 from archgym.loop.finish import write_summary
 from archgym.loop.interactive import drive_interactive
@@ -101,8 +101,9 @@ class RunInterrupted(KeyboardInterrupt):
                 f"stopped by {self.signal_name} while setting up the resume; the run is unchanged; "
                 f"continue with: archgym run --resume {self.out}"
             )
+        of = "" if self.budget is None else f" of {self.budget}"
         return (
-            f"stopped by {self.signal_name} after {self.n_evaluations} of {self.budget} evaluations; "
+            f"stopped by {self.signal_name} after {self.n_evaluations}{of} evaluations; "
             f"continue with: archgym run --resume {self.out}"
         )
 
@@ -182,7 +183,7 @@ def run(
     *,
     env: str,
     agent: str | AgentFactory,
-    budget: int,
+    budget: int | None,
     seed: int,
     out: str | Path,
     env_kwargs: Mapping[str, Any] | None = None,
@@ -391,7 +392,9 @@ def _execute(
     if not resumed:
         (out / RUN_META).write_text(json.dumps(setup.meta, indent=2, default=str))
     try:  # before the recorder opens the journal: a repair rewrites it
-        replay = Replay.of(out, setup.layout, config.budget) if resumed else Replay({}, setup.layout)
+        replay = (
+            Replay.of(out, setup.layout, evaluation_limit(config)) if resumed else Replay({}, setup.layout)
+        )
     except RunInterrupted as exc:
         raise RunInterrupted(exc.signal_name, out=out, budget=config.budget) from None
     pin_threads()

@@ -76,6 +76,7 @@ COLUMNS: dict[str, str] = {
     "finish_s": "float64",
     "eval_seed": "int64",
     "fidelity": "float64",
+    "cost": "float64",
     "backend": "string",
     "feasible": "bool",
     "error": "string",
@@ -101,7 +102,7 @@ LOOP_COLUMNS = ("batch", "slot", "worker", "start_s", "finish_s")
 """How the loop scheduled an evaluation — its batch and place in it, the worker that ran it, and
 when it started and finished (seconds since the run began, on the real or the simulated clock):
 in every run's records, not needed to use a dataset."""
-OPTIONAL_COLUMNS = ("worker", "start_s", "finish_s")
+OPTIONAL_COLUMNS = ("worker", "start_s", "finish_s", "cost")
 """Loop columns that records written before they existed lack (read as null)."""
 
 
@@ -141,6 +142,7 @@ class RecordLayout:
         worker: int | None = None,
         start_s: float | None = None,
         finish_s: float | None = None,
+        cost: float | None = None,
     ) -> dict[str, Any]:
         row: dict[str, Any] = {
             "step": step,
@@ -151,6 +153,7 @@ class RecordLayout:
             "finish_s": finish_s,
             "eval_seed": eval_seed,
             "fidelity": result.fidelity,
+            "cost": cost,
             "backend": result.backend,
             "feasible": result.feasible,
             "error": result.error,
