@@ -14,4 +14,8 @@ def archgym_envs() -> list[dict[str, Any]]:
         {"id": "archgym/MixedConditional-v0", "entry_point": f"{module}:MixedConditional"},
         # Gymnasium's passive checker warns on vector rewards; archgym.check_env checks them.
         {"id": "archgym/DTLZ2-v0", "entry_point": f"{module}:DTLZ2", "disable_env_checker": True},
+        {
+            "id": "archgym/ConstrainedGramacy-v0",
+            "entry_point": "archgym_analytic.constrained:ConstrainedGramacy",
+        },
     ]
