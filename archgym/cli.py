@@ -23,6 +23,17 @@ def _key_text(text: str) -> tuple[str, str]:
     return key, raw
 
 
+def _outcome_constraint(text: str) -> str:
+    """``--constraint METRIC<=BOUND``: checked here, kept as text (what run.json stores)."""
+    from archgym.spaces import parse_outcome_constraint
+
+    try:
+        parse_outcome_constraint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
+
+
 def _key_value(text: str) -> tuple[str, Any]:
     """``k=v`` with ``v`` read as JSON where it parses (numbers, true/false, lists), else a string:
     env constructors declare no types the CLI could parse by."""
@@ -149,6 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="K=V",
         help="keyword argument for the env constructor (repeatable); V is read as JSON where possible",
+    )
+    run.add_argument(
+        "--constraint",
+        action="append",
+        type=_outcome_constraint,
+        default=[],
+        metavar="METRIC<=BOUND",
+        help="an outcome constraint (repeatable): METRIC<=BOUND or METRIC>=BOUND, in the metric's "
+        "unit; an evaluation violating one is infeasible and its violation is recorded as "
+        "constraint.<metric>_max/_min (adds to or tightens the env's own; DesignEnvs only)",
     )
     run.add_argument(
         "--agent-param",
@@ -432,13 +453,16 @@ def _run(args: argparse.Namespace) -> int:
 
             for resource in dask_client(args.dask, args.workers)[1]:
                 resource.close()
+        env_kwargs = dict(args.env_kwarg)
+        if args.constraint:  # stored as text in run.json, so a resume rebuilds them
+            env_kwargs["outcome_constraints"] = args.constraint
         summary = loop.run(
             env=args.env,
             agent=args.agent,
             budget=args.budget,
             seed=args.seed,
             out=args.out,
-            env_kwargs=loop.with_trust(dict(args.env_kwarg)) if args.trust_model else dict(args.env_kwarg),
+            env_kwargs=loop.with_trust(env_kwargs) if args.trust_model else env_kwargs,
             agent_params=dict(args.agent_param),
             workers=args.workers,
             timeout=args.timeout,

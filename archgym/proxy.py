@@ -225,12 +225,14 @@ def load_for_env(
     layout = layout_to_meta(RecordLayout(env.design_space, tuple(env.metric_units), None))
     if layout["parameters"] != card["layout"]["parameters"]:
         raise ValueError(f"{model}: trained on other parameter definitions than this env's")
-    missing = [m for m in env.objective.metrics if m not in card["targets"]]
+    needed = dict.fromkeys([*env.objective.metrics, *(c.metric for c in env.outcome_constraints)])
+    missing = [m for m in needed if m not in card["targets"]]
     if missing:
+        what = "objective and outcome constraints need" if env.outcome_constraints else "objective needs"
         raise ValueError(
-            f"{model}: the env's objective needs metric(s) {missing}, but the model predicts "
-            f"only {sorted(card['targets'])}; train it with --target "
-            f"{' '.join(env.objective.metrics)}"
+            f"{model}: the env's {what} metric(s) {missing}, but "
+            f"the model predicts only {sorted(card['targets'])}; train it with --target "
+            f"{' '.join(needed)}"
         )
     return load(model, trust=trust)
 

@@ -24,9 +24,10 @@ searches exactly as the sampler does under ``study.optimize``:
   trials, so it proposes the same point again); then the slot gets a uniformly random legal
   design, enqueued so that Optuna's history holds the design that is evaluated. A forbidden
   design costs no evaluation, as with the built-in agents (which sample legal designs only).
-* **Outcome constraints** (a later issue) plug in at :meth:`OptunaAgent.constraint_values`: the
-  values it returns are stored with ``Trial.set_constraint`` before the trial is told, where the
-  samplers that take a ``constraints_func`` read them.
+* **Outcome constraints**: each evaluation's violations (``EvalResult.constraints``) are stored
+  with ``Trial.set_constraint`` before the trial is told (:meth:`OptunaAgent.constraint_values`),
+  where Optuna 5's constrained samplers read them; a design that only violated constraints is
+  told its objective values, computed from its metrics, not a failure.
 * **Resume and warm start** (:meth:`~archgym.search.Agent.tell_history`): trials asked but never
   evaluated are closed as failed (``archgym.abandoned``), and each recorded evaluation is added to
   the study as a finished trial (``study.add_trial``).
@@ -237,22 +238,24 @@ class OptunaAgent(Agent):
 
     # --- tell -------------------------------------------------------------------------------
     def values_of(self, result: EvalResult) -> list[float] | None:
-        """The objective values to tell (all maximized), or None for a failed trial:
-        infeasible, or a reward that is not finite."""
-        if not result.feasible:
+        """The objective values to tell (all maximized), or None for a failed trial: an error, or
+        a reward that is not finite. A design that only violated outcome constraints is told its
+        objective values (from its metrics) with the violations: Optuna's constrained samplers
+        learn how far from feasible it was, instead of a failure."""
+        reward = self.problem.objective_value(result)
+        if reward is None:
             return None
-        values = [float(v) for v in np.atleast_1d(np.asarray(result.reward, dtype=np.float64))]
+        values = [float(v) for v in np.atleast_1d(np.asarray(reward, dtype=np.float64))]
         if len(values) != self.n_objectives or not all(math.isfinite(v) for v in values):
             return None
         return values
 
     def constraint_values(self, result: EvalResult) -> dict[str, float]:
         """Outcome constraints of one evaluation, name → signed violation (≤ 0 satisfied), stored
-        on the trial with ``Trial.set_constraint`` before it is told. None yet: outcome
-        constraints arrive in a later issue, which fills this in (from the evaluation's
-        ``constraint.<name>`` values) and passes a ``constraints_func`` reading them to the
-        samplers that take one (TPE, GP, NSGA-II/III)."""
-        return {}
+        on the trial with ``Trial.set_constraint`` before it is told, where Optuna 5's samplers
+        (TPE, GP, NSGA-II/III) read them. A metric not measured (NaN) counts as violated
+        without bound (Optuna refuses NaN)."""
+        return {name: math.inf if math.isnan(v) else float(v) for name, v in result.constraints.items()}
 
     def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
         with _quiet():

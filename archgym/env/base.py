@@ -34,7 +34,7 @@ import math
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -45,7 +45,16 @@ import numpy as np
 from gymnasium import spaces
 
 from archgym.env import arguments, backends
-from archgym.spaces import Design, DesignSpace, ObjectiveSpec, Parameter, Reward
+from archgym.spaces import (
+    OUTCOME_VIOLATION,
+    Design,
+    DesignSpace,
+    ObjectiveSpec,
+    OutcomeConstraint,
+    Parameter,
+    Reward,
+    merge_outcome_constraints,
+)
 
 Backend = str
 """A backend name: ``"simulator"`` (the env's own :meth:`DesignEnv.evaluate`) or a registered one
@@ -194,6 +203,7 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         fidelity: Fidelity | None = None,
         episode_length: int = 1,
         backend: Backend = "simulator",
+        outcome_constraints: Sequence[OutcomeConstraint] = (),
     ) -> None:
         missing = [m for m in objective.metrics if m not in metrics]
         if missing:
@@ -203,6 +213,10 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         self.design_space = design_space
         self.metric_units = dict(metrics)
         self.objective = objective
+        self.outcome_constraints: tuple[OutcomeConstraint, ...] = ()
+        """Bounds on metrics an evaluation must meet to be feasible (declared by the env, added
+        or tightened by the user's ``outcome_constraints=`` at make time)."""
+        self.add_outcome_constraints(outcome_constraints)
         self.fidelity = fidelity
         self.episode_length = episode_length
         self.backend: Backend = backend
@@ -300,6 +314,14 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
                 f"declared: {list(self.metric_units)}"
             )
         metrics = {m: float(metrics.get(m, math.nan)) for m in self.metric_units}
+        violations = self.violations(metrics)
+        if error is None and violations:
+            broken = [c for c in self.outcome_constraints if not violations[c.name] <= 0]
+            if broken:  # NaN (not measured) counts as violated
+                error = f"{OUTCOME_VIOLATION}: " + "; ".join(
+                    f"{c.describe()} (measured {metrics[c.metric]:g}{_unit(self.metric_units[c.metric])})"
+                    for c in broken
+                )
         reward: Reward
         if error is None:
             reward = self.objective.reward(metrics)
@@ -319,6 +341,8 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         }
         if self.fidelity is not None:
             info["fidelity"] = self._fidelity_value
+        if violations:
+            info["constraints"] = violations
         if error is not None:
             info["error"] = error
         terminated = self._steps >= self.episode_length
@@ -410,11 +434,34 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         own = type(self).simulated_duration is not DesignEnv.simulated_duration
         return own or hasattr(self.active_backend, "simulated_duration")
 
+    def add_outcome_constraints(self, given: Mapping[str, Any] | Sequence[OutcomeConstraint] | None) -> None:
+        """Add constraints, or tighten declared ones (``{"energy": ("<=", 1e6)}`` or
+        :class:`OutcomeConstraint` objects); a metric the env does not declare is refused."""
+        merged = merge_outcome_constraints(self.outcome_constraints, given)
+        for constraint in merged:
+            if constraint.metric not in self.metric_units:
+                raise ValueError(
+                    f"outcome_constraints: metric {constraint.metric!r} is not legal for "
+                    f"{type(self).__name__}; legal values: {list(self.metric_units)}"
+                )
+        names = [c.name for c in merged]
+        if len(set(names)) != len(names):
+            raise ValueError(f"outcome_constraints: names must differ, got {names}")
+        self.outcome_constraints = merged
+
+    def violations(self, metrics: Mapping[str, float]) -> dict[str, float]:
+        """Each outcome constraint's signed violation (<= 0 satisfied; NaN: not measured)."""
+        return {c.name: c.violation(metrics) for c in self.outcome_constraints}
+
     def fidelity_cost(self, value: float | None) -> float:
         """Cost of one evaluation at ``value``, in full-fidelity evaluations."""
         if self.fidelity is None or value is None:
             return 1.0
         return self.fidelity.cost(value)
+
+
+def _unit(unit: str) -> str:
+    return "" if unit in ("", "1") else f" {unit}"
 
 
 def _with_common_arguments(init: Any) -> Any:
@@ -424,6 +471,7 @@ def _with_common_arguments(init: Any) -> Any:
     claims."""
     signature = inspect.signature(init)
     own_backend = "backend" in signature.parameters
+    own_constraints = "outcome_constraints" in signature.parameters  # the base's own __init__
 
     @functools.wraps(init)
     def __init__(self: DesignEnv, *args: Any, **kwargs: Any) -> None:
@@ -445,13 +493,16 @@ def _with_common_arguments(init: Any) -> Any:
             for option in options:
                 if claimed[option] != backend:
                     raise ValueError(f"{option} is only legal with backend={claimed[option]!r}")
-            arguments.check_names(owner, signature, kwargs, ["backend", *claimed])
+            user_constraints = None if own_constraints else kwargs.pop("outcome_constraints", None)
+            arguments.check_names(owner, signature, kwargs, ["backend", "outcome_constraints", *claimed])
             values = arguments.complete(signature, args, kwargs)
             checked = arguments.check_values(owner, type(self).arguments, values, signature)
             kwargs.update({k: v for k, v in checked.items() if k in kwargs})
             values.update(checked)
             init(self, *args, **kwargs)
             self.constructor_kwargs = values
+            if user_constraints is not None:
+                self.add_outcome_constraints(user_constraints)
             if registered and backend != backends.SIMULATOR:
                 self.use_backend(backend, **options)
         finally:

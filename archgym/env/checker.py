@@ -128,6 +128,14 @@ def _check_design_env_step(env: DesignEnv, design: Design, reward: Any, info: di
     for key, kind in _INFO_KEYS.items():
         assert key in info, f"info lacks {key!r} (has {sorted(info)})"
         assert isinstance(info[key], kind), f"info[{key!r}] must be {kind.__name__}, got {info[key]!r}"
+    names = [c.name for c in env.outcome_constraints]
+    for c in env.outcome_constraints:
+        assert c.metric in env.metric_units, f"outcome constraint on undeclared metric {c.metric!r}"
+    if names:
+        violations = info.get("constraints", {})
+        assert sorted(violations) == sorted(names), f"info['constraints'] {violations} != declared {names}"
+        if any(not v <= 0 for v in violations.values()):
+            assert not info["feasible"], f"a violated outcome constraint must be infeasible: {violations}"
     assert info["design"] == design, f"info['design'] {info['design']} != evaluated design {design}"
     assert list(info["metrics"]) == list(env.metric_units), (
         f"info['metrics'] keys {list(info['metrics'])} != declared metrics {list(env.metric_units)}"

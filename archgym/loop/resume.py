@@ -12,6 +12,7 @@ from typing import Any
 
 from archgym.loop.recorder import Recorder
 from archgym.records import (
+    CONSTRAINT,
     JOURNAL,
     OPTIONAL_COLUMNS,
     PARAM,
@@ -65,7 +66,7 @@ class Replay:
         file and line). Exact duplicate lines are dropped from the journal, with a warning."""
         allowed = [n for n in layout.arrow_schema().names if n not in RUN_CONSTANT_COLUMNS]
         # conditional parameters may be absent, and loop columns older records lack
-        optional = {n for n in allowed if n.startswith(PARAM)} | set(OPTIONAL_COLUMNS)
+        optional = {n for n in allowed if n.startswith((PARAM, CONSTRAINT))} | set(OPTIONAL_COLUMNS)
         required = [n for n in allowed if n not in optional]
         check = check_journal(out, required=required, allowed=allowed, budget=budget)
         if check.dropped:

@@ -64,14 +64,23 @@ def set_up(
     scalarize = None if config.scalarize is None else parse_scalarize(config.scalarize)
     env_id = config.env.partition(":")[2] if ":" in config.env else config.env
     recipe = EnvRecipe(resolve_spec(config.env), dict(config.env_kwargs), scalarize)
-    env = recipe.make()
+    try:
+        env = recipe.make()
+    except TypeError as exc:
+        if "outcome_constraints" in config.env_kwargs and "outcome_constraints" in str(exc):
+            raise ValueError(
+                f"outcome_constraints (--constraint): {config.env} is a plain Gymnasium env, which "
+                "reports no metrics to constrain; only DesignEnvs take outcome constraints"
+            ) from None
+        raise
     problem = problem_of(env, env_id)
     if factory is not None:
         agent = factory(problem, seed=config.seed)  # type: ignore[call-arg]
     else:
         agent = build_agent(config.agent, config.agent_params, problem, config.seed)
     objective_names = None if problem.n_objectives == 1 else problem.objective_names
-    layout = RecordLayout(problem.design_space, problem.metric_names, objective_names)
+    constraint_names = tuple(c.name for c in problem.outcome_constraints)
+    layout = RecordLayout(problem.design_space, problem.metric_names, objective_names, constraint_names)
     if meta is None:
         agent_params = (
             {} if factory is not None else get_registry().agent(config.agent).resolve(config.agent_params)

@@ -10,6 +10,7 @@ from archgym.records.files import consolidate, read_card
 from archgym.records.journal import Journal, read_journal
 from archgym.records.schema import (
     COLUMNS,
+    CONSTRAINT,
     JOURNAL,
     LOOP_COLUMNS,
     METRIC,
@@ -28,6 +29,7 @@ from archgym.records.summary import summarize
 
 __all__ = [
     "COLUMNS",
+    "CONSTRAINT",
     "JOURNAL",
     "LOOP_COLUMNS",
     "METRIC",

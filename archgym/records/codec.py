@@ -46,6 +46,7 @@ def result_from_step(
         error=error,
         fidelity=info.get("fidelity", fidelity),
         backend=str(info.get("backend", "simulator")),
+        constraints={k: float(v) for k, v in info.get("constraints", {}).items()},
     )
 
 
@@ -65,6 +66,9 @@ def result_from_row(row: Mapping[str, Any], layout: RecordLayout) -> EvalResult:
     # inline conversions: a resume reads every recorded row through here
     metrics = {m: math.nan if (v := row.get(c)) is None else float(v) for m, c in layout.metric_columns}
     design = {p: v for p, column in layout.param_columns if (v := row.get(column)) is not None}
+    constraints = {
+        n: math.nan if (v := row.get(c)) is None else float(v) for n, c in layout.constraint_columns
+    }
     eval_time_s = row.get("eval_time_s")
     return EvalResult(
         design=design,
@@ -75,6 +79,7 @@ def result_from_row(row: Mapping[str, Any], layout: RecordLayout) -> EvalResult:
         error=row.get("error"),
         fidelity=row.get("fidelity"),
         backend=row.get("backend") or "simulator",
+        constraints=constraints,
     )
 
 

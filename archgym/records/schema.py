@@ -39,6 +39,7 @@ from archgym.spaces import Categorical, Condition, DesignSpace, Integer, Ordinal
 
 __all__ = [
     "COLUMNS",
+    "CONSTRAINT",
     "JOURNAL",
     "LOOP_COLUMNS",
     "METRIC",
@@ -58,7 +59,7 @@ JOURNAL = "journal.jsonl"
 RUN_META = "run.json"
 PARQUET = "evaluations.parquet"
 
-PARAM, METRIC, REWARD = "param.", "metric.", "reward."
+PARAM, METRIC, REWARD, CONSTRAINT = "param.", "metric.", "reward.", "constraint."
 
 COLUMNS: dict[str, str] = {
     "run_id": "string",
@@ -120,6 +121,7 @@ class RecordLayout:
     design_space: DesignSpace
     metric_names: tuple[str, ...]
     objective_names: tuple[str, ...] | None  # None: scalar reward
+    constraint_names: tuple[str, ...] = ()  # outcome constraints: a constraint.<name> column each
 
     @functools.cached_property
     def param_columns(self) -> tuple[tuple[str, str], ...]:
@@ -129,6 +131,10 @@ class RecordLayout:
     @functools.cached_property
     def metric_columns(self) -> tuple[tuple[str, str], ...]:
         return tuple((name, METRIC + name) for name in self.metric_names)
+
+    @functools.cached_property
+    def constraint_columns(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, CONSTRAINT + name) for name in self.constraint_names)
 
     def row(
         self,
@@ -170,6 +176,8 @@ class RecordLayout:
             row[PARAM + name] = value
         for name in self.metric_names:
             row[METRIC + name] = _finite_or_none(result.metrics.get(name, math.nan))
+        for name in self.constraint_names:
+            row[CONSTRAINT + name] = _finite_or_none(result.constraints.get(name, math.nan))
         return row
 
     def arrow_schema(self) -> Any:
@@ -183,6 +191,7 @@ class RecordLayout:
             fields += [(REWARD + n, pa.float64()) for n in self.objective_names]
         fields += [(PARAM + p.name, _arrow_type(p)) for p in self.design_space]
         fields += [(METRIC + m, pa.float64()) for m in self.metric_names]
+        fields += [(CONSTRAINT + c, pa.float64()) for c in self.constraint_names]
         fields.append(("versions", pa.string()))
         return pa.schema(fields)
 
@@ -215,6 +224,7 @@ def layout_to_meta(layout: RecordLayout) -> dict[str, Any]:
         "parameters": [_describe_param(p) for p in layout.design_space],
         "metrics": list(layout.metric_names),
         "objectives": None if layout.objective_names is None else list(layout.objective_names),
+        "constraints": list(layout.constraint_names),
     }
 
 
@@ -237,6 +247,7 @@ def layout_from_meta(meta: Mapping[str, Any]) -> RecordLayout:
         design_space=DesignSpace(params),
         metric_names=tuple(meta["layout"]["metrics"]),
         objective_names=None if objectives is None else tuple(objectives),
+        constraint_names=tuple(meta["layout"].get("constraints") or ()),  # older runs: none
     )
 
 

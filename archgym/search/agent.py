@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from archgym.env import Fidelity
-from archgym.spaces import Design, DesignSpace, Reward
+from archgym.spaces import OUTCOME_VIOLATION, Design, DesignSpace, ObjectiveSpec, OutcomeConstraint, Reward
 
 __all__ = [
     "Agent",
@@ -49,6 +49,9 @@ class EvalResult:
     error: str | None = None
     fidelity: float | int | None = None
     backend: str = "simulator"
+    constraints: dict[str, float] = field(default_factory=dict)
+    """Each outcome constraint's signed violation, by name (<= 0 satisfied; NaN: not measured):
+    how far from feasible, where ``feasible`` only says whether."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,25 @@ class Problem:
     """Reward of an infeasible evaluation (None for plain envs, whose failures score NaN)."""
     optimal_reward: float | None = None
     """Best achievable reward where the env knows it (analytic problems)."""
+    outcome_constraints: tuple[OutcomeConstraint, ...] = ()
+    """Bounds on metrics a feasible evaluation meets (:class:`~archgym.spaces.OutcomeConstraint`)."""
+    objective: ObjectiveSpec | None = None
+    """How metrics become the reward (DesignEnvs; None for plain envs, or when the run scalarizes
+    the env's objectives): lets a constraint-aware agent score a design that violated an outcome
+    constraint — its recorded reward is the penalty — from its measured metrics."""
+
+    def objective_value(self, result: EvalResult) -> Reward | None:
+        """The reward ``result``'s metrics earn before any outcome constraint is applied; None where
+        it can't be known (no objective, an evaluation that failed, a metric not measured)."""
+        if result.feasible:
+            return result.reward
+        if self.objective is None or not (result.error or "").startswith(OUTCOME_VIOLATION):
+            return None
+        try:
+            value = self.objective.reward(result.metrics)
+        except (KeyError, ValueError):
+            return None
+        return value if bool(np.all(np.isfinite(value))) else None
 
 
 class _AgentBase:

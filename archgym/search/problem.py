@@ -35,6 +35,8 @@ def problem_of(env: gym.Env[Any, Any], env_id: str) -> Problem:
             metric_names=tuple(inner.metric_units),
             penalty=penalty_of(env),
             optimal_reward=inner.optimal_reward if inner.objective.n_objectives == 1 else None,
+            outcome_constraints=inner.outcome_constraints,
+            objective=inner.objective if inner.objective.n_objectives == n_obj else None,
         )
     names = ("reward",) if n_obj == 1 else tuple(f"r{i}" for i in range(n_obj))
     return Problem(

@@ -18,8 +18,15 @@ from archgym.spaces.design import (
     design_key,
 )
 from archgym.spaces.objectives import Objective, Objectives, ObjectiveSpec, Reward, Target, TargetSpec
+from archgym.spaces.outcomes import (
+    OUTCOME_VIOLATION,
+    OutcomeConstraint,
+    merge_outcome_constraints,
+    parse_outcome_constraint,
+)
 
 __all__ = [
+    "OUTCOME_VIOLATION",
     "Categorical",
     "Condition",
     "Constraint",
@@ -31,6 +38,7 @@ __all__ = [
     "ObjectiveSpec",
     "Objectives",
     "Ordinal",
+    "OutcomeConstraint",
     "Parameter",
     "Real",
     "Reward",
@@ -38,4 +46,6 @@ __all__ = [
     "TargetSpec",
     "Text",
     "design_key",
+    "merge_outcome_constraints",
+    "parse_outcome_constraint",
 ]
