@@ -137,10 +137,10 @@ def load_campaign(path: str | Path) -> Campaign:
         raw = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{path}: cannot read campaign file: {exc}") from None
-    return parse_campaign(raw, source=str(path))
+    return parse_campaign(raw, source=str(path), from_file=True)
 
 
-def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campaign:
+def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign", from_file: bool = False) -> Campaign:
     from archgym.plugins import get_registry
 
     def fail(msg: str) -> ValueError:
@@ -173,7 +173,8 @@ def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campa
     registry = get_registry()
     if not isinstance(raw.get("envs") or [], list) or not isinstance(raw.get("agents") or [], list):
         raise fail("envs and agents must be arrays of tables ([[envs]], [[agents]])")
-    envs = tuple(_env_entry(e, i, fail) for i, e in enumerate(raw.get("envs") or []))
+    file = source if from_file else None
+    envs = tuple(_env_entry(e, i, fail, file) for i, e in enumerate(raw.get("envs") or []))
     if not envs:
         raise fail("envs: name at least one env ([[envs]] id = ...)")
     labels = [e.name for e in envs]
@@ -193,7 +194,7 @@ def parse_campaign(raw: Mapping[str, Any], *, source: str = "campaign") -> Campa
     )
 
 
-def _env_entry(raw: Any, index: int, fail: Any) -> EnvEntry:
+def _env_entry(raw: Any, index: int, fail: Any, source: str | None = None) -> EnvEntry:
     from archgym.env import caller_only_options
     from archgym.execution import resolve_spec
 
@@ -203,7 +204,7 @@ def _env_entry(raw: Any, index: int, fail: Any) -> EnvEntry:
     if extra:
         raise fail(f"envs[{index}]: unknown key(s) {extra}; legal: id, kwargs, targets, label")
     try:
-        resolve_spec(raw["id"])
+        resolve_spec(raw["id"], source=source)  # read from a file: its module:id imports nothing untrusted
     except (ValueError, ImportError) as exc:
         raise fail(f"envs[{index}]: {exc}") from None
     targets = raw.get("targets", [])

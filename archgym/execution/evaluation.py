@@ -7,6 +7,8 @@ wrappers), so workers build their own env instance and nothing mutable is shared
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +26,21 @@ from archgym.spaces import Design, Reward
 __all__ = ["EnvRecipe", "Task", "evaluate_task", "failed_result", "resolve_spec"]
 
 
-def resolve_spec(env_id: str) -> EnvSpec:
-    """The spec of ``env_id``; ``"module:id"`` imports ``module`` first (Gymnasium's syntax)."""
+TRUST_MODULES_ENV = "ARCHGYM_TRUST_MODULES"
+"""Set to ``1`` to let files (run.json, campaign files) name any module to import in ``module:id``."""
+
+
+def resolve_spec(env_id: str, *, source: str | None = None) -> EnvSpec:
+    """The spec of ``env_id``; ``"module:id"`` imports ``module`` first (Gymnasium's syntax).
+
+    ``source``: the file ``env_id`` was read from (a ``run.json``, a campaign file). A file never
+    decides which code runs: its ``module:`` part is imported only when the module is archgym's or
+    a registered plugin's, is imported already, or the caller trusts modules
+    (``ARCHGYM_TRUST_MODULES=1``); else a ValueError says how to proceed."""
     if ":" in env_id:
         module, _, env_id = env_id.partition(":")
+        if source is not None:
+            _check_module_from_file(module, source)
         try:
             importlib.import_module(module)
         except Exception as exc:  # not installed, or broken: one line naming the module
@@ -40,6 +53,25 @@ def resolve_spec(env_id: str) -> EnvSpec:
     except gym.error.Error as exc:
         known = sorted(k for k in gym.registry if "/" in k)
         raise ValueError(f"--env: {exc}; registered namespaced envs: {known}") from None
+
+
+def _check_module_from_file(module: str, source: str) -> None:
+    from importlib.metadata import entry_points
+
+    top = module.split(".")[0]
+    plugins = {ep.value.split(".")[0].split(":")[0] for ep in entry_points(group="archgym")}
+    if (
+        module in sys.modules
+        or top == "archgym"
+        or top in plugins
+        or os.environ.get(TRUST_MODULES_ENV) == "1"
+    ):
+        return
+    raise ValueError(
+        f"{source}: env '{module}:…' would import module {module!r}, named in a file; a file never "
+        f"decides which code runs: import {module!r} yourself before resuming or running it, or set "
+        f"{TRUST_MODULES_ENV}=1 if you trust the file"
+    )
 
 
 @dataclass(frozen=True)

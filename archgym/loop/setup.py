@@ -63,7 +63,8 @@ def set_up(
     resumed run (a new run gets new provenance)."""
     scalarize = None if config.scalarize is None else parse_scalarize(config.scalarize)
     env_id = config.env.partition(":")[2] if ":" in config.env else config.env
-    recipe = EnvRecipe(resolve_spec(config.env), dict(config.env_kwargs), scalarize)
+    source = None if meta is None else str(out / "run.json")  # a resume: the env named in a file
+    recipe = EnvRecipe(resolve_spec(config.env, source=source), dict(config.env_kwargs), scalarize)
     try:
         env = recipe.make()
     except TypeError as exc:
