@@ -15,6 +15,12 @@ Targets (median over seeds):
                archive filled by random's evaluations at 500
   mixed-rl     MixedConditional: rl best reward above random at 200
   bo-iter      BO iteration time (6-D, 50 observations, one thread) / raw BoTorch (goal <= 1.2)
+  nas          NAS-Bench-201 table (backend="table"), seeds 0..--nas-seeds-1 (default 30): at 100
+               evaluations rea, local_search, ga and bo each above random on the mean best
+               validation accuracy, one-sided Mann-Whitney U p < 0.05; at 40 each mean above
+               random's. Medians printed (the table's discrete values tie), reinforce beside.
+
+    python benchmarks/agents.py --only nas [--nas-seeds 30]
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 H6, DTLZ2, MIXED = "archgym/Hartmann6-v0", "archgym/DTLZ2-v0", "archgym/MixedConditional-v0"
+NAS = "archgym/NASBench201-v0"
+NAS_TESTED = ("rea", "local_search", "ga", "bo")
+NAS_BUDGETS = (40, 100)
 DTLZ2_FRONT_HV = 1.21 - 3.141592653589793 / 4
 
 
@@ -183,9 +192,11 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=5, help="seeds per agent and baseline (default 5)")
     parser.add_argument("--only", nargs="*", default=None, help="target names to run (default: all)")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
+    parser.add_argument("--nas-seeds", type=int, default=30, help="seeds of the NAS-table comparison")
     args = parser.parse_args()
     chosen = [t for t in targets() if args.only is None or t.name in args.only]
     run_bo_iter = args.only is None or "bo-iter" in args.only
+    run_nas = args.only is None or "nas" in args.only
     seeds = range(args.seeds)
     jobs = {(t.name, "agent", s): with_seed(t.agent, s) for t in chosen for s in seeds}
     jobs |= {(t.name, "baseline", s): with_seed(t.baseline, s) for t in chosen if t.baseline for s in seeds}
@@ -200,6 +211,8 @@ def main() -> int:
             ok = False
         if not ok:
             failed.append(t.name)
+    if run_nas and not nas_comparison(args.nas_seeds, args.jobs):
+        failed.append("nas")
     if run_bo_iter:
         from bo_iteration import measure  # beside this script, which is on sys.path when run
 
@@ -237,6 +250,42 @@ def report(t: Target, seeds: range, summaries: dict[tuple[str, str, int], dict[s
         )
     ok = t.passes(agent_median, baseline_median)
     print(("PASS " if ok else "MISS ") + line, flush=True)
+    return ok
+
+
+def nas_comparison(n_seeds: int, jobs: int) -> bool:
+    """The NAS-table comparison (see the module docstring): prints each agent's mean, median and
+    one-sided Mann-Whitney U p-value against random at each budget; True if every goal is met."""
+    from scipy.stats import mannwhitneyu
+
+    agents = ("random", *NAS_TESTED, "reinforce")
+    table = (("backend", "table"),)
+    jobs_ = {(a, b, s): Job(NAS, a, b, s, table) for a in agents for b in NAS_BUDGETS for s in range(n_seeds)}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        bests = {k: s["best_reward"] for k, s in zip(jobs_, pool.map(run_job, jobs_.values()), strict=True)}
+    ok = True
+    for budget in NAS_BUDGETS:
+        base = [bests[("random", budget, s)] for s in range(n_seeds)]
+        base_mean = statistics.mean(base)
+        print(
+            f"     nas@{budget:<4d} random       mean {base_mean:.3f} median {statistics.median(base):.3f} "
+            f"({n_seeds} seeds, best validation accuracy)",
+            flush=True,
+        )
+        for agent in (*NAS_TESTED, "reinforce"):
+            vals = [bests[(agent, budget, s)] for s in range(n_seeds)]
+            mean = statistics.mean(vals)
+            p = float(mannwhitneyu(vals, base, alternative="greater").pvalue)
+            met = (p < 0.05) if budget == max(NAS_BUDGETS) else mean > base_mean
+            goal = "p < 0.05" if budget == max(NAS_BUDGETS) else "mean above random"
+            tested = agent in NAS_TESTED
+            ok &= met or not tested
+            status = ("PASS " if met else "MISS ") if tested else "     "
+            print(
+                f"{status}nas@{budget:<4d} {agent:12s} mean {mean:.3f} median {statistics.median(vals):.3f} "
+                f"Mann-Whitney p={p:.2g}" + (f" (goal {goal})" if tested else " (printed beside)"),
+                flush=True,
+            )
     return ok
 
 
