@@ -256,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default=None,
         help="continue the killed run in DIR from its journal (other options are taken "
-        "from DIR/run.json); finished evaluations are not repeated",
+        "from DIR/run.json); finished evaluations are not repeated. With --budget N (larger than "
+        "the run's), extend a run to N evaluations, as if it had been started with N",
     )
     run.add_argument(
         "--dask",
@@ -432,8 +433,21 @@ def _run(args: argparse.Namespace) -> int:
 
     progress = False if args.no_progress else None
     if args.resume is not None:
+        finished = loop.completed_summary(args.resume)
+        if finished is not None and args.budget in (None, finished.get("budget")):
+            print(
+                f"archgym: {args.resume} is complete ({finished.get('n_evaluations')} evaluations); nothing "
+                f"to resume (extend it with --resume {args.resume} --budget N)",
+                file=sys.stderr,
+            )
+            return 0
         summary = loop.resume(
-            args.resume, progress=progress, dask=args.dask, isolate=args.isolate, trust_model=args.trust_model
+            args.resume,
+            progress=progress,
+            dask=args.dask,
+            isolate=args.isolate,
+            trust_model=args.trust_model,
+            budget=args.budget,
         )
     else:
         missing = [

@@ -158,6 +158,7 @@ def test_run_json_to_resume_is_refused_cleanly(
     made: Made, evil: Evil, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = _craft_run(made.run, tmp_path / "run", evil.kwargs())
+    (run / "summary.json").unlink(missing_ok=True)  # a killed run: the CLI leaves complete ones alone
     with pytest.warns(UserWarning, match=_names(run / RUN_META)):
         rc = main(["run", "--resume", str(run), "--no-progress"])
     _clean_error(rc, capsys, "refusing to unpickle", "--trust-model")

@@ -27,7 +27,7 @@ from archgym.execution import (
     run_scratch_root,
 )
 from archgym.loop.asynchronous import AsyncDriver
-from archgym.loop.config import AgentFactory, RunConfig, evaluation_limit
+from archgym.loop.config import SUMMARY, AgentFactory, RunConfig, evaluation_limit
 from archgym.loop.driver import AskTellDriver
 from archgym.loop.finish import write_summary
 from archgym.loop.interactive import drive_interactive
@@ -45,7 +45,16 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: no OS-level lock, one writer is up to the user
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK", "DirectoryLocked", "RunInterrupted", "StopOnSignals", "hold_directory", "resume", "run"]
+__all__ = [
+    "LOCK",
+    "DirectoryLocked",
+    "RunInterrupted",
+    "StopOnSignals",
+    "completed_summary",
+    "hold_directory",
+    "resume",
+    "run",
+]
 
 LOCK = ".lock"
 """The lock file a writer holds (``flock``) for as long as it writes a run or campaign directory;
@@ -279,9 +288,15 @@ def resume(
     dask: str | None = None,
     isolate: bool = False,
     trust_model: bool = False,
+    budget: int | None = None,
 ) -> dict[str, Any]:
     """Continue a killed run from its journal, without re-evaluating finished designs
     (``dask`` and ``isolate`` as in :func:`run`).
+
+    ``budget``: extend the run to this many evaluations (at least its own): the replayed agent
+    goes on, and the records equal an uninterrupted run of ``budget`` evaluations — for agents
+    whose proposals don't depend on the budget (an agent with ``plans_from_budget`` is refused).
+    (``archgym run --resume`` leaves a complete run as it is: :func:`completed_summary`.)
 
     ``run.json`` never grants trust: a stored ``trust_model`` is dropped with a warning naming the
     file. ``trust_model=True`` (``archgym run --resume DIR --trust-model``) is the caller's own
@@ -295,8 +310,29 @@ def resume(
         raise ValueError(f"trust_model: {trust_model!r} is not legal; legal values: True, False")
     with hold_directory(out), StopOnSignals() as signals:
         return _resume(
-            out, signals, progress=progress, agent=agent, dask=dask, isolate=isolate, trust_model=trust_model
+            out,
+            signals,
+            progress=progress,
+            agent=agent,
+            dask=dask,
+            isolate=isolate,
+            trust_model=trust_model,
+            budget=budget,
         )
+
+
+def completed_summary(out: str | Path) -> dict[str, Any] | None:
+    """The summary of the run in ``out`` if it finished the budget its ``run.json`` states
+    (``"complete": true``), else None (never run to the end, stopped by a signal, killed, or its
+    budget since raised)."""
+    try:
+        summary = json.loads((Path(out) / SUMMARY).read_text())
+        budget = json.loads((Path(out) / RUN_META).read_text())["config"]["budget"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(summary, dict) or summary.get("complete") is not True:
+        return None
+    return summary if summary.get("budget") == budget else None
 
 
 def _resume(
@@ -308,6 +344,7 @@ def _resume(
     dask: str | None,
     isolate: bool,
     trust_model: bool,
+    budget: int | None = None,
 ) -> dict[str, Any]:
     path = out / RUN_META
     try:
@@ -331,17 +368,42 @@ def _resume(
         raise ValueError(f"{path}: config is not an archgym run configuration ({exc})") from None
     if trust_model:
         config = dataclasses.replace(config, env_kwargs=with_trust(config.env_kwargs))
+    extended = budget is not None and budget != config.budget
+    if extended:
+        config = _extended(config, budget, path)
     _check_dask(config, dask)
     try:
         setup = set_up(config, out, factory=agent, meta=meta)
     except RunInterrupted as exc:
         raise RunInterrupted(exc.signal_name, out=out, budget=config.budget) from None
     _check_clock(setup, dask, isolate)
-    if dropped:  # the run's own files say nothing of trust from now on
+    if extended:
+        if setup.agent.plans_from_budget:
+            raise ValueError(
+                f"budget: agent {config.agent!r} plans from the run's budget, so the run can't be "
+                f"extended (its records would differ from a run of {budget}); start a new run instead"
+            )
+        meta["config"]["budget"] = config.budget
+        dropped = True  # rewrite run.json below, with the new budget
+    if dropped:  # the run's own files say nothing of trust from now on (and hold the budget)
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(meta, indent=2, default=str))
         tmp.replace(path)
     return _execute(setup, signals, resumed=True, progress=progress, dask=dask, isolate=isolate)
+
+
+def _extended(config: RunConfig, budget: Any, path: Path) -> RunConfig:
+    """``config`` with the larger ``budget``; a smaller one, or a run without an evaluation
+    budget, is refused."""
+    if config.budget is None:
+        raise ValueError(f"budget: {path} has no evaluation budget (a cost or time budget ends it)")
+    extended = dataclasses.replace(config, budget=budget)  # checks budget's type and range
+    if extended.budget is not None and extended.budget < config.budget:
+        raise ValueError(
+            f"budget: {budget} is smaller than the run's {config.budget}; legal values: integers "
+            f"{config.budget} or more (a run's records are never cut)"
+        )
+    return extended
 
 
 def _check_dask(config: RunConfig, dask: str | None) -> None:

@@ -103,6 +103,10 @@ class _AgentBase:
 
     single_objective: ClassVar[bool] = True
     multi_objective: ClassVar[bool] = False
+    plans_from_budget: ClassVar[bool] = False
+    """Whether what the agent proposes depends on the run's budget (an RL agent sizes its
+    rollouts from it; a Hyperband brackets it): such a run can't be extended to a larger budget
+    by ``--resume DIR --budget N``, since its records would differ from a run of N."""
 
     @classmethod
     def incompatibility(cls, problem: Problem) -> str | None:
@@ -212,6 +216,8 @@ class InteractiveAgent(_AgentBase, ABC):
     """An agent that must own the interaction (RL). It gets the fully wrapped env: every step is
     one recorded evaluation counted against the budget; when the budget is spent the env raises
     :class:`archgym.search.BudgetExhausted`, which ends :meth:`run` cleanly."""
+
+    plans_from_budget = True  # run(env, budget) is told the budget
 
     def __init__(self, problem: Problem, *, seed: int) -> None:
         self.problem = problem
