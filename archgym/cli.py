@@ -365,6 +365,24 @@ def build_parser() -> argparse.ArgumentParser:
         "directory", type=_path, metavar="DIR", help="a campaign directory written by `archgym bench`"
     )
 
+    show = sub.add_parser(
+        "show",
+        help="what one run found and how it got there",
+        description="Print a run's summary, best designs, feasibility, regret against the env's known "
+        "optimum and time spent, and write report.html with figures (best so far against evaluations "
+        "and time, the Pareto front, each parameter against the reward). Works on killed runs; never "
+        "modifies the run's records.",
+    )
+    show.add_argument("run_dir", type=_path, metavar="RUN_DIR", help="a run directory")
+    show.add_argument(
+        "--out",
+        type=_path,
+        default=None,
+        metavar="DIR",
+        help="where to write the report (default RUN_DIR/show)",
+    )
+    show.add_argument("--top", type=_int_option(1, 1000), default=5, metavar="K", help="best designs listed")
+
     proxy = sub.add_parser("proxy", help="train proxy cost models", description="Proxy cost models.")
     psub = proxy.add_subparsers(dest="proxy_command", required=True)
     train = psub.add_parser(
@@ -412,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _bench(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "show":
+            return _show(args)
         return _run(args)
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError, ConnectionError) as exc:
         print(f"archgym: error: {' '.join(str(exc).split())}", file=sys.stderr)
@@ -526,6 +546,18 @@ def _bench(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from archgym.report import show
+
+    view = show(args.run_dir, args.out, top=args.top)
+    print(view["text"])
+    for row in view["top"]:
+        params = {k[len("param.") :]: v for k, v in row.items() if k.startswith("param.") and v is not None}
+        print(f"  step {row['step']}: reward {row.get('reward')!r} {params}")
+    print(f"report: {view['html']}")
     return 0
 
 
