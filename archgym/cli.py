@@ -4,10 +4,12 @@ campaigns, export and collect datasets, train proxy models."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from archgym.loop.config import BUDGET_MAX, MEMORY_MAX_MB, SEED_MAX, TIMEOUT_MAX, WORKERS_MAX
@@ -151,7 +153,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of evaluations (may be omitted with --cost-budget or --time-budget; with several "
         "limits, the first reached stops the run)",
     )
-    run.add_argument("--seed", type=_SEED, default=0, help="seeds the agent and every evaluation (default 0)")
+    run.add_argument(
+        "--seed", type=_SEED, default=None, help="seeds the agent and every evaluation (default 0)"
+    )
+    run.add_argument(
+        "--seeds",
+        type=_seed_list,
+        default=None,
+        metavar="A-B|A,B,…",
+        help="run once per seed (0-9, or 0,3,7), into OUT/seed-<s>/, then print the comparison table",
+    )
+    run.add_argument(
+        "--jobs",
+        type=_int_option(1, 1024),
+        default=1,
+        metavar="N",
+        help="with --seeds: runs side by side in N processes (--workers stays the workers inside a run)",
+    )
     run.add_argument("--out", type=_path, help="output directory (must not hold a run already)")
     run.add_argument(
         "--env-kwarg",
@@ -365,6 +383,20 @@ def build_parser() -> argparse.ArgumentParser:
         "directory", type=_path, metavar="DIR", help="a campaign directory written by `archgym bench`"
     )
 
+    comp = sub.add_parser(
+        "compare",
+        help="several runs side by side",
+        description="Group runs by a run.json key and print a final-result table with ranks; write "
+        "report.html with the median and IQR best-so-far curves. No campaign file needed.",
+    )
+    comp.add_argument("run_dirs", type=_path, nargs="+", metavar="RUN_DIR", help="run directories")
+    comp.add_argument(
+        "--by", default="agent", choices=("agent", "env_id", "seed", "agent_params", "env_kwargs")
+    )
+    comp.add_argument(
+        "--out", type=_path, default=Path("compare"), metavar="DIR", help="where to write the report"
+    )
+
     show = sub.add_parser(
         "show",
         help="what one run found and how it got there",
@@ -432,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "show":
             return _show(args)
+        if args.command == "compare":
+            return _compare(args)
         return _run(args)
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError, ConnectionError) as exc:
         print(f"archgym: error: {' '.join(str(exc).split())}", file=sys.stderr)
@@ -490,13 +524,32 @@ def _run(args: argparse.Namespace) -> int:
         env_kwargs = dict(args.env_kwarg)
         if args.constraint:  # stored as text in run.json, so a resume rebuilds them
             env_kwargs["outcome_constraints"] = args.constraint
+        options = dict(
+            env=args.env,
+            agent=args.agent,
+            budget=args.budget,
+            env_kwargs=loop.with_trust(env_kwargs) if args.trust_model else env_kwargs,
+            agent_params=dict(args.agent_param),
+            workers=args.workers,
+            timeout=args.timeout,
+            max_memory_mb=args.max_memory_mb,
+            scalarize=args.scalarize,
+            cost_budget=args.cost_budget,
+            dask=args.dask,
+            isolate=args.isolate,
+            schedule=args.schedule,
+            simulate_time=args.simulate_time,
+            time_budget_s=args.time_budget,
+        )
+        if args.seeds is not None:
+            return _run_seeds(args, options)
         summary = loop.run(
             env=args.env,
             agent=args.agent,
             budget=args.budget,
-            seed=args.seed,
+            seed=0 if args.seed is None else args.seed,
             out=args.out,
-            env_kwargs=loop.with_trust(env_kwargs) if args.trust_model else env_kwargs,
+            env_kwargs=options["env_kwargs"],
             agent_params=dict(args.agent_param),
             workers=args.workers,
             timeout=args.timeout,
@@ -522,6 +575,64 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2, default=str))
     return 0
+
+
+def _run_seeds(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """``--seeds``: one run per seed into ``OUT/seed-<s>/`` (``--jobs`` side by side), then the
+    comparison table of the runs by seed."""
+    from archgym import loop
+    from archgym.report import compare, format_table
+
+    if args.seed is not None:
+        raise ValueError("--seed and --seeds are exclusive: give one seed, or a list of seeds")
+    dirs = [Path(args.out) / f"seed-{seed}" for seed in args.seeds]
+    calls = [
+        functools.partial(loop.run, seed=seed, out=d, progress=False, **options)
+        for seed, d in zip(args.seeds, dirs, strict=True)
+    ]
+    if args.jobs == 1:
+        for call in calls:
+            call()
+    else:
+        from archgym.execution import spawn_pool
+
+        with spawn_pool(min(args.jobs, len(calls))) as pool:
+            for future in [pool.submit(call) for call in calls]:
+                future.result()
+    table = compare(dirs, Path(args.out) / "compare", by="seed")
+    print(format_table(table["table"], "seed"))
+    print(f"report: {table['html']}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from archgym.report import compare, format_table
+
+    result = compare(args.run_dirs, args.out, by=args.by)
+    print(format_table(result["table"], args.by))
+    print(f"report: {result['html']}")
+    return 0
+
+
+def _seed_list(text: str) -> list[int]:
+    """``--seeds 0-9`` or ``0,3,7``: distinct seeds in order; a one-line error otherwise."""
+    legal = "legal values: A-B with A <= B (e.g. 0-9), or distinct seeds A,B,… (e.g. 0,3,7)"
+    text = text.strip()
+    try:
+        if "-" in text and "," not in text:
+            low, high = (int(part) for part in text.split("-", 1))
+            if low > high:
+                raise ValueError
+            seeds = list(range(low, high + 1))
+        else:
+            seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds: {text!r} is not legal; {legal}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or len(seeds) > 10_000:
+        raise argparse.ArgumentTypeError(f"--seeds: {text!r} is not legal (empty or repeated); {legal}")
+    for seed in seeds:
+        _SEED(str(seed))
+    return seeds
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -36,6 +36,8 @@ BASES: dict[tuple[str, ...], list[str]] = {
     ("dataset", "collect"): ["--env=archgym/Branin-v0", "--n=3", "--out=OUT/collect", "--no-progress"],
     ("bench",): ["OUT/missing.toml", "--out=OUT/bench", "--no-progress"],
     ("report",): ["OUT/missing-campaign"],
+    ("show",): ["OUT/missing-run"],
+    ("compare",): ["OUT/missing-run", "--out=OUT/cmp"],
     ("proxy", "train"): ["OUT/missing.parquet", "--target=y", "--out=OUT/model.joblib"],
 }
 

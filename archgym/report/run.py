@@ -18,12 +18,12 @@ from archgym.campaign import best_so_far
 from archgym.records import JOURNAL, PARAM, PARQUET, REWARD, RUN_META, read_journal
 from archgym.report.doc import Doc, cell
 
-__all__ = ["show"]
+__all__ = ["read_json", "read_rows", "show"]
 
 SHOW_DIR = "show"
 
 
-def _rows(run_dir: Path) -> list[dict[str, Any]]:
+def read_rows(run_dir: Path) -> list[dict[str, Any]]:
     """The run's records in step order: the Parquet, unless the journal went on after it (a killed
     or live run), then the journal's complete lines."""
     parquet, journal = run_dir / PARQUET, run_dir / JOURNAL
@@ -38,7 +38,7 @@ def _rows(run_dir: Path) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["step"])
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text())
     except FileNotFoundError:
@@ -60,9 +60,9 @@ def show(run_dir: str | Path, out: str | Path | None = None, *, top: int = 5) ->
         raise ValueError(f"{run_dir}: not a run directory ({RUN_META} missing)")
     if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= 1000:
         raise ValueError(f"top: {top!r} is not legal; legal values: integers 1 to 1000")
-    meta = _read_json(run_dir / RUN_META)
-    summary = _read_json(run_dir / "summary.json")
-    rows = _rows(run_dir)
+    meta = read_json(run_dir / RUN_META)
+    summary = read_json(run_dir / "summary.json")
+    rows = read_rows(run_dir)
     objectives = (meta.get("layout") or {}).get("objectives")
     target = Path(out) if out is not None else run_dir / SHOW_DIR
     figures = target / "figures"
