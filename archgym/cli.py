@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="archgym",
         description="Design and hyperparameter problems as Gymnasium envs, driven by one loop.",
     )
+    parser.add_argument("--version", action="version", version=f"archgym {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     envs = sub.add_parser(
@@ -449,24 +450,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    commands = {
+        "envs": _envs,
+        "agents": _agents,
+        "dataset": _dataset,
+        "proxy": _proxy,
+        "bench": _bench,
+        "report": _report,
+        "show": _show,
+        "compare": _compare,
+    }
     try:
-        if args.command == "envs":
-            return _envs(args)
-        if args.command == "agents":
-            return _agents(args)
-        if args.command == "dataset":
-            return _dataset(args)
-        if args.command == "proxy":
-            return _proxy(args)
-        if args.command == "bench":
-            return _bench(args)
-        if args.command == "report":
-            return _report(args)
-        if args.command == "show":
-            return _show(args)
-        if args.command == "compare":
-            return _compare(args)
-        return _run(args)
+        code = commands.get(args.command, _run)(args)
+        sys.stdout.flush()  # here, so a closed pipe is caught below, not at interpreter exit
+        return code
+    except BrokenPipeError:  # the reader of our output went away (`archgym agents | head`)
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's own flush at exit must not fail
+        return 0
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError, ConnectionError) as exc:
         print(f"archgym: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
@@ -780,6 +783,15 @@ def _agents(args: argparse.Namespace) -> int:
         for p in row["hyperparameters"]:
             print(f"    {p['name']} ({p['type']}, default {p['default']!r}): {p['legal']}")
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("archgym")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
 
 
 if __name__ == "__main__":

@@ -170,3 +170,24 @@ def test_a_simulator_that_kills_the_run_is_recorded_infeasible_on_resume_with_is
     assert killers.error.str.contains("worker process died").all()
     assert rows[rows["param.x"] < 0.5].feasible.all()
     assert rows.reward.iloc[: len(before)].tolist() == [r["reward"] for r in before]  # kept, not redone
+
+
+def test_cli_habits_version_module_pipe_and_env_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #29 part 2: --version, python -m archgym, a closed pipe, a missing namespace."""
+    import subprocess
+    import sys
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("archgym ")
+    done = subprocess.run([sys.executable, "-m", "archgym", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("archgym ")
+    piped = subprocess.run(
+        f"{sys.executable} -m archgym agents | head -1", shell=True, capture_output=True, text=True
+    )
+    assert piped.stdout.count("\n") == 1 and "Traceback" not in piped.stderr and "Broken" not in piped.stderr
+    argv = ["run", "--env", "Branin-v0", "--agent", "random", "--budget", "2", "--out", str(tmp_path / "r")]
+    assert cli(argv) == 2
+    assert "did you mean 'archgym/Branin-v0'?" in capsys.readouterr().err

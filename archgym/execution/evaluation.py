@@ -51,8 +51,18 @@ def resolve_spec(env_id: str, *, source: str | None = None) -> EnvSpec:
     try:
         return gym.spec(env_id)
     except gym.error.Error as exc:
+        import difflib
+
         known = sorted(k for k in gym.registry if "/" in k)
-        raise ValueError(f"--env: {exc}; registered namespaced envs: {known}") from None
+        guesses = [k for k in known if k.split("/", 1)[1] == env_id] or difflib.get_close_matches(
+            env_id, known, n=3, cutoff=0.6
+        )
+        hint = (
+            f" (did you mean {' or '.join(map(repr, guesses))}?)"
+            if guesses and "mean" not in str(exc)
+            else ""
+        )
+        raise ValueError(f"--env: {exc}{hint}; registered namespaced envs: {known}") from None
 
 
 def _check_module_from_file(module: str, source: str) -> None:
