@@ -18,4 +18,12 @@ def archgym_envs() -> list[dict[str, Any]]:
             "id": "archgym/ConstrainedGramacy-v0",
             "entry_point": "archgym_analytic.constrained:ConstrainedGramacy",
         },
+        # multi-fidelity counterparts (fidelity s in [min_fidelity, 1]; s = 1 is the problem above)
+        {"id": "archgym/BraninMF-v0", "entry_point": "archgym_analytic.multifidelity:BraninMF"},
+        {"id": "archgym/Hartmann6MF-v0", "entry_point": "archgym_analytic.multifidelity:Hartmann6MF"},
+        {
+            "id": "archgym/DTLZ2MF-v0",
+            "entry_point": "archgym_analytic.multifidelity:DTLZ2MF",
+            "disable_env_checker": True,
+        },
     ]
