@@ -115,17 +115,17 @@ def test_settings_are_defaults_then_grid_then_sobol_samples() -> None:
             "test_seeds": [7],
             "envs": [{"id": "archgym/Branin-v0"}],
             "agents": [
-                {"name": "ga", "grid": {"population": [8, 12], "indpb": [0.1, 0.3]}},
+                {"name": "ga", "grid": {"population": [8, 12], "indpb": [0.0, 0.3]}},
                 {"name": "aco", "sample": 3, "ranges": {"rho": [0.05, 0.5], "ants": [4, 12]}},
             ],
         }
     )
     ga, aco = campaign.agents
-    # the grid point equal to the defaults (population 8, indpb 0.3) is not run twice
+    # the grid point equal to the defaults (population 8, indpb 0.0) is not run twice
     assert ga.settings == (
         {},
-        {"population": 8, "indpb": 0.1},
-        {"population": 12, "indpb": 0.1},
+        {"population": 8, "indpb": 0.3},
+        {"population": 12, "indpb": 0.0},
         {"population": 12, "indpb": 0.3},
     )
     assert aco.settings[0] == {} and len(aco.settings) == 4
