@@ -782,6 +782,8 @@ def _agents(args: argparse.Namespace) -> int:
         print(f"{row['name']}: {row['description']}")
         for p in row["hyperparameters"]:
             print(f"    {p['name']} ({p['type']}, default {p['default']!r}): {p['legal']}")
+    for prefix, resolver in sorted(registry.resolvers.items()):  # names resolved at run time, not listed
+        print(f"{prefix}.<name>: {resolver.description}")
     return 0
 
 

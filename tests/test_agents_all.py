@@ -33,6 +33,13 @@ FAST: dict[str, dict[str, Any]] = {
     "optuna.gp": {"n_startup_trials": 7},
     "optuna.nsga2": {"population_size": 4},
     "optuna.nsga3": {"population_size": 4},
+    # past the first generation / initial design within the 10 evaluations
+    **{f"pymoo.{a}": {"pop_size": 4} for a in ("ga", "de", "nsga2", "smsemoa", "agemoea")},
+    "pymoo.nsga3": {"pop_size": 4, "n_partitions": 2},
+    "pymoo.moead": {"n_partitions": 3, "n_neighbors": 2},
+    "smac.hpo": {"n_init": 4, "n_trials": 10},
+    "smac.blackbox": {"n_init": 10, "n_trials": 10},  # its GP asks take seconds each
+    **{name: {"budget": 10} for name in archgym.get_registry().agents if name.startswith("nevergrad.")},
 }
 
 

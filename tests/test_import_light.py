@@ -16,6 +16,10 @@ HEAVY = (
     "scipy",
     "optuna",
     "cmaes",
+    "nevergrad",
+    "pymoo",
+    "smac",
+    "ConfigSpace",
 )
 BUILTIN_IDS = ("archgym/Branin-v0", "archgym/Hartmann6-v0", "archgym/MixedConditional-v0", "archgym/DTLZ2-v0")
 

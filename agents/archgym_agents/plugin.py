@@ -1,5 +1,6 @@
 """Registers the built-in agents: every module of this package that declares ``SPECS`` at its
-top. Each imports its search library (DEAP, pyribs, BoTorch, stable-baselines3, Optuna, …) only
+top (and ``RESOLVERS``: library prefixes whose names are built on demand, ``nevergrad.<Name>``).
+Each imports its search library (DEAP, pyribs, BoTorch, stable-baselines3, Optuna, …) only
 inside the agent, so listing agents stays light — and a new agent module registers itself by
 declaring ``SPECS``, with no list here to edit."""
 
@@ -9,6 +10,7 @@ import pkgutil
 import archgym
 import archgym_agents as package
 from archgym import AgentSpec
+from archgym.search import AgentResolver
 
 _FIRST = ("random_search", "grid", "evolutionary", "aco", "mapelites", "bo", "rl")  # listing order
 
@@ -19,8 +21,9 @@ def _modules() -> list[str]:
 
 
 @archgym.hookimpl
-def archgym_agents() -> list[AgentSpec]:
-    specs: list[AgentSpec] = []
+def archgym_agents() -> list[AgentSpec | AgentResolver]:
+    specs: list[AgentSpec | AgentResolver] = []
     for name in _modules():
-        specs += getattr(importlib.import_module(f"archgym_agents.{name}"), "SPECS", [])
+        module = importlib.import_module(f"archgym_agents.{name}")
+        specs += [*getattr(module, "SPECS", []), *getattr(module, "RESOLVERS", [])]
     return specs

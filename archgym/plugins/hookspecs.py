@@ -68,6 +68,11 @@ def archgym_agents() -> list[AgentSpec]:  # type: ignore[empty-body]
     agent's search library is imported only when the agent is built), a one-line description and
     its hyperparameters as :mod:`archgym.spaces` parameters (type, default, legal range), which
     the loop validates before the first evaluation.
+
+    An :class:`archgym.search.AgentResolver` item claims a library prefix instead: names
+    ``<prefix>.<anything>`` that no plugin registered are built by its resolver when asked for
+    (``--agent nevergrad.NGOptRW`` reaches any optimizer in Nevergrad's registry), without being
+    listed. A prefix another plugin's resolver claimed marks this plugin as broken.
     """
 
 

@@ -24,7 +24,7 @@ from archgym.entrypoints import check_entry_point
 from archgym.env import BackendSpec, register_backend, unregister_backend
 from archgym.env import backend_specs as env_backend_specs
 from archgym.plugins import hookspecs
-from archgym.search import AgentSpec
+from archgym.search import AgentResolver, AgentSpec
 
 __all__ = ["AgentSpec", "PluginInfo", "PluginWarning", "Registry", "get_registry", "load_plugins"]
 
@@ -64,16 +64,30 @@ class Registry:
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     broken: dict[str, str] = field(default_factory=dict)
     agents: dict[str, AgentSpec] = field(default_factory=dict)
+    resolvers: dict[str, AgentResolver] = field(default_factory=dict)
+    """Library prefix → resolver of the names ``<prefix>.<anything>`` no plugin registered."""
     backends: dict[str, BackendSpec] = field(default_factory=dict)
     env_plugins: dict[str, str] = field(default_factory=dict)
 
     def agent(self, name: str) -> AgentSpec:
         """The spec registered as ``name``, matched case-insensitively: every registered name is
-        lowercase (``AgentSpec`` enforces it), so ``--agent Optuna.TPE`` finds ``optuna.tpe``."""
+        lowercase (``AgentSpec`` enforces it), so ``--agent Optuna.TPE`` finds ``optuna.tpe``.
+        A name no plugin registered whose prefix has a resolver (``nevergrad.NGOptRW``) is built by
+        it, each time: resolved specs are not listed."""
+        if not isinstance(name, str):
+            raise ValueError(f"unknown agent {name!r}; available: {sorted(self.agents)}")
+        spec = self.agents.get(name.lower())
+        if spec is not None:
+            return spec
+        prefix, dot, _ = name.lower().partition(".")
+        resolver = self.resolvers.get(prefix) if dot else None
+        if resolver is None:
+            more = "".join(f", or {p}.<name> ({r.description})" for p, r in sorted(self.resolvers.items()))
+            raise ValueError(f"unknown agent {name!r}; available: {sorted(self.agents)}{more}")
         try:
-            return self.agents[name.lower()]
-        except (KeyError, AttributeError):
-            raise ValueError(f"unknown agent {name!r}; available: {sorted(self.agents)}") from None
+            return resolver.resolve(name)
+        except ImportError as exc:
+            raise ValueError(f"agent {name!r}: the {prefix!r} library is not installed ({exc})") from None
 
 
 _registry: Registry | None = None
@@ -171,7 +185,8 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry, thre
         env_items = _call(pm, "archgym_envs", name)
         agent_items = _call(pm, "archgym_agents", name)
         registrations = [_env_registration(item, dist) for item in env_items]
-        agents = [_agent_spec(item) for item in agent_items]
+        agents = [_agent_spec(item) for item in agent_items if not isinstance(item, AgentResolver)]
+        resolvers = [item for item in agent_items if isinstance(item, AgentResolver)]
         backend_specs = [_backend_spec(item) for item in _call(pm, "archgym_backends", name)]
         _check_untouched(registry, owned)
         seen: set[str] = set()
@@ -186,6 +201,10 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry, thre
                 by = f" by {_owner(registry, 'agents', agent.name)}" if agent.name in registry.agents else ""
                 raise ValueError(f"agent name {agent.name!r} is already registered{by}")
             seen.add(agent.name)
+        prefixes = [resolver.prefix for resolver in resolvers]
+        for prefix in prefixes:
+            if prefix in registry.resolvers or prefixes.count(prefix) > 1:
+                raise ValueError(f"agent prefix {prefix!r} already has a resolver")
         added = []
         try:
             for backend in backend_specs:
@@ -215,6 +234,8 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry, thre
     for agent in agents:
         registry.agents[agent.name] = agent
         info.agents.append(agent.name)
+    for resolver in resolvers:
+        registry.resolvers[resolver.prefix] = resolver
     for backend in backend_specs:
         registry.backends[backend.name] = backend
         info.backends.append(backend.name)
@@ -287,7 +308,7 @@ def _backend_spec(item: Any) -> BackendSpec:
 
 def _agent_spec(item: Any) -> AgentSpec:
     if not isinstance(item, AgentSpec):
-        raise TypeError(f"archgym_agents() must return AgentSpec items, got {item!r}")
+        raise TypeError(f"archgym_agents() must return AgentSpec or AgentResolver items, got {item!r}")
     return item
 
 

@@ -6,10 +6,11 @@ Agents written against this package need nothing of the loop that drives them.
 
 from archgym.search.agent import Agent, AskTellAdapter, EvalResult, InteractiveAgent, Problem, Proposal
 from archgym.search.problem import BudgetExhausted, problem_of
-from archgym.search.spec import AgentSpec
+from archgym.search.spec import AgentResolver, AgentSpec
 
 __all__ = [
     "Agent",
+    "AgentResolver",
     "AgentSpec",
     "AskTellAdapter",
     "BudgetExhausted",

@@ -14,9 +14,10 @@ from typing import Any
 from archgym.entrypoints import check_entry_point, load_entry_point
 from archgym.spaces import DesignSpace, Parameter
 
-__all__ = ["AGENT_NAME_RULE", "AgentSpec"]
+__all__ = ["AGENT_NAME_RULE", "AgentResolver", "AgentSpec"]
 
 _AGENT_NAME = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*")
+_PREFIX = re.compile(r"[a-z][a-z0-9_-]*")
 AGENT_NAME_RULE = (
     "lowercase letters, digits, '_' and '-', starting with a letter, with a dotted library prefix "
     "for adapters of other libraries (e.g. 'random', 'optuna.tpe')"
@@ -76,3 +77,41 @@ class AgentSpec:
 
     def load(self) -> type:
         return load_entry_point(self.entry_point)
+
+
+@dataclass(frozen=True)
+class AgentResolver:
+    """Agents named ``<prefix>.<anything>``, built on demand: a library with hundreds of
+    optimizers (Nevergrad's registry) is reachable by name without listing each one, and listing
+    agents still imports no library.
+
+    Args:
+        prefix: the library prefix, e.g. ``"nevergrad"`` (the first part of the agent-name rule).
+        entry_point: ``"package.module:function"``; ``function(name)`` gets the name as asked
+            (any case) and returns its :class:`AgentSpec` (named ``<prefix>.<lowercase name>``),
+            or raises ``ValueError`` naming the legal names. Called only for a name with this
+            prefix that no plugin registered.
+        description: one line, shown in ``archgym agents``' footer.
+    """
+
+    prefix: str
+    entry_point: str
+    description: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prefix, str) or not _PREFIX.fullmatch(self.prefix):
+            raise ValueError(
+                f"AgentResolver prefix {self.prefix!r} is not legal; legal: lowercase letters, digits, "
+                "'_' and '-', starting with a letter (a library prefix such as 'nevergrad')"
+            )
+        check_entry_point(self.entry_point)
+
+    def resolve(self, name: str) -> AgentSpec:
+        """The spec of ``name`` (``<prefix>.<rest>``, any case)."""
+        spec = load_entry_point(self.entry_point)(name)
+        if not isinstance(spec, AgentSpec) or spec.name != name.lower():
+            raise ValueError(
+                f"agent resolver {self.prefix!r} returned {spec!r} for {name!r}; "
+                f"legal: an AgentSpec named {name.lower()!r}"
+            )
+        return spec
