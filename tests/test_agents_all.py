@@ -17,7 +17,15 @@ from archgym.loop import problem_of, run
 from archgym.search import Agent, EvalResult, Problem
 from archgym.spaces import Categorical, Design
 
-ANALYTIC = ["archgym/Branin-v0", "archgym/Hartmann6-v0", "archgym/MixedConditional-v0", "archgym/DTLZ2-v0"]
+# searched only by the agents that need a fidelity (the others would repeat the plain problems)
+MULTI_FIDELITY = ["archgym/BraninMF-v0", "archgym/Hartmann6MF-v0", "archgym/DTLZ2MF-v0"]
+ANALYTIC = [
+    "archgym/Branin-v0",
+    "archgym/Hartmann6-v0",
+    "archgym/MixedConditional-v0",
+    "archgym/DTLZ2-v0",
+    *MULTI_FIDELITY,
+]
 BUDGET = 10
 # Small settings so every agent finishes a 10-evaluation run quickly; the agents' own tests and
 # benchmarks/agents.py cover their defaults.
@@ -39,6 +47,7 @@ FAST: dict[str, dict[str, Any]] = {
     "pymoo.moead": {"n_partitions": 3, "n_neighbors": 2},
     "smac.hpo": {"n_init": 4, "n_trials": 10},
     "smac.blackbox": {"n_init": 10, "n_trials": 10},  # its GP asks take seconds each
+    "smac.bohb": {"n_init": 4, "n_trials": 10},  # past its initial design: the forest proposes
     **{name: {"budget": 10} for name in archgym.get_registry().agents if name.startswith("nevergrad.")},
 }
 
@@ -79,7 +88,13 @@ def _fits(agent: str, env_id: str) -> bool:
 
 
 def _pairs(env_ids: list[str]) -> list[tuple[str, str]]:
-    return [(a, e) for a in sorted(archgym.get_registry().agents) for e in env_ids if _fits(a, e)]
+    plain = [e for e in ANALYTIC if e not in MULTI_FIDELITY]
+    return [
+        (a, e)
+        for a in sorted(archgym.get_registry().agents)
+        for e in env_ids
+        if _fits(a, e) and (e not in MULTI_FIDELITY or not any(_fits(a, p) for p in plain))
+    ]
 
 
 def _columns(out: Path) -> dict[str, list]:

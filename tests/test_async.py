@@ -123,7 +123,7 @@ def _ask_tell_agents() -> list[str]:
 @pytest.mark.parametrize("agent", _ask_tell_agents())
 def test_every_ask_tell_agent_runs_async(tmp_path: Path, agent: str) -> None:
     cls = get_registry().agent(agent).load()
-    for env_id in ("archgym/Branin-v0", "archgym/DTLZ2-v0"):
+    for env_id in ("archgym/Branin-v0", "archgym/DTLZ2-v0", "archgym/BraninMF-v0", "archgym/DTLZ2MF-v0"):
         problem = problem_of(gym.make(env_id), env_id)
         if cls.incompatibility(problem) is None:
             break
