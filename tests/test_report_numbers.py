@@ -31,6 +31,9 @@ ENVS = {  # label -> (id, reward targets)
     "Hartmann6-v0": ("archgym/Hartmann6-v0", [0.5, 1.0]),
 }
 GRIDS = {"random": {}, "ga": {"population": [4, 6]}, "aco": {"ants": [4]}}  # one hyperparameter each
+# ga's variation as this campaign's numbers were pinned with (its defaults until issue 24): the
+# checks below need a campaign whose worst run is a tuning run on some env
+PARAMS = {"ga": {"cxpb": 0.9, "indpb": 0.3}}
 TUNING_SEEDS = [0, 1, 2]
 TEST_SEEDS = [100, 101, 102]
 BUDGET = 12
@@ -41,14 +44,20 @@ RAW = {
     "tuning_seeds": TUNING_SEEDS,
     "test_seeds": TEST_SEEDS,
     "envs": [{"id": env_id, "targets": targets} for env_id, targets in ENVS.values()],
-    "agents": [{"name": name, "grid": grid} if grid else {"name": name} for name, grid in GRIDS.items()],
+    "agents": [
+        {"name": name, "grid": grid, **({"params": PARAMS[name]} if name in PARAMS else {})}
+        if grid
+        else {"name": name}
+        for name, grid in GRIDS.items()
+    ],
 }
 
 
 def settings_of(agent: str) -> list[dict[str, Any]]:
     """docs/campaigns.md: setting s0 is the defaults, then each grid combination (no grid value
     below equals a default, so none is dropped)."""
-    return [{}] + [{name: v} for name, values in GRIDS[agent].items() for v in values]
+    fixed = PARAMS.get(agent, {})
+    return [dict(fixed)] + [fixed | {name: v} for name, values in GRIDS[agent].items() for v in values]
 
 
 # --- the campaign, its report, and the per-run facts read from the run directories --------------
