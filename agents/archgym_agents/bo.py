@@ -142,6 +142,7 @@ class BayesianOptimization(Agent):
 
     single_objective = True
     multi_objective = True
+    concurrent_asks = True  # asynchronous scheduling: designs still running are fantasised over
 
     def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
         super().__init__(problem, seed=seed)
@@ -184,8 +185,9 @@ class BayesianOptimization(Agent):
 
     # --- ask/tell ----------------------------------------------------------------------------
     def _ask(self, n: int) -> list[Design]:
-        if len(self._X) < self.n_init:
-            designs = self._sobol_designs(min(n, self.n_init - len(self._X)))
+        started = len(self._X) + len(self._pending)  # told, and still running (asynchronous runs)
+        if started < self.n_init:
+            designs = self._sobol_designs(min(n, self.n_init - started))
             self.stats["initial"] += len(designs)
             return designs
         if sum(self._ok) < MIN_FEASIBLE:
@@ -307,6 +309,9 @@ class BayesianOptimization(Agent):
             self.model = self._fit(tX, tY)
             fitted = time.perf_counter()
             acqf = self._acquisition_function(self.model, tX, tY, n)
+            if self._pending:  # asynchronous: designs still running are fantasised (X_pending)
+                running = np.array([self.space.to_unit(d) for d in self._pending])
+                acqf = self._with_pending(acqf, torch.as_tensor(running, dtype=torch.float64))
             candidates = self._optimize(acqf, n)
             designs = self._repair(acqf, candidates, n)
             self.timing["fit_s"] += fitted - start
@@ -460,7 +465,7 @@ class BayesianOptimization(Agent):
         from botorch.optim import optimize_acqf_discrete
 
         designs: list[Design] = []
-        taken = set(self._seen)
+        taken = set(self._seen) | {design_key(d) for d in self._pending}
         for x in candidates:
             design = self.space.from_unit(x, check=False)
             key = design_key(design)
@@ -475,8 +480,8 @@ class BayesianOptimization(Agent):
         pool = self._legal_pool(self.raw_samples, taken)
         if len(pool) == 0:
             return designs + [self.space.sample(self.rng) for _ in range(missing)]
-        pending = [self.space.to_unit(d) for d in designs]
-        if pending:  # the acquisition functions are built fresh each step: none has pending points yet
+        pending = [self.space.to_unit(d) for d in [*self._pending, *designs]]
+        if designs:  # conditioned on the batch's designs too (and, asynchronous, on those running)
             acqf = self._with_pending(acqf, torch.as_tensor(np.array(pending)))
         picks, _ = optimize_acqf_discrete(
             acqf, q=min(missing, len(pool)), choices=torch.as_tensor(pool), unique=True

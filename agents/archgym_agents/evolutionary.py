@@ -55,7 +55,6 @@ from archgym.spaces import (
 __all__ = ["NSGA2", "SPECS", "SPEC_BY_NAME", "GeneticAlgorithm"]
 
 
-
 def _variation(*, cxpb: float, indpb: float) -> tuple[Real, ...]:
     """The variation hyperparameters both agents share, with each agent's own defaults."""
     return (
@@ -289,9 +288,14 @@ class _EvolutionaryAgent(Agent):
 
     A subclass names its spec (``spec_name``); the hyperparameters are resolved by that spec and
     handed to :meth:`_configure` for the subclass's own ones and checks.
+
+    Asynchronous scheduling (``concurrent_asks``): each result is told alone and survival is
+    steady-state (a told child competes with the population at once); until the initial
+    population is complete — told or still running — asks sample it at random.
     """
 
     spec_name: ClassVar[str]
+    concurrent_asks = True
 
     def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
         super().__init__(problem, seed=seed)
@@ -326,7 +330,8 @@ class _EvolutionaryAgent(Agent):
 
     # --- ask ---------------------------------------------------------------------------------------
     def _ask(self, n: int) -> list[Design]:
-        if not self.population:
+        filling = self._pending and len(self.population) + len(self._pending) < self.population_size
+        if not self.population or filling:  # the initial population (asynchronous: not yet complete)
             designs = []
             for _ in range(n):
                 designs.append(self._sample({design_key(d) for d in designs})[1])
