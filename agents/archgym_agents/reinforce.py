@@ -18,9 +18,10 @@ After each evaluation, as NAS-Bench-201 does: the baseline — a bias-corrected 
 average of the rewards with ``momentum`` (0.9) — is updated, and one Adam step (``learning_rate``)
 follows the gradient of ``log π(design) · (reward − baseline)``. The default learning rate is 0.1,
 not NAS-Bench-201's 0.01: at this suite's budgets (40–200 evaluations) 0.01 barely moves the
-policy (NAS table, 30 seeds, 100 evaluations: mean best 97.56, the same as random; 0.1: 98.20). The advantage is divided by
-the standard deviation of the rewards seen so far, so the step doesn't depend on the reward's
-units. An infeasible evaluation counts as the worst feasible reward seen (none yet: no update).
+policy (NAS table, 30 seeds, 100 evaluations: mean best 97.56, the same as random; 0.1: 98.20).
+The advantage is divided by the standard deviation of the rewards seen so far, so the step
+doesn't depend on the reward's units. An infeasible evaluation counts as the worst feasible
+reward seen (none yet: no update).
 Resume (``tell_history``) replays the updates of the recorded evaluations in order.
 """
 
