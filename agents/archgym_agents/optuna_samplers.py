@@ -44,6 +44,7 @@ Optuna is imported only when an agent is built, so ``archgym agents`` lists thes
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -157,21 +158,39 @@ RANDOM_SPEC = _spec(
 SPECS = [TPE_SPEC, GP_SPEC, CMAES_SPEC, NSGA2_SPEC, NSGA3_SPEC, QMC_SPEC, RANDOM_SPEC]
 
 
+class _AgentCalls(logging.Filter):
+    """Drops Optuna's log records below ERROR while one of the agents' own calls runs: the
+    per-trial lines (``Trial 3 finished …``) would otherwise flood a run's output. A filter on
+    Optuna's handlers, switched by a counter, costs nothing per call — changing Optuna's
+    verbosity and back (``optuna.logging.set_verbosity``) clears every logger's cache, twice per
+    ask and per tell, and was most of the adapters' overhead."""
+
+    depth = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.depth == 0 or record.levelno >= logging.ERROR
+
+
+_AGENT_CALLS = _AgentCalls()
+
+
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """Silence Optuna's per-trial log lines and routine warnings for the agent's own calls, and
-    restore the caller's Optuna verbosity afterwards."""
+    """Silence Optuna's log lines (below ERROR) and routine warnings for the agent's own calls;
+    the caller's own Optuna calls log as they are configured to."""
     import optuna
 
-    level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    for handler in logging.getLogger("optuna").handlers:  # Optuna's own handler (and any added)
+        if _AGENT_CALLS not in handler.filters:
+            handler.addFilter(_AGENT_CALLS)
+    _AGENT_CALLS.depth += 1
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module=r"optuna\.")
             yield
     finally:
-        optuna.logging.set_verbosity(level)
+        _AGENT_CALLS.depth -= 1
 
 
 class OptunaAgent(Agent):
