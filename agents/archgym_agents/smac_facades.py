@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from archgym.search import Agent, AgentSpec, EvalResult, Problem
+from archgym.search import Agent, AgentSpec, EvalResult, Problem, Proposal
 from archgym.spaces import Categorical, Design, DesignKey, Integer, Parameter, design_key
 from archgym_agents.translate import (
     configspace_configuration,
@@ -131,14 +131,16 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _never_called(config: Any, seed: int = 0) -> float:
+def _never_called(config: Any, seed: int = 0, budget: float = 0.0) -> float:
     """SMAC's facades require a target function; ask/tell never calls it."""
     raise RuntimeError("the archgym loop evaluates designs; SMAC's target function is not used")
 
 
 class SmacAgent(Agent):
     """One SMAC facade driven by ask/tell (see the module docstring). Subclasses set ``SPEC`` and
-    ``facade_class``."""
+    ``facade_class``; the multi-fidelity agents (:mod:`archgym_agents.smac_multifidelity`) add
+    their budgets through the hooks ``_configure``, ``_scenario_options``, ``_facade_options``,
+    ``_proposal`` and ``_trial_info``."""
 
     SPEC: ClassVar[AgentSpec]
     single_objective = True
@@ -150,10 +152,12 @@ class SmacAgent(Agent):
         self.batch_size = options["batch_size"]
         self.n_trials = options["n_trials"]
         self.n_init = options["n_init"]
-        self.deterministic = options["deterministic"]
+        self.deterministic = options.get("deterministic", True)
+        self._configure(options)
         self.configspace, self.unexpressed = configspace_space(self.space, seed)
         self._tmp = Path(tempfile.mkdtemp(prefix="archgym-smac-"))
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
+        self._trial_seed: int | None = None  # the seed SMAC gave the last trial it asked for
         with _quiet():
             self.smac = self._make_facade()
         self._trials: list[TrialInfo] = []
@@ -161,6 +165,27 @@ class SmacAgent(Agent):
     @classmethod
     def facade_class(cls) -> type[AbstractFacade]:
         raise NotImplementedError
+
+    # --- hooks (the multi-fidelity agents override them) ---------------------------------------
+    def _configure(self, options: dict[str, Any]) -> None:
+        """Take a subclass's own hyperparameters, before the facade is built."""
+
+    def _scenario_options(self) -> dict[str, Any]:
+        return {}
+
+    def _facade_options(self, scenario: Any) -> dict[str, Any]:
+        return {}
+
+    def _proposal(self, trial: TrialInfo, design: Design) -> Design | Proposal:
+        """What the loop is asked to evaluate for ``trial``."""
+        return design
+
+    def _trial_info(self, design: Design, result: EvalResult | None, asked: TrialInfo | None) -> TrialInfo:
+        """A trial SMAC did not ask for: a legal design standing in for a forbidden streak
+        (``asked``: SMAC's last proposal), or a recorded evaluation (``result``)."""
+        from smac.runhistory import TrialInfo
+
+        return TrialInfo(configspace_configuration(self.configspace, self.space, design), seed=self.seed)
 
     def _make_facade(self) -> AbstractFacade:
         from smac import Scenario
@@ -173,10 +198,12 @@ class SmacAgent(Agent):
             n_trials=self.n_trials,
             seed=self.seed,
             output_directory=self._tmp / "smac3_output",
+            **self._scenario_options(),
         )
         encoder = facade.get_runhistory_encoder(scenario)  # the facade's class, crashes not fitted
         extra: dict[str, Any] = {
             "runhistory_encoder": type(encoder)(scenario, considered_states=[StatusType.SUCCESS]),
+            **self._facade_options(scenario),
         }
         if self.n_init:
             # max_ratio=1: SMAC would otherwise cap n_init at a quarter of n_trials
@@ -186,21 +213,21 @@ class SmacAgent(Agent):
         return facade(scenario, _never_called, overwrite=True, logging_level=False, **extra)
 
     # --- ask --------------------------------------------------------------------------------
-    def _ask(self, n: int) -> list[Design]:
-        designs = []
+    def _ask(self, n: int) -> list[Design | Proposal]:
+        proposals = []
         with _quiet():
             for _ in range(n):
                 trial, design = self._ask_one()
                 self._trials.append(trial)
-                designs.append(design)
-        return designs
+                proposals.append(self._proposal(trial, design))
+        return proposals
 
     def _ask_one(self) -> tuple[TrialInfo, Design]:
-        from smac.runhistory import TrialInfo
-
         refused: set[DesignKey] = set()
+        trial = None
         for _ in range(MAX_FORBIDDEN_TRIES):
             trial = self.smac.ask()
+            self._trial_seed = trial.seed
             design = configspace_design(self.space, trial.config)
             rules = forbidden_rules(self.space, design)
             if not rules:
@@ -211,9 +238,7 @@ class SmacAgent(Agent):
                 break
             refused.add(key)
         legal = self.space.sample(self.rng)  # constraints respected
-        return TrialInfo(
-            configspace_configuration(self.configspace, self.space, legal), seed=self.seed
-        ), legal
+        return self._trial_info(legal, None, trial), legal
 
     # --- tell -------------------------------------------------------------------------------
     def cost_of(self, result: EvalResult) -> float | None:
@@ -235,14 +260,11 @@ class SmacAgent(Agent):
         )
 
     def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
-        from smac.runhistory import TrialInfo, TrialValue
+        from smac.runhistory import TrialValue
 
         trials, self._trials = self._trials, []
         if not trials:  # evaluations this agent did not ask for (tell_history)
-            trials = [
-                TrialInfo(configspace_configuration(self.configspace, self.space, d), seed=self.seed)
-                for d in designs
-            ]
+            trials = [self._trial_info(d, r, None) for d, r in zip(designs, results, strict=True)]
         with _quiet():
             for trial, result in zip(trials, results, strict=True):
                 cost = self.cost_of(result)
