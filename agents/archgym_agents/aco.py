@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from archgym.search import Agent, AgentSpec, EvalResult, Problem
-from archgym.spaces import Categorical, Design, DesignKey, Integer, Parameter, Real, design_key
+from archgym.spaces import Categorical, Design, DesignKey, Integer, Real, design_key
+from archgym_agents.moves import Options
 
 SPEC = AgentSpec(
     name="aco",
@@ -45,26 +46,6 @@ SPEC = AgentSpec(
     ),
 )
 SPECS = [SPEC]
-
-
-class _Options:
-    """The options of one parameter: its values, or bins of its unit encoding."""
-
-    def __init__(self, p: Parameter, bins: int) -> None:
-        self.p = p
-        self.binned = isinstance(p, Real) or (isinstance(p, Integer) and p.n_values > bins)
-        self.n = bins if self.binned else p.n_values
-        self.ordered = not isinstance(p, Categorical)
-
-    def value(self, j: int, rng: np.random.Generator) -> Any:
-        if self.binned:
-            return self.p.from_unit((j + rng.random()) / self.n)
-        return self.p.value_at(j)  # type: ignore[attr-defined]
-
-    def option(self, value: Any) -> int:
-        if self.binned:
-            return min(int(self.p.to_unit(value) * self.n), self.n - 1)
-        return self.p.index(value)  # type: ignore[attr-defined]
 
 
 class AntColony(Agent):
@@ -98,7 +79,7 @@ class AntColony(Agent):
         self.batch_size = hp["ants"]
         self.rho, self.alpha, self.q, self.n_best = hp["rho"], hp["alpha"], hp["q"], hp["n_best"]
         self.elite, self.tau_min = hp["elite"], hp["tau_min"]
-        self.options = [_Options(p, hp["bins"]) for p in self.space]
+        self.options = [Options(p, hp["bins"]) for p in self.space]
         self.pheromone = [np.ones(o.n) for o in self.options]
         self.best: tuple[float, Design] | None = None
         self.colonies = 0

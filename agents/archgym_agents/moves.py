@@ -19,13 +19,14 @@ Nothing here checks forbidden combinations or repeats: the agents filter moves t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from archgym.search import EvalResult
 from archgym.spaces import Categorical, Design, DesignKey, DesignSpace, Integer, Parameter, Real, design_key
 
-__all__ = ["Moves", "rank_key"]
+__all__ = ["Moves", "Options", "rank_key"]
 
 WIDE_INTEGER = 10
 """Integers with more values than this also get long moves of ``±round(step·n)`` positions."""
@@ -130,3 +131,24 @@ def rank_key(result: EvalResult) -> tuple[bool, float]:
     if result.feasible and np.isfinite(reward):
         return (True, reward)
     return (False, 0.0)
+
+
+class Options:
+    """The options of one parameter, for agents that choose among a finite set per parameter (ACO,
+    REINFORCE): its values, or ``bins`` bins of its unit encoding (reals, wide integers)."""
+
+    def __init__(self, p: Parameter, bins: int) -> None:
+        self.p = p
+        self.binned = isinstance(p, Real) or (isinstance(p, Integer) and p.n_values > bins)
+        self.n = bins if self.binned else p.n_values
+        self.ordered = not isinstance(p, Categorical)
+
+    def value(self, j: int, rng: np.random.Generator) -> Any:
+        if self.binned:
+            return self.p.from_unit((j + rng.random()) / self.n)
+        return self.p.value_at(j)  # type: ignore[attr-defined]
+
+    def option(self, value: Any) -> int:
+        if self.binned:
+            return min(int(self.p.to_unit(value) * self.n), self.n - 1)
+        return self.p.index(value)  # type: ignore[attr-defined]

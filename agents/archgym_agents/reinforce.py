@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from archgym.search import Agent, AgentSpec, EvalResult, Problem
-from archgym.spaces import Design, DesignKey, Integer, Parameter, Real, design_key
+from archgym.spaces import Design, DesignKey, Integer, Real, design_key
+from archgym_agents.moves import Options
 
 SPEC = AgentSpec(
     name="reinforce",
@@ -50,25 +51,6 @@ SPEC = AgentSpec(
 SPECS = [SPEC]
 
 MAX_DRAWS = 100
-
-
-class _Options:
-    """A parameter's options: its values, or ``bins`` bins of its unit encoding."""
-
-    def __init__(self, p: Parameter, bins: int) -> None:
-        self.p = p
-        self.binned = isinstance(p, Real) or (isinstance(p, Integer) and p.n_values > bins)
-        self.n = bins if self.binned else p.n_values
-
-    def value(self, j: int, rng: np.random.Generator) -> Any:
-        if self.binned:
-            return self.p.from_unit((j + rng.random()) / self.n)
-        return self.p.value_at(j)  # type: ignore[attr-defined]
-
-    def option(self, value: Any) -> int:
-        if self.binned:
-            return min(int(self.p.to_unit(value) * self.n), self.n - 1)
-        return self.p.index(value)  # type: ignore[attr-defined]
 
 
 class Reinforce(Agent):
@@ -92,7 +74,7 @@ class Reinforce(Agent):
         hp = SPEC.resolve(hyperparameters)
         self.learning_rate, self.momentum = hp["learning_rate"], hp["momentum"]
         self.batch_size = hp["batch_size"]
-        self.options = [_Options(p, hp["bins"]) for p in self.space]
+        self.options = [Options(p, hp["bins"]) for p in self.space]
         self.logits = [torch.zeros(o.n, dtype=torch.float64, requires_grad=True) for o in self.options]
         self.optimizer = torch.optim.Adam(self.logits, lr=self.learning_rate)
         self._ema = [0.0, 0.0]  # numerator, denominator of the bias-corrected moving average
