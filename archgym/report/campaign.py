@@ -10,7 +10,6 @@ figure.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import warnings
@@ -22,7 +21,7 @@ import numpy as np
 
 from archgym.campaign import EVALUATIONS_TABLE, RUNS_TABLE, best_so_far, check_name, check_relative_path
 from archgym.records import REWARD
-from archgym.report.doc import Doc
+from archgym.report.doc import Doc, read_json
 
 __all__ = ["FIGURES", "write_report"]
 
@@ -70,17 +69,6 @@ def _load(directory: Path) -> tuple[Any, Any]:
     return runs, pd.read_parquet(directory / EVALUATIONS_TABLE)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    """A JSON object the campaign wrote; an unreadable one is an error naming it."""
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not readable JSON ({type(exc).__name__}: {exc})") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{path}: not a JSON object")
-    return value
-
-
 def _check_paths(source: Path, runs: Any) -> None:
     """The runs.parquet fields the report joins to paths (``run_key`` → ``runs/KEY/summary.json``,
     ``run_dir`` → its archive image, ``env_label`` → a figure's file name) must stay inside the
@@ -115,7 +103,7 @@ def _run_curves(directory: Path, runs: Any, evaluations: Any) -> dict[str, np.nd
             curves[key] = best_so_far(group.reward.to_numpy(float), feasible)
             continue
         cols = [c for c in group.columns if c.startswith(REWARD) and group[c].notna().any()]
-        summary = _read_json(directory / "runs" / key / "summary.json")
+        summary = read_json(directory / "runs" / key / "summary.json")
         ref = summary.get("reference_point")
         points = group[cols].to_numpy(float)
         steps = _checkpoints(len(group))
@@ -483,7 +471,7 @@ def write_report(directory: str | Path) -> Path:
     envs = _envs(compared)
     so_envs = [e for e in envs if not _is_mo(compared, e)]
     mo_envs = [e for e in envs if _is_mo(compared, e)]
-    meta = _read_json(directory / "campaign.json") if (directory / "campaign.json").is_file() else {}
+    meta = read_json(directory / "campaign.json") if (directory / "campaign.json").is_file() else {}
     name = str(meta.get("name", directory.name))
 
     doc = Doc()

@@ -19,17 +19,15 @@ import numpy as np
 
 from archgym.campaign import best_so_far
 from archgym.records import RUN_META
-from archgym.report.doc import Doc, cell
-from archgym.report.run import read_json, read_rows
+from archgym.report.doc import Doc, cell, read_json
+from archgym.report.run import read_rows
 
 __all__ = ["compare", "format_table"]
 
 GROUP_KEYS = ("agent", "env_id", "seed", "agent_params", "env_kwargs")
 
 
-def _final(
-    run_dir: Path, summary: dict[str, Any], rows: list[dict[str, Any]]
-) -> tuple[float, np.ndarray | None]:
+def _final(summary: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[float, np.ndarray | None]:
     """(final result, best-so-far curve or None): best feasible reward, or the hypervolume."""
     if summary.get("hypervolume") is not None or "pareto_front" in summary:
         hv = summary.get("hypervolume")
@@ -65,12 +63,14 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path, *, by: str = "agent
         raise ValueError("compare needs at least one run directory")
     groups: dict[str, dict[str, Any]] = {}
     for run_dir in map(Path, run_dirs):
-        meta = read_json(run_dir / RUN_META)
+        meta = read_json(run_dir / RUN_META, missing_ok=True)
         if not meta:
             raise ValueError(f"{run_dir}: not a run directory ({RUN_META} missing)")
         value = meta.get(by)
         name = value if isinstance(value, str) else repr(value)
-        final, curve = _final(run_dir, read_json(run_dir / "summary.json"), read_rows(run_dir))
+        final, curve = _final(
+            run_dir, read_json(run_dir / "summary.json", missing_ok=True), read_rows(run_dir)
+        )
         group = groups.setdefault(name, {"runs": [], "finals": [], "curves": []})
         group["runs"].append(str(run_dir))
         group["finals"].append(final)

@@ -1,15 +1,18 @@
 """A report document rendered to both Markdown and self-contained HTML: the campaign report and
-the per-run view write the same blocks (headings, paragraphs, tables, figures)."""
+the per-run views write the same blocks (headings, paragraphs, tables, figures); and the one
+reader of the JSON files (summaries, run.json) they are made from."""
 
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Doc", "cell"]
+__all__ = ["Doc", "cell", "read_json"]
 
 
 @dataclass
@@ -75,3 +78,19 @@ def cell(value: Any) -> str:
     if isinstance(value, float):
         return "–" if not math.isfinite(value) else f"{value:.4g}"
     return str(value)
+
+
+def read_json(path: Path, *, missing_ok: bool = False) -> dict[str, Any]:
+    """A JSON object a run or campaign wrote; an unreadable one is an error naming it.
+    ``missing_ok``: a file that is not there reads as ``{}`` (a killed run has no summary)."""
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        if missing_ok:
+            return {}
+        raise ValueError(f"{path}: not readable JSON (the file is missing)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable JSON ({type(exc).__name__}: {exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return value

@@ -8,7 +8,6 @@ journal of a killed run, and never writes into the run's records.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,9 @@ import numpy as np
 
 from archgym.campaign import best_so_far
 from archgym.records import JOURNAL, PARAM, PARQUET, REWARD, RUN_META, read_journal
-from archgym.report.doc import Doc, cell
+from archgym.report.doc import Doc, cell, read_json
 
-__all__ = ["read_json", "read_rows", "show"]
+__all__ = ["read_rows", "show"]
 
 SHOW_DIR = "show"
 
@@ -38,18 +37,6 @@ def read_rows(run_dir: Path) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["step"])
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{path}: not a JSON object")
-    return value
-
-
 def show(run_dir: str | Path, out: str | Path | None = None, *, top: int = 5) -> dict[str, Any]:
     """Write ``report.html`` (and ``report.md``) for the run in ``run_dir`` and return what they
     show: ``text`` (the printed summary), ``best_so_far`` (per evaluation, step order),
@@ -60,8 +47,8 @@ def show(run_dir: str | Path, out: str | Path | None = None, *, top: int = 5) ->
         raise ValueError(f"{run_dir}: not a run directory ({RUN_META} missing)")
     if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= 1000:
         raise ValueError(f"top: {top!r} is not legal; legal values: integers 1 to 1000")
-    meta = read_json(run_dir / RUN_META)
-    summary = read_json(run_dir / "summary.json")
+    meta = read_json(run_dir / RUN_META, missing_ok=True)
+    summary = read_json(run_dir / "summary.json", missing_ok=True)
     rows = read_rows(run_dir)
     objectives = (meta.get("layout") or {}).get("objectives")
     target = Path(out) if out is not None else run_dir / SHOW_DIR
