@@ -68,9 +68,8 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path, *, by: str = "agent
             raise ValueError(f"{run_dir}: not a run directory ({RUN_META} missing)")
         value = meta.get(by)
         name = value if isinstance(value, str) else repr(value)
-        final, curve = _final(
-            run_dir, read_json(run_dir / "summary.json", missing_ok=True), read_rows(run_dir)
-        )
+        summary = read_json(run_dir / "summary.json", missing_ok=True)
+        final, curve = _final(summary, read_rows(run_dir))
         group = groups.setdefault(name, {"runs": [], "finals": [], "curves": []})
         group["runs"].append(str(run_dir))
         group["finals"].append(final)
