@@ -1,0 +1,1 @@
+"""ML-system configuration problems (LLM training and serving parallelism) on mlsysim."""
