@@ -290,3 +290,47 @@ def test_archive_stats_fills_the_same_archive_from_any_evaluations() -> None:
         archive_stats(designs, rewards, prob, qd_offset=0.0, archive="hex")
     with pytest.raises(TypeError, match=r"unexpected argument\(s\) \['sigma'\]"):
         archive_stats(designs, rewards, prob, qd_offset=0.0, sigma=0.1)
+
+
+def test_heatmap_axes_are_in_the_env_units_not_the_archive_encoding(tmp_path: Path) -> None:
+    """The archive works in 0–1 encodings; the heatmap's ticks name the parameters' own values:
+    Branin's x1 spans [-5, 10], a log-scaled real is decoded on its log scale, and a categorical
+    measure gets one tick per choice at its encoded position."""
+    out = tmp_path / "branin"
+    run(
+        env="archgym/Branin-v0",
+        agent="mapelites",
+        budget=20,
+        seed=0,
+        out=out,
+        progress=False,
+        agent_params={"measures": "x1,x2", "cells": 4},
+    )
+    assert (out / "archive.png").read_bytes().startswith(b"\x89PNG")
+    branin = problem("archgym/Branin-v0")
+    elites = mapelites.Elites(
+        branin.design_space,
+        mapelites.Measures.parse(branin, "x1,x2", ""),
+        kind="grid",
+        cells=4,
+        cvt_cells=10,
+        qd_offset=0.0,
+    )
+    x1, x2 = elites.tick_labels()
+    assert [float(text) for _, text in x1] == pytest.approx([-5, -1.25, 2.5, 6.25, 10])
+    assert [float(text) for _, text in x2] == pytest.approx([0, 3.75, 7.5, 11.25, 15])
+    assert [u for u, _ in x1] == pytest.approx([0, 0.25, 0.5, 0.75, 1])
+
+    mixed = problem(MIXED)
+    space = mixed.design_space
+    kernel, gamma = (
+        mapelites.Elites(
+            space, mapelites.Measures.parse(mixed, name, ""), kind="grid", cells=5, cvt_cells=10, qd_offset=0
+        ).tick_labels()[0]
+        for name in ("kernel", "gamma")
+    )
+    assert [text for _, text in kernel] == ["linear", "rbf", "poly"]
+    assert [u for u, _ in kernel] == pytest.approx(
+        [space["kernel"].to_unit(v) for v in ("linear", "rbf", "poly")]
+    )
+    assert [float(text) for _, text in gamma] == pytest.approx([0.001, 0.01, 0.1, 1, 10], rel=1e-3)

@@ -296,6 +296,15 @@ class Elites:
             columns[f"param.{p.name}"] = pa.array(values, type=_arrow_type(p, pa))
         return pa.table(columns)
 
+    def tick_labels(self) -> list[list[tuple[float, str]] | None]:
+        """Per measure, the (position, label) ticks that show a design-parameter measure in the
+        env's units instead of the 0–1 encoding the archive works in; None for a metric measure
+        (already in its own units)."""
+        return [
+            None if i is None else _unit_ticks(self.space.parameters[i], *lo_hi)
+            for i, lo_hi in zip(self.measures.param_index, self.measures.ranges, strict=True)
+        ]
+
     def heatmap(self, path: Path, title: str) -> bool:
         """Draw the archive (1–2 measures) to ``path`` without any window; False if not drawn."""
         if self.measures.dim not in (1, 2):
@@ -307,13 +316,25 @@ class Elites:
         ax = fig.add_subplot()
         draw = grid_archive_heatmap if self.kind == "grid" else cvt_archive_heatmap
         draw(self.archive, ax=ax, cbar_kwargs={"label": "reward"})
-        ax.set_xlabel(self.measures.names[0])
-        if self.measures.dim == 2:
-            ax.set_ylabel(self.measures.names[1])
+        axes = [ax.xaxis, ax.yaxis][: self.measures.dim]
+        for axis, name, labels in zip(axes, self.measures.names, self.tick_labels(), strict=True):
+            axis.set_label_text(name)
+            if labels is not None:  # a design parameter: the archive's 0–1 encoding, shown in its units
+                axis.set_ticks([u for u, _ in labels], [text for _, text in labels])
         ax.set_title(title)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         return True
+
+
+def _unit_ticks(param: Any, low: float, high: float) -> list[tuple[float, str]]:
+    """Tick positions in the archive's unit encoding, labelled with the parameter's own values:
+    every choice of a discrete parameter with few values (at its encoded position), otherwise
+    five evenly spaced positions decoded to the value they stand for (log scales included)."""
+    if param.is_discrete and param.n_values <= 12:
+        marks = [(param.to_unit(v), v) for v in param.values_list()]
+        return [(u, str(v)) for u, v in marks if low <= u <= high]
+    return [(float(u), f"{param.from_unit(float(u)):.4g}") for u in np.linspace(low, high, 5)]
 
 
 def _arrow_type(param: Any, pa: Any) -> Any:
