@@ -416,6 +416,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("--top", type=_int_option(1, 1000), default=5, metavar="K", help="best designs listed")
 
+    export = sub.add_parser(
+        "export-optuna",
+        help="write runs into an Optuna journal storage (browse with optuna-dashboard)",
+        description="Write each run as one study into an Optuna journal file: parameters with their "
+        "distributions, values in each objective's direction, infeasible evaluations as failed "
+        "trials, metrics as user attributes. Then: optuna-dashboard FILE (pip install "
+        "optuna-dashboard). The runs are only read.",
+    )
+    export.add_argument("run_dirs", nargs="+", type=_path, metavar="RUN_DIR", help="run directories")
+    export.add_argument(
+        "--storage", type=_path, required=True, metavar="FILE", help="the journal file (created if absent)"
+    )
+
     proxy = sub.add_parser("proxy", help="train proxy cost models", description="Proxy cost models.")
     psub = proxy.add_subparsers(dest="proxy_command", required=True)
     train = psub.add_parser(
@@ -459,6 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": _report,
         "show": _show,
         "compare": _compare,
+        "export-optuna": _export_optuna,
     }
     try:
         code = commands.get(args.command, _run)(args)
@@ -614,6 +628,15 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare(args.run_dirs, args.out, by=args.by)
     print(format_table(result["table"], args.by))
     print(f"report: {result['html']}")
+    return 0
+
+
+def _export_optuna(args: argparse.Namespace) -> int:
+    from archgym.report import export_optuna
+
+    for study in export_optuna(args.run_dirs, args.storage):
+        print(f"{study['study']}: {study['trials']} trials ({study['failed']} failed)")
+    print(f"browse them with: optuna-dashboard {args.storage}")
     return 0
 
 
