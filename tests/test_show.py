@@ -65,3 +65,24 @@ def test_show_of_a_multi_objective_run(tmp_path: Path, capsys: pytest.CaptureFix
 def test_show_refuses_what_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_show_of_a_map_elites_run_includes_its_archive_heatmap(tmp_path: Path) -> None:
+    out = tmp_path / "me"
+    run(
+        env="archgym/Branin-v0",
+        agent="mapelites",
+        budget=20,
+        seed=0,
+        out=out,
+        progress=False,
+        agent_params={"measures": "x1,x2", "cells": 4},
+    )
+    view = show(out, tmp_path / "view")
+    copied = tmp_path / "view" / "figures" / "archive.png"
+    assert copied.read_bytes() == (out / "archive.png").read_bytes()
+    assert "figures/archive.png" in Path(view["html"]).read_text()
+    plain = tmp_path / "plain"
+    run(env="archgym/Branin-v0", agent="random", budget=5, seed=0, out=plain, progress=False)
+    show(plain, tmp_path / "view2")
+    assert not (tmp_path / "view2" / "figures" / "archive.png").exists()

@@ -8,6 +8,7 @@ journal of a killed run, and never writes into the run's records.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from archgym.report.doc import Doc, cell, read_json
 __all__ = ["read_rows", "show"]
 
 SHOW_DIR = "show"
+ARCHIVE_HEATMAP = "archive.png"  # what a MAP-Elites run's finish() draws into its directory
 
 
 def read_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -74,7 +76,7 @@ def show(run_dir: str | Path, out: str | Path | None = None, *, top: int = 5) ->
     view["top"] = [rows[i] for i in order[:top]]
     view["text"] = _text(run_dir, meta, summary, view, objectives)
     doc.p(view["text"].replace("\n", " · "))
-    _figures(doc, figures, rows, view, objectives)
+    _figures(doc, run_dir, figures, rows, view, objectives)
     _top_table(doc, view["top"])
     title = f"{meta.get('env_id', '?')} · {meta.get('agent', '?')} · seed {meta.get('seed', '?')}"
     (target / "report.md").write_text(doc.markdown(title))
@@ -112,7 +114,9 @@ def _text(run_dir: Path, meta: dict[str, Any], summary: dict[str, Any], view: di
     return "\n".join(lines)
 
 
-def _figures(doc: Doc, figures: Path, rows: list[dict[str, Any]], view: dict[str, Any], mo: Any) -> None:
+def _figures(
+    doc: Doc, run_dir: Path, figures: Path, rows: list[dict[str, Any]], view: dict[str, Any], mo: Any
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,6 +168,10 @@ def _figures(doc: Doc, figures: Path, rows: list[dict[str, Any]], view: dict[str
         )
     _scatter(plt, figures, rows, mo)
     doc.img("parameters.png", "Each parameter against the reward (feasible evaluations)")
+    archive = run_dir / ARCHIVE_HEATMAP
+    if archive.is_file():  # a MAP-Elites run drew its archive, axes in the env's units
+        shutil.copyfile(archive, figures / ARCHIVE_HEATMAP)
+        doc.img(ARCHIVE_HEATMAP, "The MAP-Elites archive: each cell's elite reward over the measures")
 
 
 def _scatter(plt: Any, figures: Path, rows: list[dict[str, Any]], mo: Any) -> None:
