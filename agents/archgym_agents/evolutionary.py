@@ -18,8 +18,15 @@ A mutated child always changes at least one gene. A child that is a forbidden co
 (``space.violated``) or repeats an evaluated design is mutated again (a few tries), then replaced
 by a fresh legal sample — so every proposal is legal and evaluations are rarely wasted.
 
-Infeasible evaluations are never used as numbers: a feasible individual beats every infeasible
-one in selection (feasibility first) and, for NSGA-II, dominates it (constraint domination).
+Infeasible evaluations are never used as numbers. ``constraint_handling="deb"`` (the default) is
+Deb's constraint-domination (Deb 2000, "An efficient constraint handling method for genetic
+algorithms"): a feasible individual beats every infeasible one; of two that only violated outcome
+constraints (:class:`archgym.OutcomeConstraint`), the smaller total violation wins (each violation
+relative to its bound, :func:`outcome_violations`); between feasible ones the objective decides
+(NSGA-II: Pareto rank and crowding). An evaluation that failed outright (an error, a metric not
+measured) ranks below every other. ``"feasible_first"`` ranks every infeasible individual alike,
+below every feasible one. DEAP has no constraint handling of its own: both live in the fitness
+class (:func:`_constrained_fitness`), so DEAP's selection operators apply them unchanged.
 
 Example::
 
@@ -41,6 +48,7 @@ import numpy as np
 
 from archgym.search import Agent, AgentSpec, EvalResult, Problem
 from archgym.spaces import (
+    OUTCOME_VIOLATION,
     Categorical,
     Condition,
     Design,
@@ -48,20 +56,47 @@ from archgym.spaces import (
     DesignSpace,
     Integer,
     Ordinal,
+    Parameter,
     Real,
     design_key,
 )
 
-__all__ = ["NSGA2", "SPECS", "SPEC_BY_NAME", "GeneticAlgorithm"]
+__all__ = ["CONSTRAINT_HANDLING", "NSGA2", "SPECS", "SPEC_BY_NAME", "GeneticAlgorithm", "outcome_violations"]
+
+CONSTRAINT_HANDLING = ("deb", "feasible_first")
+"""Legal values of ``constraint_handling`` (ga, nsga2): Deb's constraint-domination, or every
+infeasible individual alike (the behaviour before outcome constraints existed)."""
 
 
-def _variation(*, cxpb: float, indpb: float) -> tuple[Real, ...]:
-    """The variation hyperparameters both agents share, with each agent's own defaults."""
+def outcome_violations(problem: Problem, result: EvalResult) -> np.ndarray | None:
+    """``result``'s outcome-constraint violations, in the order of ``problem.outcome_constraints``,
+    each relative to its bound (``v / |bound|``; the raw violation where the bound is 0) so that
+    constraints in different units weigh alike when summed (Deb 2000 normalises them so; pymoo's
+    guide advises the same). Signed like the records: <= 0 satisfied.
+
+    None where the violations say nothing: an evaluation that failed for another reason (a crash,
+    a timeout) or did not measure a constrained metric (NaN). A feasible evaluation, or one that
+    only violated outcome constraints, gets its vector (empty without constraints)."""
+    if not result.feasible and not (result.error or "").startswith(OUTCOME_VIOLATION):
+        return None
+    values = []
+    for constraint in problem.outcome_constraints:
+        v = float(result.constraints.get(constraint.name, math.nan))
+        if not math.isfinite(v):
+            return None
+        values.append(v / abs(constraint.bound) if constraint.bound else v)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _variation(*, cxpb: float, indpb: float) -> tuple[Parameter, ...]:
+    """The variation and constraint-handling hyperparameters both agents share, with each agent's
+    own defaults."""
     return (
         Real("cxpb", 0.0, 1.0, default=cxpb),
         Real("mutpb", 0.0, 1.0, default=1.0),
         Real("indpb", 0.0, 1.0, default=indpb),
         Real("eta", 1.0, 100.0, default=15.0),
+        Categorical("constraint_handling", list(CONSTRAINT_HANDLING), default="deb"),
     )
 
 
@@ -80,8 +115,8 @@ SPECS = [
     AgentSpec(
         name="ga",
         entry_point="archgym_agents.evolutionary:GeneticAlgorithm",
-        description="Genetic algorithm (DEAP): type-aware crossover/mutation, feasibility-first "
-        "selection, (mu+lambda) or elitist generational survival.",
+        description="Genetic algorithm (DEAP): type-aware crossover/mutation, Deb's constraint-domination "
+        "(or feasibility-first) selection, (mu+lambda) or elitist generational survival.",
         hyperparameters=(
             Integer("population", 4, 1000, default=8),
             *_GA_VARIATION,
@@ -94,7 +129,7 @@ SPECS = [
         name="nsga2",
         entry_point="archgym_agents.evolutionary:NSGA2",
         description="NSGA-II (DEAP) for multi-objective envs: non-dominated sorting and crowding, "
-        "constraint domination, type-aware variation.",
+        "Deb's constraint-domination, type-aware variation.",
         hyperparameters=(
             Integer("population", 4, 1000, default=20),  # a multiple of 4 (selTournamentDCD)
             *_NSGA2_VARIATION,
@@ -113,11 +148,16 @@ class _Individual(list):  # type: ignore[type-arg]
 
 
 def _constrained_fitness(n_objectives: int) -> type:
-    """A DEAP fitness (every objective maximised) that ranks feasible before infeasible.
+    """A DEAP fitness (every objective maximised) that ranks feasible before infeasible, and
+    infeasible ones by their total violation.
 
-    Comparison is ``(feasible, weighted values)`` lexicographically, so selection operators
-    built on ``<`` (selBest, selTournament) put every feasible individual above every infeasible
-    one; ``dominates`` is Deb's constraint domination, so selNSGA2/selTournamentDCD do the same.
+    Comparison is ``(True, weighted values)`` for a feasible fitness and ``(False, (-violation,))``
+    for an infeasible one, lexicographically, so selection operators built on ``<`` (selBest,
+    selTournament) put every feasible individual above every infeasible one and a smaller
+    violation above a larger one; ``dominates`` is Deb's constraint domination (feasible dominates
+    infeasible; of two infeasible, the smaller violation dominates; of two feasible, Pareto), so
+    selNSGA2/selTournamentDCD do the same. ``violation`` is ``inf`` for an evaluation that failed
+    outright (and for every infeasible one under feasible-first): those tie, below every other.
     An infeasible fitness carries placeholder values that no comparison ever reads.
     """
     from deap import base
@@ -125,15 +165,16 @@ def _constrained_fitness(n_objectives: int) -> type:
     class ConstrainedFitness(base.Fitness):
         weights = (1.0,) * n_objectives
         feasible = True
+        violation = 0.0
 
         def _key(self) -> tuple[bool, tuple[float, ...]]:
-            return (self.feasible, self.wvalues)
+            return (True, self.wvalues) if self.feasible else (False, (-self.violation,))
 
         def dominates(self, other: Any, obj: slice = slice(None)) -> bool:
             if self.feasible != other.feasible:
                 return self.feasible
             if not self.feasible:
-                return False  # infeasible ones are mutually non-dominated
+                return self.violation < other.violation  # inf < inf: failures are mutually non-dominated
             return bool(super().dominates(other, obj))
 
         def __hash__(self) -> int:
@@ -159,7 +200,7 @@ def _constrained_fitness(n_objectives: int) -> type:
 
         def __deepcopy__(self, memo: dict[int, Any]) -> ConstrainedFitness:
             clone = ConstrainedFitness()
-            clone.wvalues, clone.feasible = self.wvalues, self.feasible
+            clone.wvalues, clone.feasible, clone.violation = self.wvalues, self.feasible, self.violation
             return clone
 
     return ConstrainedFitness
@@ -305,6 +346,7 @@ class _EvolutionaryAgent(Agent):
 
         self.population_size = self.batch_size = hp["population"]
         self.cxpb, self.mutpb = hp["cxpb"], hp["mutpb"]
+        self.constraint_handling: str = hp["constraint_handling"]
         self.genome = _Genome(self.space, eta=hp["eta"], indpb=hp["indpb"])
         self._fitness = _constrained_fitness(problem.n_objectives)
         self.toolbox = base.Toolbox()
@@ -409,7 +451,19 @@ class _EvolutionaryAgent(Agent):
         fitness.feasible = bool(result.feasible) and reward.size == n and bool(np.all(np.isfinite(reward)))
         # Infeasible: placeholder values, never compared (the penalty is not a number to fit).
         fitness.values = tuple(float(r) for r in reward) if fitness.feasible else (0.0,) * n
+        if not fitness.feasible:
+            fitness.violation = self._total_violation(result)
         return fitness
+
+    def _total_violation(self, result: EvalResult) -> float:
+        """Deb's total violation of an infeasible evaluation: the sum of its (relative) outcome
+        violations; ``inf`` for one that failed outright, and for all under feasible-first."""
+        violations = (
+            None if self.constraint_handling == "feasible_first" else outcome_violations(self.problem, result)
+        )
+        if violations is None or not violations.size:
+            return math.inf
+        return float(np.sum(np.maximum(violations, 0.0)))
 
     # --- subclass hooks -----------------------------------------------------------------------
     def _configure(self, hp: Mapping[str, Any]) -> None:
@@ -442,8 +496,10 @@ class GeneticAlgorithm(_EvolutionaryAgent):
     distribution index of SBX and polynomial mutation (larger: children nearer their parents).
     ``survival``: ``plus`` — the next population is the best ``population`` of parents and
     offspring together ((mu+lambda), elitist); ``generational`` — the offspring replace the
-    parents except the best parent (elitism of one). Feasible always ranks above infeasible.
-    ``tournament_size`` is None unless ``selection`` is ``tournament``.
+    parents except the best parent (elitism of one). Feasible always ranks above infeasible;
+    ``constraint_handling`` ranks the infeasible ones (``deb``: by total violation, failures last;
+    ``feasible_first``: all alike). ``tournament_size`` is None unless ``selection`` is
+    ``tournament``.
     """
 
     single_objective = True
@@ -481,8 +537,9 @@ class NSGA2(_EvolutionaryAgent):
     crowding-distance tournaments (``selTournamentDCD``), crossed with probability ``cxpb`` and
     each child mutated with probability ``mutpb`` (type-aware operators shared with ``ga``).
     The next population is ``selNSGA2`` of parents and offspring together (elitist). A feasible
-    design dominates every infeasible one (constraint domination); ``population`` must be a
-    multiple of 4.
+    design dominates every infeasible one, and under ``constraint_handling="deb"`` (the default)
+    an infeasible one dominates another of larger total violation, so infeasible designs are sorted
+    into fronts by violation (Deb's constraint-domination); ``population`` must be a multiple of 4.
     """
 
     single_objective = False

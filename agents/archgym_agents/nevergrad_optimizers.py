@@ -25,6 +25,17 @@ Each agent drives one Nevergrad optimizer through its own ``ask()``/``tell()``:
   (``inf``, the warning silenced) together with ``constraint_violation=1``, Nevergrad's own
   constraint mechanism, so the failed candidate never becomes the recommendation or enters the
   archive of bests. No penalty value is invented.
+* **Outcome constraints** (:class:`archgym.OutcomeConstraint`): a design that only violated them
+  is told its loss from its metrics (its recorded reward is the env's penalty; ``inf`` where the
+  objective can't be known) with its violations as ``constraint_violation``
+  (:func:`archgym_agents.evolutionary.outcome_violations`: relative to each bound, > 0 violated),
+  so Nevergrad adds its own penalty and keeps the candidate out of its archive of bests (it never
+  becomes the recommendation); a feasible one is told its satisfied violations too (no penalty).
+  Nevergrad's penalty (``tell``'s ``penalty_style``) grows with the square roots of the
+  violations and with the positive part of the loss, plus a large constant from half its
+  ``budget`` on: where losses are <= 0 (rewards >= 0), a violating design is not penalised in the
+  first half, only kept out of the bests. A failed evaluation (a crash, a metric not measured)
+  stays ``inf`` with violation 1, as above.
 * **Forbidden combinations** are registered as a *cheap constraint*
   (``register_cheap_constraint``), Nevergrad's mechanism for them: ``ask()`` resamples until the
   candidate is legal. If Nevergrad gives up (it returns a forbidden candidate after its own
@@ -56,6 +67,7 @@ import numpy as np
 
 from archgym.search import Agent, AgentResolver, AgentSpec, EvalResult, Problem
 from archgym.spaces import Categorical, Design, DesignSpace, Integer, Parameter
+from archgym_agents.evolutionary import outcome_violations
 from archgym_agents.translate import (
     design_from_full,
     forbidden_rules,
@@ -192,13 +204,30 @@ class NevergradAgent(Agent):
         reward that is not finite."""
         if not result.feasible:
             return None
-        reward = np.asarray(result.reward, dtype=np.float64)
-        if reward.size != 1 or not math.isfinite(float(reward.reshape(-1)[0])):
-            return None
-        return -float(reward.reshape(-1)[0])
+        return _loss(result.reward)
 
     def _tell_failed(self, candidate: ng.p.Parameter) -> None:
         self.optimizer.tell(candidate, math.inf, constraint_violation=[1.0])
+
+    def _tell_one(self, candidate: ng.p.Parameter, result: EvalResult) -> None:
+        """Tell one evaluation: its loss, with its outcome-constraint violations where it has them
+        (a design that only violated them: the loss from its metrics); failed: as failed."""
+        loss = self.loss_of(result)
+        violations = outcome_violations(self.problem, result) if self.problem.outcome_constraints else None
+        if violations is None:
+            if loss is None:
+                self._tell_failed(candidate)
+            else:
+                self.optimizer.tell(candidate, loss)
+            return
+        if loss is None and result.feasible:  # a reward that is not finite
+            self._tell_failed(candidate)
+            return
+        if loss is None:
+            objective = self.problem.objective_value(result)
+            loss = _loss(objective) if objective is not None else None
+        told = math.inf if loss is None else loss
+        self.optimizer.tell(candidate, told, constraint_violation=violations.tolist())
 
     def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
         candidates, self._asked = self._asked, []
@@ -206,17 +235,21 @@ class NevergradAgent(Agent):
             candidates = [self._child(design) for design in designs]
         with _quiet():
             for candidate, result in zip(candidates, results, strict=True):
-                loss = self.loss_of(result)
-                if loss is None:
-                    self._tell_failed(candidate)
-                else:
-                    self.optimizer.tell(candidate, loss)
+                self._tell_one(candidate, result)
 
     def tell_history(self, designs: Sequence[Design], results: Sequence[EvalResult]) -> None:
         """Learn from evaluations this agent did not ask for: each is told as a candidate Nevergrad
         did not ask for (candidates asked but never evaluated are dropped)."""
         self._asked = []
         super().tell_history(designs, results)
+
+
+def _loss(reward: Any) -> float | None:
+    """``-reward`` of a one-objective reward, or None where it is not one finite number."""
+    values = np.asarray(reward, dtype=np.float64).reshape(-1)
+    if values.size != 1 or not math.isfinite(float(values[0])):
+        return None
+    return -float(values[0])
 
 
 def _legal(space: DesignSpace, value: dict[str, Any]) -> bool:

@@ -14,15 +14,23 @@ Each agent drives one pymoo algorithm through pymoo's ask-and-tell interface
   generation is told to pymoo once all its designs are told (a final, partial one never is).
 * **Objectives**: pymoo minimizes ``F = -reward`` (archgym rewards are higher-is-better), a vector
   for multi-objective envs.
-* **Failures** use pymoo's constraint mechanism: every problem but MOEA/D's declares one
-  inequality constraint, ``G = 0`` for a feasible evaluation and ``G = 1`` for a failed one
-  (infeasible, or a reward that is not finite), so pymoo's constraint domination ranks it behind
-  every feasible design, by its violation, whatever its ``F`` (held at ``+inf``, never read by the
-  survival of these algorithms, which splits infeasible individuals off first).
-  **MOEA/D supports no constraints** (pymoo's MOEA/D ignores ``G``): its failed evaluations are
-  told as ``F = +inf`` on every objective, which its decomposition ranks behind every finite
-  design, so a failure never replaces a neighbour. That is the one case where a value stands for
-  a failure.
+* **Outcome constraints** (:class:`archgym.OutcomeConstraint`) are pymoo inequality constraints:
+  ``G`` holds each one's violation (:func:`archgym_agents.evolutionary.outcome_violations`:
+  signed, <= 0 satisfied, relative to its bound as pymoo's guide advises), so pymoo's constraint
+  domination (its ``CV``, the mean of the positive parts) ranks designs that only violated them
+  by how far they are from feasible. Such a design is told its objectives from its metrics (its
+  recorded reward is the env's penalty), where they are known.
+* **Failures** use the same mechanism. Without outcome constraints every problem but MOEA/D's
+  declares one inequality constraint, ``G = 0`` for a feasible evaluation and ``G = 1`` for a
+  failed one (infeasible, or a reward that is not finite); with them, a failed evaluation (a
+  crash, a metric not measured) is ``G = +inf`` in every column, behind every design that was
+  measured. Either way pymoo ranks it behind every feasible design whatever its ``F`` (held at
+  ``+inf``, never read by the survival of these algorithms, which splits infeasible individuals
+  off first).
+  **MOEA/D supports no constraints** (pymoo's MOEA/D ignores ``G``): its failed evaluations, and
+  designs that violated an outcome constraint, are told as ``F = +inf`` on every objective, which
+  its decomposition ranks behind every finite design, so they never replace a neighbour. That is
+  the one case where a value stands for a failure, and where violations are not used.
 * **Forbidden combinations** (Python predicates, which pymoo can't express): a design that breaks
   one is not evaluated; pymoo is told it with ``G = 1`` (a violated constraint, as above) and the
   agent fills the slot with the next legal design of the generation, or, when a generation has
@@ -55,6 +63,7 @@ import numpy as np
 
 from archgym.search import Agent, AgentSpec, EvalResult, Problem
 from archgym.spaces import Design, Integer, Parameter, Real
+from archgym_agents.evolutionary import outcome_violations
 from archgym_agents.translate import forbidden_rules, unit_bounds, unit_design
 
 if TYPE_CHECKING:
@@ -151,12 +160,16 @@ class PymooAgent(Agent):
     single_objective = False
     multi_objective = True
     constrained: ClassVar[bool] = True
-    """Whether the algorithm honours pymoo constraints (failures told as ``G = 1``)."""
+    """Whether the algorithm honours pymoo constraints (outcome constraints and failures told in
+    ``G``)."""
 
     def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
         super().__init__(problem, seed=seed)
         self.options = self.SPEC.resolve(hyperparameters)
         self.n_objectives = problem.n_objectives
+        n_outcome = len(problem.outcome_constraints)
+        self.n_constraints = (n_outcome or 1) if self.constrained else 0
+        self._failed_g = np.inf if n_outcome else 1.0  # behind every measured violation
         self.algorithm = self.make_algorithm()
         self.algorithm.setup(self._pymoo_problem(), seed=seed, verbose=False)
         self._generation: Population | None = None
@@ -177,7 +190,7 @@ class PymooAgent(Agent):
         return PymooProblem(
             n_var=len(lower),
             n_obj=self.n_objectives,
-            n_ieq_constr=1 if self.constrained else 0,
+            n_ieq_constr=self.n_constraints,
             xl=lower,
             xu=upper,
         )
@@ -214,16 +227,39 @@ class PymooAgent(Agent):
         assert self._generation is not None
         n = len(self._generation)
         F = np.full((n, self.n_objectives), np.inf)
-        G = np.ones((n, 1))
+        G = np.full((n, self.n_constraints), self._failed_g)
         for i in range(n):
             result = self._results.get(i)
-            values = None if result is None else self.values_of(result)
-            if values is not None:
-                F[i], G[i] = values, 0.0
+            if result is not None:
+                F[i], G[i] = self.told(result)
         static = StaticProblem(self.algorithm.problem, F=F, **({"G": G} if self.constrained else {}))
         Evaluator().eval(static, self._generation)
         self.algorithm.tell(infills=self._infills)
         self._generation = None
+
+    def told(self, result: EvalResult) -> tuple[np.ndarray, np.ndarray]:
+        """``F`` and ``G`` of one evaluation. Feasible: ``-reward`` and the (satisfied) violations
+        (``G = 0`` without outcome constraints). Only outcome constraints violated: the objectives
+        from the metrics (``+inf`` where unknown) and the violations. Failed (an error, a metric
+        not measured, a reward that is not finite; for MOEA/D anything infeasible): ``F = +inf``
+        and ``G`` at the failure value."""
+        failed = np.full(self.n_objectives, np.inf), np.full(self.n_constraints, self._failed_g)
+        values = self.values_of(result)
+        if not self.constrained:
+            return (failed[0] if values is None else np.asarray(values)), failed[1]
+        violations = outcome_violations(self.problem, result)
+        if violations is None or (values is None and (result.feasible or not violations.size)):
+            return failed
+        G = violations if violations.size else np.zeros(self.n_constraints)
+        if values is None:  # only outcome constraints violated: its objectives, where known
+            reward = self.problem.objective_value(result)
+            F = (
+                np.full(self.n_objectives, np.inf)
+                if reward is None
+                else -np.atleast_1d(np.asarray(reward, dtype=np.float64))
+            )
+            return (F if F.size == self.n_objectives else failed[0]), G
+        return np.asarray(values), G
 
     def values_of(self, result: EvalResult) -> list[float] | None:
         """``F`` of one evaluation (``-reward``), or None for a failed one: infeasible, or a reward

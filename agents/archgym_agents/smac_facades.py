@@ -16,6 +16,11 @@ Each agent drives one SMAC optimizer through its ``ask()``/``tell()`` with ``Tri
   (SMAC 2.4's random forest and GP fail on it), so the agent's run-history encoder (the facade's
   own class) considers ``SUCCESS`` trials only: a failure is information, not a number to fit, and
   no penalty value is invented.
+* **Outcome constraints** (:class:`archgym.OutcomeConstraint`): SMAC3 has no notion of a
+  constraint on outcomes (its ``TrialValue`` takes costs only), so a design that violated one is
+  infeasible like any failure: told as crashed, kept out of the models, its violations unused.
+  An agent that uses them: ``bo``, ``ga``, ``optuna.*``, ``pymoo.*``, ``nevergrad.*``
+  (docs/constraints.md).
 * **Forbidden combinations** SMAC could not be given are checked on each proposal
   (:func:`~archgym_agents.translate.forbidden_rules`); a design that breaks one is told as a
   crashed trial (``additional_info["archgym.forbidden"]``) and SMAC is asked again, at most
