@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from archgym.loop.config import BUDGET_MAX, MEMORY_MAX_MB, SEED_MAX, TIMEOUT_MAX, WORKERS_MAX
+from archgym.plugins import MissingExtra
 
 __all__ = ["build_parser", "main"]
 
@@ -129,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
         "objectives and fidelity, and any plugin that failed to load.",
     )
     envs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    envs.add_argument(
+        "--details",
+        metavar="ID",
+        default=None,
+        help="one env in full: constructor arguments (defaults, legal values), fidelity, typical cost "
+        "per evaluation, metrics, constraints and its doc page",
+    )
 
     agents = sub.add_parser(
         "agents",
@@ -484,7 +492,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's own flush at exit must not fail
         return 0
-    except (ValueError, FileExistsError, FileNotFoundError, PermissionError, ConnectionError) as exc:
+    except (
+        ValueError,
+        FileExistsError,
+        FileNotFoundError,
+        PermissionError,
+        ConnectionError,
+        MissingExtra,
+    ) as exc:
         print(f"archgym: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # SIGTERM/SIGINT: one line (how to resume), no traceback
@@ -753,9 +768,20 @@ def _envs(args: argparse.Namespace) -> int:
     from archgym.search import problem_of
 
     registry = get_registry()
+    if args.details is not None:
+        from archgym.plugins.details import env_details, format_env_details
+
+        details = env_details(args.details)
+        print(json.dumps(details, indent=2, default=str) if args.json else format_env_details(details))
+        return 0
     rows = []
     for env_id, plugin in sorted(registry.env_plugins.items()):
         row: dict[str, Any] = {"id": env_id, "plugin": plugin}
+        hint = registry.env_info[env_id].install_hint
+        if hint is not None:  # listed, not buildable here
+            row["install"] = hint
+            rows.append(row)
+            continue
         try:
             env = gym.make(env_id)
             problem = problem_of(env, env_id)
@@ -771,6 +797,9 @@ def _envs(args: argparse.Namespace) -> int:
         print(json.dumps({"envs": rows, "broken_plugins": registry.broken}, indent=2))
         return 0
     for row in rows:
+        if "install" in row:
+            print(f"{row['id']}  [{row['plugin']}]  {row['install']}")
+            continue
         if "error" in row:
             print(f"{row['id']}  [{row['plugin']}]  ERROR {row['error']}")
             continue
@@ -797,12 +826,17 @@ def _agents(args: argparse.Namespace) -> int:
             }
             for p in spec.hyperparameters
         ]
-        rows.append({"name": name, "description": spec.description, "hyperparameters": params})
+        row = {"name": name, "description": spec.description, "hyperparameters": params}
+        hint = registry.agent_install_hint(spec)
+        if hint is not None:
+            row["install"] = hint
+        rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
     for row in rows:
-        print(f"{row['name']}: {row['description']}")
+        mark = f"  [{row['install']}]" if "install" in row else ""
+        print(f"{row['name']}: {row['description']}{mark}")
         for p in row["hyperparameters"]:
             print(f"    {p['name']} ({p['type']}, default {p['default']!r}): {p['legal']}")
     for prefix, resolver in sorted(registry.resolvers.items()):  # names resolved at run time, not listed

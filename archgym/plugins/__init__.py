@@ -3,9 +3,11 @@ every entry point of the ``archgym`` group, built-ins exactly like third-party p
 
 from archgym.entrypoints import load_entry_point
 from archgym.env import BackendSpec
+from archgym.plugins.extras import MissingExtra
 from archgym.plugins.hookspecs import PROJECT, hookimpl, hookspec
 from archgym.plugins.registry import (
     AgentSpec,
+    EnvInfo,
     PluginInfo,
     PluginWarning,
     Registry,
@@ -17,6 +19,8 @@ __all__ = [
     "PROJECT",
     "AgentSpec",
     "BackendSpec",
+    "EnvInfo",
+    "MissingExtra",
     "PluginInfo",
     "PluginWarning",
     "Registry",

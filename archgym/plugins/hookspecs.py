@@ -51,6 +51,12 @@ def archgym_envs() -> list[dict[str, Any]]:  # type: ignore[empty-body]
       ``order_enforce``, ``disable_env_checker``, ``additional_wrappers``. Multi-objective
       envs set ``disable_env_checker=True``: Gymnasium's passive checker warns on vector
       rewards, and :func:`archgym.check_env` checks them against ``reward_space`` instead.
+    * optional, kept by archgym (Gymnasium never sees them): ``doc`` (the env's documentation
+      page), ``eval_cost`` (the typical time of one evaluation, as text), both shown by
+      ``archgym envs --details``; ``extra`` and ``requires`` — the ``archgym[extra]`` (or your
+      package's extra) that installs the env's libraries and the top-level modules it imports.
+      Where one of ``requires`` is missing, the env is still listed, marked with the install
+      command, and ``gymnasium.make`` raises :class:`archgym.plugins.MissingExtra` saying it.
 
     The class is a :class:`archgym.DesignEnv` or any plain :class:`gymnasium.Env` whose action
     space is a ``Box``, ``Discrete``, ``MultiDiscrete``, ``MultiBinary`` or a ``Dict`` of those;

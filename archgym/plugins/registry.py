@@ -7,6 +7,7 @@ listed in :attr:`Registry.broken`, while the others keep working.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import time
@@ -24,9 +25,10 @@ from archgym.entrypoints import check_entry_point
 from archgym.env import BackendSpec, register_backend, unregister_backend
 from archgym.env import backend_specs as env_backend_specs
 from archgym.plugins import hookspecs
+from archgym.plugins.extras import CheckedEntryPoint, MissingExtra, missing_modules, needs
 from archgym.search import AgentResolver, AgentSpec
 
-__all__ = ["AgentSpec", "PluginInfo", "PluginWarning", "Registry", "get_registry", "load_plugins"]
+__all__ = ["AgentSpec", "EnvInfo", "PluginInfo", "PluginWarning", "Registry", "get_registry", "load_plugins"]
 
 BUILTIN_DISTRIBUTION = "archgym"
 _REGISTER_KEYS = {
@@ -41,6 +43,10 @@ _REGISTER_KEYS = {
     "vector_entry_point",
     "kwargs",
 }
+
+_INFO_KEYS = {"doc", "eval_cost", "extra", "requires"}
+"""Keys of an env item that archgym keeps (``archgym envs --details``, missing extras) and
+Gymnasium never sees."""
 
 
 class PluginWarning(UserWarning):
@@ -57,6 +63,24 @@ class PluginInfo:
     backends: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class EnvInfo:
+    """What ``archgym envs`` shows of an env beyond what building it tells: its plugin, doc page,
+    typical cost per evaluation, and the extra (and modules) it needs."""
+
+    plugin: str
+    doc: str | None = None
+    eval_cost: str | None = None
+    extra: str | None = None
+    requires: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()  # modules of ``requires`` absent when the plugins were loaded
+
+    @property
+    def install_hint(self) -> str | None:
+        """``needs pip install 'archgym[x]' (missing: …)`` where a module is missing, else None."""
+        return needs(self.extra, self.missing) if self.missing else None
+
+
 @dataclass
 class Registry:
     """What the plugins contributed. ``broken`` maps plugin name → reason."""
@@ -68,6 +92,13 @@ class Registry:
     """Library prefix → resolver of the names ``<prefix>.<anything>`` no plugin registered."""
     backends: dict[str, BackendSpec] = field(default_factory=dict)
     env_plugins: dict[str, str] = field(default_factory=dict)
+    env_info: dict[str, EnvInfo] = field(default_factory=dict)
+
+    def agent_install_hint(self, spec: AgentSpec) -> str | None:
+        """``needs pip install 'archgym[x]' (missing: …)`` for an agent whose modules are
+        missing, else None: listed, but not buildable."""
+        missing = missing_modules(spec.requires)
+        return needs(spec.extra, missing) if missing else None
 
     def agent(self, name: str) -> AgentSpec:
         """The spec registered as ``name``, matched case-insensitively: every registered name is
@@ -78,12 +109,20 @@ class Registry:
             raise ValueError(f"unknown agent {name!r}; available: {sorted(self.agents)}")
         spec = self.agents.get(name.lower())
         if spec is not None:
+            missing = missing_modules(spec.requires)
+            if missing:
+                raise MissingExtra(f"agent {spec.name!r} {needs(spec.extra, missing)}")
             return spec
         prefix, dot, _ = name.lower().partition(".")
         resolver = self.resolvers.get(prefix) if dot else None
         if resolver is None:
+            close = difflib.get_close_matches(name.lower(), list(self.agents), n=3, cutoff=0.6)
+            hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             more = "".join(f", or {p}.<name> ({r.description})" for p, r in sorted(self.resolvers.items()))
-            raise ValueError(f"unknown agent {name!r}; available: {sorted(self.agents)}{more}")
+            raise ValueError(f"unknown agent {name!r}{hint}; available: {sorted(self.agents)}{more}")
+        missing = missing_modules(resolver.requires)
+        if missing:
+            raise MissingExtra(f"agent {name!r} {needs(resolver.extra, missing)}")
         try:
             return resolver.resolve(name)
         except ImportError as exc:
@@ -184,7 +223,11 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry, thre
         pm.check_pending()  # a misspelt hook name is an error, not a silently empty plugin
         env_items = _call(pm, "archgym_envs", name)
         agent_items = _call(pm, "archgym_agents", name)
-        registrations = [_env_registration(item, dist) for item in env_items]
+        registrations, infos = [], {}
+        for item in env_items:
+            reg, about = _env_registration(item, dist, name)
+            registrations.append(reg)
+            infos[reg["id"]] = about
         agents = [_agent_spec(item) for item in agent_items if not isinstance(item, AgentResolver)]
         resolvers = [item for item in agent_items if isinstance(item, AgentResolver)]
         backend_specs = [_backend_spec(item) for item in _call(pm, "archgym_backends", name)]
@@ -227,9 +270,17 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry, thre
         return
     info = PluginInfo(name=name, distribution=dist, version=version)
     for reg in registrations:
+        about = infos[reg["id"]]
+        if about.missing:  # listed, and making it says what to install
+            entry = CheckedEntryPoint(reg["entry_point"], reg["id"], about.extra, about.requires)
+            reg = {**reg, "entry_point": entry}
+        current = gymnasium.registry.get(reg["id"])
+        if current is not None and current.entry_point != reg["entry_point"]:
+            del gymnasium.registry[reg["id"]]  # our own, registered while its extra was (not) missing
         if reg["id"] not in gymnasium.registry:
             gymnasium.register(**reg)
         registry.env_plugins[reg["id"]] = name
+        registry.env_info[reg["id"]] = about
         info.envs.append(reg["id"])
     for agent in agents:
         registry.agents[agent.name] = agent
@@ -274,14 +325,17 @@ def _call(pm: pluggy.PluginManager, hook_name: str, plugin_name: str) -> list[An
     return items
 
 
-def _env_registration(item: Any, dist: str) -> dict[str, Any]:
+def _env_registration(item: Any, dist: str, plugin: str) -> tuple[dict[str, Any], EnvInfo]:
     if isinstance(item, EnvSpec):
         item = {k: v for k, v in asdict(item).items() if k in _REGISTER_KEYS}
     if not isinstance(item, Mapping):
         raise TypeError(f"an env registration must be a dict or EnvSpec, got {item!r}")
-    unknown = set(item) - _REGISTER_KEYS
+    unknown = set(item) - _REGISTER_KEYS - _INFO_KEYS
     if unknown:
-        raise ValueError(f"unknown registration key(s) {sorted(unknown)}; legal: {sorted(_REGISTER_KEYS)}")
+        legal = sorted(_REGISTER_KEYS | _INFO_KEYS)
+        raise ValueError(f"unknown registration key(s) {sorted(unknown)}; legal: {legal}")
+    info = _env_info(item, plugin)
+    item = {k: v for k, v in item.items() if k not in _INFO_KEYS}
     env_id = item.get("id")
     if not isinstance(env_id, str) or "/" not in env_id:
         raise ValueError(f"env id must be a namespaced string '<namespace>/<Name>-v<N>', got {env_id!r}")
@@ -297,7 +351,19 @@ def _env_registration(item: Any, dist: str) -> dict[str, Any]:
     kwargs = item.get("kwargs")
     if kwargs is not None and not isinstance(kwargs, Mapping):
         raise ValueError(f"env {env_id!r}: kwargs must be a dict, got {kwargs!r}")
-    return dict(item)
+    return dict(item), info
+
+
+def _env_info(item: Mapping[str, Any], plugin: str) -> EnvInfo:
+    texts = {key: item.get(key) for key in ("doc", "eval_cost", "extra")}
+    for key, value in texts.items():
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise ValueError(f"env {item.get('id')!r}: {key} must be a non-empty string, got {value!r}")
+    requires = item.get("requires", ())
+    if isinstance(requires, str) or not all(isinstance(m, str) and m for m in requires):
+        raise ValueError(f"env {item.get('id')!r}: requires must be a list of module names, got {requires!r}")
+    requires = tuple(requires)
+    return EnvInfo(plugin=plugin, **texts, requires=requires, missing=tuple(missing_modules(requires)))
 
 
 def _backend_spec(item: Any) -> BackendSpec:
@@ -313,9 +379,15 @@ def _agent_spec(item: Any) -> AgentSpec:
 
 
 def _registered_elsewhere(reg: Mapping[str, Any]) -> bool:
-    """True if Gymnasium knows the id with a different entry point (not an earlier load of ours)."""
+    """True if Gymnasium knows the id with a different entry point (not an earlier load of ours,
+    which may have wrapped it while its extra was missing)."""
     existing = gymnasium.registry.get(reg["id"])
-    return existing is not None and existing.entry_point != reg["entry_point"]
+    if existing is None:
+        return False
+    entry = existing.entry_point
+    if isinstance(entry, CheckedEntryPoint):
+        entry = entry.entry_point
+    return bool(entry != reg["entry_point"])
 
 
 def _broken(registry: Registry, name: str, reason: str) -> None:

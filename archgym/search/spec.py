@@ -6,6 +6,7 @@ campaigns sample settings from; the agent class is imported only when a run buil
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,15 +35,22 @@ class AgentSpec:
         entry_point: ``"package.module:Class"``.
         description: one line, shown by ``archgym agents``.
         hyperparameters: typed, with defaults and legal ranges.
+        extra: the ``archgym[extra]`` that installs its library, for a lean install's message.
+        requires: top-level modules it imports when built (``("torch", "botorch")``): where
+            one is missing the agent is listed, marked "needs pip install 'archgym[extra]'",
+            and asking for it fails with that message instead of an import error.
     """
 
     name: str
     entry_point: str
     description: str
     hyperparameters: tuple[Parameter, ...] = ()
+    extra: str | None = None
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hyperparameters", tuple(self.hyperparameters))
+        object.__setattr__(self, "requires", tuple(self.requires))
         if not self.name or not isinstance(self.name, str):
             raise ValueError(f"AgentSpec name must be a non-empty string, got {self.name!r}")
         if not _AGENT_NAME.fullmatch(self.name):
@@ -92,11 +100,14 @@ class AgentResolver:
             or raises ``ValueError`` naming the legal names. Called only for a name with this
             prefix that no plugin registered.
         description: one line, shown in ``archgym agents``' footer.
+        extra, requires: as for :class:`AgentSpec`; the specs it resolves inherit them.
     """
 
     prefix: str
     entry_point: str
     description: str
+    extra: str | None = None
+    requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.prefix, str) or not _PREFIX.fullmatch(self.prefix):
@@ -105,6 +116,7 @@ class AgentResolver:
                 "'_' and '-', starting with a letter (a library prefix such as 'nevergrad')"
             )
         check_entry_point(self.entry_point)
+        object.__setattr__(self, "requires", tuple(self.requires))
 
     def resolve(self, name: str) -> AgentSpec:
         """The spec of ``name`` (``<prefix>.<rest>``, any case)."""
@@ -114,4 +126,6 @@ class AgentResolver:
                 f"agent resolver {self.prefix!r} returned {spec!r} for {name!r}; "
                 f"legal: an AgentSpec named {name.lower()!r}"
             )
+        if self.extra is not None and spec.extra is None:
+            spec = dataclasses.replace(spec, extra=self.extra, requires=self.requires)
         return spec
