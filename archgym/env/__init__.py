@@ -16,6 +16,8 @@ from archgym.env.backends import (
     without_caller_only,
 )
 from archgym.env.base import (
+    CHECKPOINT_MISSING,
+    CONTINUED_FROM,
     TIME_UNIT,
     Backend,
     DesignEnv,
@@ -24,15 +26,20 @@ from archgym.env.base import (
     InfeasibleDesign,
 )
 from archgym.env.checker import check_env
+from archgym.env.checkpoints import CHECKPOINTS, CheckpointStore
 from archgym.env.codec import ActionCodec, codec_for, derive_design_space
 from archgym.env.wrappers import FlatActions, ScalarizeReward, parse_scalarize, penalty_of, reward_space_of
 
 __all__ = [
+    "CHECKPOINTS",
+    "CHECKPOINT_MISSING",
+    "CONTINUED_FROM",
     "SIMULATOR",
     "TIME_UNIT",
     "ActionCodec",
     "Backend",
     "BackendSpec",
+    "CheckpointStore",
     "DesignEnv",
     "EvalContext",
     "Fidelity",

@@ -45,6 +45,7 @@ import numpy as np
 from gymnasium import spaces
 
 from archgym.env import arguments, backends
+from archgym.env.checkpoints import CheckpointStore
 from archgym.spaces import (
     OUTCOME_VIOLATION,
     Design,
@@ -63,7 +64,23 @@ TIME_UNIT = "s"
 """Unit of wall-clock metrics: they vary between identical evaluations, so they are kept out of
 the observation and masked by :func:`archgym.check_env`'s determinism checks."""
 
-__all__ = ["Backend", "DesignEnv", "EvalContext", "Fidelity", "InfeasibleDesign"]
+__all__ = [
+    "CHECKPOINT_MISSING",
+    "CONTINUED_FROM",
+    "Backend",
+    "DesignEnv",
+    "EvalContext",
+    "Fidelity",
+    "InfeasibleDesign",
+]
+
+CONTINUED_FROM = "continued_from"
+"""Metric of an env with a continuable fidelity: the fidelity the evaluation resumed from (its
+checkpoint's), 0 where it trained from scratch. The loop charges only the increment."""
+CHECKPOINT_MISSING = "checkpoint_missing"
+"""Metric of an env with a continuable fidelity: 1 where the evaluation was asked to continue but
+found no checkpoint (another worker's machine, a copied run directory) and so trained from
+scratch, else 0."""
 
 
 class InfeasibleDesign(Exception):
@@ -81,6 +98,12 @@ class Fidelity:
 
     Chosen through ``env.reset(options={"fidelity": value})``; recorded with every evaluation.
     ``cost`` of an evaluation at fidelity ``v`` is ``v / high`` full evaluations.
+
+    ``continuable``: an evaluation at ``v`` can resume one of the same design at a lower ``u``
+    from its checkpoint (training whose lower fidelities are prefixes of the full run), and then
+    costs ``(v - u) / high`` (see :mod:`archgym.env.checkpoints`). ``levels``: the only legal
+    values, lowest first, ending at ``high`` (a fidelity of discrete levels, such as the backend
+    ladder proxy → simulator, where each level's value is its cost).
     """
 
     name: str
@@ -88,25 +111,44 @@ class Fidelity:
     high: float
     default: float
     integer: bool = False
+    continuable: bool = False
+    levels: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.low <= self.default <= self.high:
             raise ValueError(f"Fidelity {self.name!r}: need low <= default <= high")
+        if self.levels is not None:
+            levels = tuple(float(v) for v in self.levels)
+            if (
+                not levels
+                or list(levels) != sorted(set(levels))
+                or levels[0] != self.low
+                or levels[-1] != self.high
+                or self.default not in levels
+            ):
+                raise ValueError(
+                    f"Fidelity {self.name!r}: levels must rise strictly from low to high and hold "
+                    f"the default, got {self.levels!r}"
+                )
+            object.__setattr__(self, "levels", levels)
 
     def validate(self, value: Any) -> float | int:
         ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
         if ok and self.integer:
             ok = float(value).is_integer()
+        if ok and self.levels is not None:
+            ok = float(value) in self.levels
         if not ok or not self.low <= value <= self.high:
             kind = "integer" if self.integer else "real"
-            raise ValueError(
-                f"fidelity {self.name!r}: {value!r} is not legal; legal values: {kind} in "
-                f"[{self.low}, {self.high}]"
-            )
+            legal = list(self.levels) if self.levels is not None else f"{kind} in [{self.low}, {self.high}]"
+            raise ValueError(f"fidelity {self.name!r}: {value!r} is not legal; legal values: {legal}")
         return int(value) if self.integer else float(value)
 
-    def cost(self, value: float) -> float:
-        return float(value) / float(self.high)
+    def cost(self, value: float, continued_from: float | None = None) -> float:
+        """Full evaluations an evaluation at ``value`` costs; resumed from ``continued_from``
+        (a continuable fidelity), only the increment."""
+        start = float(continued_from) if continued_from and self.continuable else 0.0
+        return max(float(value) - start, 0.0) / float(self.high)
 
 
 class EvalContext:
@@ -114,13 +156,53 @@ class EvalContext:
 
     ``workdir`` is a fresh private directory, created on first access and deleted after the
     evaluation, so simulators that write files never share mutable state across parallel runs.
+
+    Continuation (envs with a continuable fidelity): ``checkpoints`` is the run's
+    :class:`~archgym.env.checkpoints.CheckpointStore` (None: no run directory, nothing is kept)
+    and ``continue_from`` the lower fidelity this design was evaluated at before, whose checkpoint
+    the evaluation should resume (None: train from scratch). The env calls :meth:`resume_state`
+    and :meth:`keep_state`; the base records what happened (``continued_from``,
+    ``checkpoint_missing``).
     """
 
-    def __init__(self, *, fidelity: float | int | None, rng: np.random.Generator, step: int):
+    def __init__(
+        self,
+        *,
+        fidelity: float | int | None,
+        rng: np.random.Generator,
+        step: int,
+        continue_from: float | int | None = None,
+        checkpoints: CheckpointStore | None = None,
+    ):
         self.fidelity = fidelity
         self.rng = rng
         self.step = step
+        self.continue_from = continue_from
+        self.checkpoints = checkpoints
+        self.continued_from: float | int | None = None
+        """Set by :meth:`resume_state` when a checkpoint was found."""
+        self.checkpoint_missing = False
+        """Set by :meth:`resume_state` when one was asked for but not found."""
         self._workdir: Path | None = None
+
+    def resume_state(self, design: Design) -> dict[str, Any] | None:
+        """The state ``design``'s evaluation at ``continue_from`` kept, or None: not asked to
+        continue, or the checkpoint is missing (then :attr:`checkpoint_missing` is set, and the
+        env trains from scratch)."""
+        if self.continue_from is None:
+            return None
+        state = None if self.checkpoints is None else self.checkpoints.load(design, self.continue_from)
+        if state is None:
+            self.checkpoint_missing = True
+            return None
+        self.continued_from = self.continue_from
+        return state
+
+    def keep_state(self, design: Design, state: Mapping[str, Any]) -> None:
+        """Keep ``state`` as ``design``'s checkpoint at this evaluation's fidelity, for a later
+        evaluation to continue (nothing is kept without a checkpoint store)."""
+        if self.checkpoints is not None and self.fidelity is not None:
+            self.checkpoints.save(design, self.fidelity, state)
 
     @property
     def workdir(self) -> Path:
@@ -212,6 +294,11 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
             raise ValueError(f"episode_length must be >= 1, got {episode_length}")
         self.design_space = design_space
         self.metric_units = dict(metrics)
+        if fidelity is not None and fidelity.continuable:  # where each evaluation started
+            clash = [m for m in (CONTINUED_FROM, CHECKPOINT_MISSING) if m in self.metric_units]
+            if clash:
+                raise ValueError(f"metrics {clash} are the base's own for a continuable fidelity")
+            self.metric_units.update({CONTINUED_FROM: fidelity.name, CHECKPOINT_MISSING: "1"})
         self.objective = objective
         self.outcome_constraints: tuple[OutcomeConstraint, ...] = ()
         """Bounds on metrics an evaluation must meet to be feasible (declared by the env, added
@@ -223,12 +310,19 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         self.action_space = design_space.action_space()
         # Wall-clock metrics (unit "s") are not a function of the design, so they stay out of
         # the observation; everything else the last evaluation measured is in it.
-        self.observed_metrics = [m for m, unit in self.metric_units.items() if unit != TIME_UNIT]
+        # Nor is where an evaluation resumed from (continuation): a fact of the run, not the design.
+        self.observed_metrics = [
+            m
+            for m, unit in self.metric_units.items()
+            if unit != TIME_UNIT and m not in (CONTINUED_FROM, CHECKPOINT_MISSING)
+        ]
         self.observation_space = spaces.Box(
             -np.inf, np.inf, shape=(len(self.observed_metrics),), dtype=np.float64
         )
         self.reward_space = objective.reward_space
         self._fidelity_value = fidelity.default if fidelity is not None else None
+        self._continue_from: float | int | None = None
+        self._checkpoints: CheckpointStore | None = None
         self._steps = 0
         self._last_metrics: dict[str, float] = {}
         self.active_backend: Any = None
@@ -265,18 +359,43 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; ``options={"fidelity": v}`` sets the fidelity for its evaluations."""
+        """Start an episode; ``options={"fidelity": v}`` sets the fidelity for its evaluations.
+
+        Envs that can continue evaluations (:attr:`continuable`) also take ``"checkpoints"`` (a
+        folder where evaluations keep their checkpoints; an absolute path) and ``"continue_from"``
+        (a lower fidelity at which this episode's design was evaluated before, with the same
+        checkpoint folder: resume from its checkpoint instead of training from scratch)."""
         super().reset(seed=seed)
         options = dict(options or {})
         fidelity_value = options.pop("fidelity", None)
+        continue_from = options.pop("continue_from", None)
+        checkpoints = options.pop("checkpoints", None)
         if options:
-            raise ValueError(f"unknown reset option(s) {sorted(options)}; legal options: ['fidelity']")
+            raise ValueError(
+                f"unknown reset option(s) {sorted(options)}; legal options: "
+                "['fidelity', 'continue_from', 'checkpoints']"
+            )
         if fidelity_value is not None and self.fidelity is None:
             raise ValueError(f"{type(self).__name__} has no fidelity; reset option 'fidelity' is not legal")
+        if (continue_from is not None or checkpoints is not None) and not self.continuable:
+            raise ValueError(
+                f"{type(self).__name__} can't continue evaluations (no continuable fidelity); reset "
+                "options 'continue_from' and 'checkpoints' are not legal"
+            )
         if self.fidelity is not None:
             self._fidelity_value = (
                 self.fidelity.default if fidelity_value is None else self.fidelity.validate(fidelity_value)
             )
+        if continue_from is not None:
+            assert self.fidelity is not None
+            continue_from = self.fidelity.validate(continue_from)
+            if not continue_from < self._fidelity_value:  # type: ignore[operator]
+                raise ValueError(
+                    f"continue_from: {continue_from!r} is not legal; legal values: fidelities below "
+                    f"this episode's {self._fidelity_value!r}"
+                )
+        self._continue_from = continue_from
+        self._checkpoints = None if checkpoints is None else CheckpointStore(checkpoints)
         self._steps = 0
         self._last_metrics = {}
         return self.observe(), {}
@@ -286,7 +405,13 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         # combination is a legal action (a product space can't exclude it) but not a legal
         # design: it is an infeasible evaluation, so RL agents can learn to avoid it.
         design = self.design_space.from_action(action, check=False)
-        context = EvalContext(fidelity=self._fidelity_value, rng=self.np_random, step=self._steps)
+        context = EvalContext(
+            fidelity=self._fidelity_value,
+            rng=self.np_random,
+            step=self._steps,
+            continue_from=self._continue_from if self._steps == 0 else None,
+            checkpoints=self._checkpoints,
+        )
         error: str | None = None
         start = time.perf_counter()
         try:
@@ -313,6 +438,9 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
                 f"{type(self).__name__}.evaluate returned undeclared metric(s) {sorted(undeclared)}; "
                 f"declared: {list(self.metric_units)}"
             )
+        if self.continuable:
+            metrics[CONTINUED_FROM] = float(context.continued_from or 0)
+            metrics[CHECKPOINT_MISSING] = float(context.checkpoint_missing)
         metrics = {m: float(metrics.get(m, math.nan)) for m in self.metric_units}
         violations = self.violations(metrics)
         if error is None and violations:
@@ -453,11 +581,18 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         """Each outcome constraint's signed violation (<= 0 satisfied; NaN: not measured)."""
         return {c.name: c.violation(metrics) for c in self.outcome_constraints}
 
-    def fidelity_cost(self, value: float | None) -> float:
-        """Cost of one evaluation at ``value``, in full-fidelity evaluations."""
+    @property
+    def continuable(self) -> bool:
+        """Whether an evaluation can resume one of the same design at a lower fidelity (its
+        fidelity is declared ``continuable`` and the env answers itself, not a backend)."""
+        return self.fidelity is not None and self.fidelity.continuable and self.active_backend is None
+
+    def fidelity_cost(self, value: float | None, continued_from: float | None = None) -> float:
+        """Cost of one evaluation at ``value``, in full-fidelity evaluations; resumed from a
+        checkpoint at ``continued_from``, only the increment."""
         if self.fidelity is None or value is None:
             return 1.0
-        return self.fidelity.cost(value)
+        return self.fidelity.cost(value, continued_from)
 
 
 def _unit(unit: str) -> str:

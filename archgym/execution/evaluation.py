@@ -101,12 +101,18 @@ class EnvRecipe:
 
 @dataclass(frozen=True)
 class Task:
-    """One evaluation to run: ``index`` is its position in the run (it also seeds the env)."""
+    """One evaluation to run: ``index`` is its position in the run (it also seeds the env).
+
+    ``checkpoints`` (an absolute folder; envs with a continuable fidelity only) is where the
+    evaluation keeps its checkpoint, and ``continue_from`` the lower fidelity whose checkpoint of
+    the same design it resumes (see :mod:`archgym.env.checkpoints`)."""
 
     index: int
     design: Design
     fidelity: float | int | None
     seed: int | None  # None: the agent drove the env itself (interactive agents)
+    continue_from: float | int | None = None
+    checkpoints: str | None = None
 
 
 def eval_seed(run_seed: int, index: int) -> int:
@@ -135,8 +141,12 @@ def evaluate_task(env: gym.Env[Any, Any], codec: ActionCodec, task: Task) -> Eva
     """
     start = time.perf_counter()
     try:
-        options = None if task.fidelity is None else {"fidelity": task.fidelity}
-        env.reset(seed=task.seed, options=options)
+        options: dict[str, Any] = {} if task.fidelity is None else {"fidelity": task.fidelity}
+        if task.checkpoints is not None:
+            options["checkpoints"] = task.checkpoints
+        if task.continue_from is not None:
+            options["continue_from"] = task.continue_from
+        env.reset(seed=task.seed, options=options or None)
         _, reward, _, _, info = env.step(codec.to_action(task.design))
     except (Exception, SystemExit) as exc:
         return failed_result(

@@ -26,6 +26,8 @@ class AskTellDriver:
     ) -> None:
         self.agent, self.executor, self.recorder = agent, executor, recorder
         self.config, self.design_space = config, design_space
+        self.checkpoints: str | None = None
+        """The run's checkpoint folder (absolute), where the env can continue evaluations."""
 
     def drive(self, replay: Replay) -> None:
         budget, step, batch = evaluation_limit(self.config), 0, 0
@@ -70,7 +72,11 @@ class AskTellDriver:
             design = self.design_space.validate(design)
         except ValueError as exc:
             raise ValueError(f"agent {self.config.agent!r} proposed an invalid design: {exc}") from None
-        return Task(index=index, design=design, fidelity=fidelity, seed=eval_seed(self.config.seed, index))
+        seed = eval_seed(self.config.seed, index)
+        if self.checkpoints is None:
+            return Task(index=index, design=design, fidelity=fidelity, seed=seed)
+        resume = self.recorder.ledger.continuation_of(design, fidelity)
+        return Task(index, design, fidelity, seed, continue_from=resume, checkpoints=self.checkpoints)
 
     def _replayed(
         self, step: int, proposals: list[Design | Proposal], replay: Replay

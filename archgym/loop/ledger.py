@@ -1,5 +1,6 @@
-"""The run's accounts: evaluations and cost spent against the budget, and the best reward so
-far — counted from every result the run holds, evaluated now or replayed from its journal."""
+"""The run's accounts: evaluations and cost spent against the budget, the best reward so far,
+and the highest fidelity each design reached (what a promotion continues from) — counted from
+every result the run holds, evaluated now or replayed from its journal."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 
 import gymnasium as gym
 
-from archgym.env import DesignEnv
+from archgym.env import CONTINUED_FROM, DesignEnv
 from archgym.loop.config import RunConfig, evaluation_limit
 from archgym.search import EvalResult, Problem
+from archgym.spaces import Design, DesignKey, design_key
 
 __all__ = ["Ledger"]
 
@@ -24,16 +26,38 @@ class Ledger:
         fidelity = getattr(self._inner, "fidelity", None) if self._fidelity_cost else None
         self._default = None if fidelity is None else fidelity.default
         self._single_objective = problem.n_objectives == 1
+        self.continuable = bool(getattr(self._inner, "continuable", False))
+        """Whether the env can continue an evaluation from a lower fidelity's checkpoint."""
         self.cost = 0.0
         self.best: float | None = None
+        self.reached: dict[DesignKey, float | int] = {}
+        """Design → the highest fidelity of its feasible evaluations (continuable envs)."""
 
     def cost_of(self, result: EvalResult) -> float:
-        """The evaluation's cost in full-fidelity evaluations (fidelity v: v / the highest)."""
-        return self.cost_of_fidelity(result.fidelity)
+        """The evaluation's cost in full-fidelity evaluations (fidelity v: v / the highest; resumed
+        from a checkpoint at u: (v - u) / the highest)."""
+        if self._fidelity_cost is None:
+            return 1.0
+        resumed = result.metrics.get(CONTINUED_FROM) if self.continuable else None
+        if resumed is not None and not math.isfinite(resumed):
+            resumed = None
+        return self._fidelity_cost(result.fidelity, resumed)
+
+    def continuation_of(self, design: Design, fidelity: float | int | None) -> float | int | None:
+        """The fidelity an evaluation of ``design`` at ``fidelity`` resumes from: the highest one
+        below it at which the run evaluated the design feasibly (None: train from scratch)."""
+        if not self.continuable or fidelity is None:
+            return None
+        reached = self.reached.get(design_key(design))
+        return reached if reached is not None and reached < fidelity else None
 
     def account(self, result: EvalResult) -> bool:
         """Count ``result``; True when it is a new best (single-objective runs)."""
         self.cost += self.cost_of(result)
+        if self.continuable and result.feasible and result.fidelity is not None:
+            key = design_key(result.design)
+            if result.fidelity > self.reached.get(key, -math.inf):
+                self.reached[key] = result.fidelity
         if result.feasible and self._single_objective:
             reward = float(result.reward)  # type: ignore[arg-type]
             if math.isfinite(reward) and (self.best is None or reward > self.best):

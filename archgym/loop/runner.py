@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from archgym.env import penalty_of
+from archgym.env import CHECKPOINTS, penalty_of
 from archgym.execution import (
     BoundEnv,
     DaskExecutor,
@@ -505,6 +505,8 @@ def _drive(setup: RunSetup, recorder: Recorder, replay: Replay, *, dask: str | N
         kind = AsyncDriver if config.schedule == "async" else AskTellDriver
         with _executor(setup, dask=dask, isolate=isolate) as executor:
             driver = kind(setup.agent, executor, recorder, config, setup.problem.design_space)
+            if recorder.ledger.continuable:  # checkpoints live with the run, not in scratch
+                driver.checkpoints = str((setup.out / CHECKPOINTS).resolve())
             driver.drive(replay)
 
 

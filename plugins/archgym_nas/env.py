@@ -5,6 +5,17 @@ One evaluation builds the NAS-Bench-201 network for the design's cell and trains
 by a per-step cosine schedule over the run, weight decay 5e-4, batch 64, cross-entropy — then
 measures validation and test accuracy. Torch runs on one thread; training is deterministic given
 ``reset(seed=…)``. See docs/env-nasbench201.md.
+
+Two schedules (the constructor argument ``schedule_epochs``):
+
+* ``None`` (default; what the table holds): the cosine runs over the epochs chosen, so every
+  fidelity is a complete training run of its own length.
+* ``E`` (e.g. 12): the cosine runs over ``E`` epochs whatever the fidelity, so training for ``e``
+  epochs is the first ``e`` epochs of the full run — NAS-Bench-201's per-epoch results are such
+  prefixes. The fidelity is then ``epochs`` in 1–E (default E) and *continuable*: an evaluation
+  keeps a checkpoint (weights, optimizer, data order; tensors only) and a promoted one resumes
+  from its lower fidelity's checkpoint, training only the remaining epochs, with the same result
+  as training directly.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgym import Categorical, DesignEnv, DesignSpace, EvalContext, Fidelity, Objective, Objectives
+from archgym.env import CONTINUED_FROM
 from archgym.spaces import Integer, Reward
 from archgym_nas.cell import EDGE_NAMES, OPS, cell_string, is_connected, parse_cell_string
 
@@ -27,6 +39,9 @@ DATASETS = ("digits", "cifar10")
 MAX_EPOCHS = 200  # NAS-Bench-201's longest schedule
 DEFAULT_EPOCHS = 3
 LEARNING_RATE, MOMENTUM, WEIGHT_DECAY = 0.0125, 0.9, 5e-4
+SIMULATED_FLOP_RATE = 1e9
+"""FLOP/s of one CPU thread training these small networks (the order measured here), for the
+simulated clock's cost model under ``schedule_epochs``."""
 
 METRICS = {
     "val_accuracy": "%",
@@ -50,6 +65,10 @@ class NASBench201(DesignEnv):
         resolution: input side in pixels (default 16 for digits, 32 for CIFAR-10).
         max_train: cap on training images (None: all).
         batch_size: SGD mini-batch size.
+        schedule_epochs: None (default): the learning-rate schedule spans the epochs of each
+            evaluation; an integer E: it spans E epochs, the fidelity is 1–E epochs (default E),
+            and a lower fidelity is a prefix of the full run that a higher one continues from its
+            checkpoint (see the module docstring). The table backend serves None only.
 
     Like every env it also takes ``backend=``: ``"table"`` looks the metrics up in the table
     ``python -m archgym_nas.tabulate`` builds from this env at its defaults (microseconds per
@@ -67,6 +86,7 @@ class NASBench201(DesignEnv):
         Integer("resolution", 4, 1024),  # two stride-2 reductions need at least 4 pixels
         Integer("max_train", 1, 10**9),
         Integer("batch_size", 1, 65536),
+        Integer("schedule_epochs", 1, MAX_EPOCHS),
     )
     simulator_packages: ClassVar = ("torch", "scikit-learn")
 
@@ -80,6 +100,7 @@ class NASBench201(DesignEnv):
         resolution: int | None = None,
         max_train: int | None = None,
         batch_size: int = 64,
+        schedule_epochs: int | None = None,
     ) -> None:
         if dataset == "cifar10" and not data_dir:
             raise ValueError(
@@ -92,7 +113,11 @@ class NASBench201(DesignEnv):
             resolution = 16 if dataset == "digits" else 32
         self.channels, self.n_cells, self.dataset = channels, n_cells, dataset
         self.data_dir, self.resolution, self.max_train = data_dir, resolution, max_train
-        self.batch_size = batch_size
+        self.batch_size, self.schedule_epochs = batch_size, schedule_epochs
+        if schedule_epochs is None:  # each fidelity its own complete run: nothing to continue
+            fidelity = Fidelity("epochs", 1, MAX_EPOCHS, DEFAULT_EPOCHS, integer=True)
+        else:
+            fidelity = Fidelity("epochs", 1, schedule_epochs, schedule_epochs, integer=True, continuable=True)
         defaults = parse_cell_string(RESNET_CELL)
         super().__init__(
             design_space=DesignSpace(
@@ -100,7 +125,7 @@ class NASBench201(DesignEnv):
             ),
             metrics=METRICS,
             objective=Objectives([Objective("val_accuracy", "max")], penalty=0.0),
-            fidelity=Fidelity("epochs", 1, MAX_EPOCHS, DEFAULT_EPOCHS, integer=True),
+            fidelity=fidelity,
         )
         self._data: Any = None
         self._static: dict[tuple[str, ...], tuple[float, float, float]] = {}
@@ -142,7 +167,22 @@ class NASBench201(DesignEnv):
         self, design: Mapping[str, Any], fidelity: Any, metrics: Mapping[str, float]
     ) -> float:
         """The simulated clock charges an evaluation its training time (``train_time_s``: measured
-        live, or recorded in the table); one that failed before training costs 0 s."""
+        live, or recorded in the table); one that failed before training costs 0 s.
+
+        With ``schedule_epochs`` (the multi-fidelity form) it charges a cost model instead, so
+        asynchronous runs on the simulated clock are exactly reproducible: the epochs this
+        evaluation trained (from its checkpoint's on) × training images × 3 × the forward pass's
+        FLOPs, at :data:`SIMULATED_FLOP_RATE`."""
+        if self.schedule_epochs is not None and self.active_backend is None:
+            flops = float(metrics.get("flops", math.nan))
+            if (
+                fidelity is None
+                or not math.isfinite(flops)
+                or not is_connected(tuple(design[name] for name in EDGE_NAMES))
+            ):
+                return 0.0
+            epochs = float(fidelity) - float(metrics.get(CONTINUED_FROM) or 0.0)
+            return epochs * len(self._load().y_train) * 3.0 * flops * 1e6 / SIMULATED_FLOP_RATE
         seconds = float(metrics.get("train_time_s", math.nan))
         return seconds if math.isfinite(seconds) and seconds >= 0 else 0.0
 
@@ -151,7 +191,7 @@ class NASBench201(DesignEnv):
 
         ops = tuple(design[name] for name in EDGE_NAMES)
         data = self._load()
-        epochs = int(context.fidelity if context.fidelity is not None else DEFAULT_EPOCHS)
+        epochs = int(context.fidelity if context.fidelity is not None else self.fidelity.default)
         seed = int(context.rng.integers(2**31 - 1))
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
@@ -161,7 +201,20 @@ class NASBench201(DesignEnv):
                 model = self._build(ops, data)
                 params, flops, synflow = self._static_metrics(ops, model, data)
                 start = time.perf_counter()
-                if is_connected(ops):
+                if is_connected(ops) and self.schedule_epochs is not None:
+                    trainer = _Trainer(model, data, self.batch_size, seed, self.schedule_epochs)
+                    state = context.resume_state(design)
+                    if state is not None and not trainer.load(state):  # another recipe's: retrain
+                        context.continued_from, context.checkpoint_missing = None, True
+                        torch.manual_seed(seed)
+                        model = self._build(ops, data)
+                        trainer = _Trainer(model, data, self.batch_size, seed, self.schedule_epochs)
+                    train_loss = trainer.train_to(epochs)
+                    context.keep_state(design, trainer.state())
+                    _recalibrate_batchnorm(model, trainer.x)
+                    val_acc = _accuracy(model, data.x_val, data.y_val)
+                    test_acc = _accuracy(model, data.x_test, data.y_test)
+                elif is_connected(ops):
                     train_loss = _train(model, data, epochs, self.batch_size, seed)
                     val_acc = _accuracy(model, data.x_val, data.y_val)
                     test_acc = _accuracy(model, data.x_test, data.y_test)
@@ -259,6 +312,81 @@ def _train(model: Any, data: Any, epochs: int, batch_size: int, seed: int) -> fl
         loss_sum /= seen
     _recalibrate_batchnorm(model, x)
     return loss_sum
+
+
+class _Trainer:
+    """The fixed recipe with the cosine schedule over ``schedule_epochs`` epochs (the learning
+    rate of step t in closed form, so it does not depend on where training resumed): training to
+    e epochs is a prefix of training to any later epoch, and :meth:`state`/:meth:`load` carry it
+    across evaluations (weights, optimizer momentum, the data-order generator, epochs done, the
+    seed — tensors and numbers only)."""
+
+    def __init__(self, model: Any, data: Any, batch_size: int, seed: int, schedule_epochs: int) -> None:
+        import torch
+
+        self.model, self.batch_size, self.seed = model, batch_size, seed
+        self.x, self.y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+        self.steps_per_epoch = math.ceil(len(self.y) / batch_size)
+        self.total_steps = schedule_epochs * self.steps_per_epoch
+        self.opt = torch.optim.SGD(
+            model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM, nesterov=True, weight_decay=WEIGHT_DECAY
+        )
+        self.order = torch.Generator().manual_seed(seed)
+        self.epochs_done = 0
+        self.last_loss = math.nan
+
+    def lr(self, step: int) -> float:
+        return 0.5 * LEARNING_RATE * (1.0 + math.cos(math.pi * step / self.total_steps))
+
+    def train_to(self, epochs: int) -> float:
+        """Train from :attr:`epochs_done` to ``epochs``; the mean training loss of the last epoch."""
+        import torch
+        import torch.nn.functional as F
+
+        x, y, model, opt = self.x, self.y, self.model, self.opt
+        model.train()
+        for epoch in range(self.epochs_done, epochs):
+            perm = torch.randperm(len(y), generator=self.order)
+            loss_sum, seen = 0.0, 0
+            for i, k in enumerate(range(0, len(y), self.batch_size)):
+                for group in opt.param_groups:
+                    group["lr"] = self.lr(epoch * self.steps_per_epoch + i)
+                idx = perm[k : k + self.batch_size]
+                loss = F.cross_entropy(model(x[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                loss_sum += loss.item() * len(idx)
+                seen += len(idx)
+            self.last_loss = loss_sum / seen
+        self.epochs_done = max(self.epochs_done, epochs)
+        return self.last_loss
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": "archgym-nas-training/1",
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "order": self.order.get_state(),
+            "epochs_done": self.epochs_done,
+            "last_loss": self.last_loss,
+            "seed": self.seed,
+            "total_steps": self.total_steps,
+        }
+
+    def load(self, state: Mapping[str, Any]) -> bool:
+        """Resume from ``state``; False (nothing changed) if another recipe or schedule made it."""
+        if state.get("format") != "archgym-nas-training/1" or state.get("total_steps") != self.total_steps:
+            return False
+        try:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            self.order.set_state(state["order"])
+        except (KeyError, RuntimeError, ValueError, TypeError):
+            return False  # another architecture's weights (a hash collision, a hand-made file)
+        self.epochs_done, self.last_loss = int(state["epochs_done"]), float(state["last_loss"])
+        self.seed = int(state["seed"])
+        return True
 
 
 def _recalibrate_batchnorm(model: Any, x: Any, batch_size: int = 256) -> None:

@@ -250,6 +250,11 @@ def table_backend(
             f"backend: 'table' is not legal for {type(env).__name__}: the NAS-Bench-201 table "
             "serves only archgym/NASBench201-v0"
         )
+    if env.schedule_epochs is not None:
+        raise ValueError(
+            f"schedule_epochs: {env.schedule_epochs!r} is not legal with backend='table'; the table "
+            "holds complete runs of each length (legal values: None)"
+        )
     made = load(Path(table_dir) if table_dir else TABLE_DIR)
     for name, tabulated in made.card["env_kwargs"].items():
         value = constructor_kwargs.get(name)
