@@ -210,10 +210,10 @@ def main() -> int:
             continue
         regret, share = scores[(problem, "regret")], scores[(problem, "feasible_share")]
         print(f"\n{title}: regret to {OPTIMUM} (best feasible x1 + x2 - {OPTIMUM})")
-        print(f"  {'arm':20s} {'median':>8s} {'IQR':>17s}   feasible share (median)")
+        print(f"  {'arm':24s} {'median':>8s} {'IQR':>17s}   feasible share (median)")
         for label, values in regret.items():
             median, q1, q3 = summary(values)
-            print(f"  {label:20s} {median:8.4f}  [{q1:.4f}, {q3:.4f}]   {summary(share[label])[0]:.2f}")
+            print(f"  {label:24s} {median:8.4f}  [{q1:.4f}, {q3:.4f}]   {summary(share[label])[0]:.2f}")
         if problem == "gramacy" and with_bo:
             ok &= compare(regret, "bo model", "bo infeasible", lower_is_better=True, figure="regret")
         ok &= compare(regret, "ga deb", "ga feasible_first", lower_is_better=True, figure="regret")
@@ -225,10 +225,10 @@ def main() -> int:
             f"\nDTLZ2-v0 + f1 >= 0.6, f2 >= 0.6, {args.mo_budget} evaluations, {args.mo_seeds} seeds: "
             f"hypervolume of the feasible points (constrained front: {constrained_front_hypervolume():.4f})"
         )
-        print(f"  {'arm':20s} {'median':>8s} {'IQR':>17s}")
+        print(f"  {'arm':24s} {'median':>8s} {'IQR':>17s}")
         for label, values in hv.items():
             median, q1, q3 = summary(values)
-            print(f"  {label:20s} {median:8.4f}  [{q1:.4f}, {q3:.4f}]")
+            print(f"  {label:24s} {median:8.4f}  [{q1:.4f}, {q3:.4f}]")
         compare(hv, "nsga2 deb", "nsga2 feasible_first", lower_is_better=False, figure="hypervolume")
     return 0 if ok else 1
 

@@ -233,7 +233,7 @@ def test_pymoo_g_holds_violations_and_failures_are_worst() -> None:
     from archgym_agents.pymoo_algorithms import GA
 
     problem = problem_of(gym.make(GRAMACY), GRAMACY)
-    agent = GA(problem, seed=0, pop_size=4)
+    agent = GA(problem, seed=0, pop_size=6)
     assert agent.algorithm.problem.n_ieq_constr == 2
     designs = agent.ask(agent.batch_size)
     population = agent._generation
@@ -243,10 +243,18 @@ def test_pymoo_g_holds_violations_and_failures_are_worst() -> None:
         env.reset(seed=0)
         _, reward, _, _, info = env.step(env.unwrapped.design_space.to_action(design))
         results.append(
-            EvalResult(design, reward, info["metrics"], info["feasible"], 0.0, info.get("error"), None)
+            EvalResult(
+                design,
+                reward,
+                info["metrics"],
+                info["feasible"],
+                0.0,
+                error=info.get("error"),
+                constraints=info["constraints"],
+            )
         )
-        results[-1] = EvalResult(**{**results[-1].__dict__, "constraints": info["constraints"]})
     results[-1] = EvalResult(designs[-1], -2.0, {}, False, 0.0, error="crashed", constraints={})
+    assert {r.feasible for r in results[:-1]} == {True, False}
     agent.tell(designs, results)
     G, F = population.get("G"), population.get("F")
     for i, design in enumerate(designs[:-1]):
