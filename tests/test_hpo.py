@@ -10,6 +10,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -224,3 +225,62 @@ def test_run_reports_tuned_and_test_rewards_side_by_side(tmp_path: Path) -> None
     assert test["env_kwargs"]["seed_set"] == "test"
     assert test["tuned_reward"] == summary["best_reward"]
     assert test["feasible"] and 0.0 <= test["test_reward"] <= 1.0
+
+
+SMALL_PPO = {**PPO_DESIGN, "n_steps": 64, "batch_size": 32, "n_epochs": 2}
+SMALL_A2C = {
+    "learning_rate": 7e-4,
+    "n_steps": 8,
+    "gamma": 0.99,
+    "gae_lambda": 0.95,
+    "ent_coef": 0.0,
+    "vf_coef": 0.5,
+}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "design"),
+    [
+        ({"algorithm": "PPO", "task": "CartPole-v1"}, SMALL_PPO),
+        ({"algorithm": "A2C", "task": "Pendulum-v1"}, SMALL_A2C),
+    ],
+)
+def test_rl_training_continued_from_a_checkpoint_equals_training_directly(
+    tmp_path: Path, kwargs: dict[str, Any], design: dict[str, Any]
+) -> None:
+    from archgym.env import CheckpointStore
+
+    env = gym.make("archgym/RLHyper-v0", max_train_steps=512, n_seeds=2, eval_episodes=1, **kwargs)
+    action = env.unwrapped.design_space.to_action(design)
+    resumed_dir, direct_dir = str(tmp_path / "resumed"), str(tmp_path / "direct")
+
+    def metrics(seed: int, **options: Any) -> dict[str, float]:
+        env.reset(seed=seed, options=options)
+        _, _, _, _, info = env.step(action)
+        assert info["feasible"], info.get("error")
+        return info["metrics"]
+
+    low = metrics(0, fidelity=200, checkpoints=resumed_dir)  # 200 is no multiple of a rollout
+    resumed = metrics(1, fidelity=512, checkpoints=resumed_dir, continue_from=200)
+    direct = metrics(0, fidelity=512, checkpoints=direct_dir)
+    assert low["continued_from"] == 0 and resumed["continued_from"] == 200 and direct["continued_from"] == 0
+    assert resumed["mean_return"] == direct["mean_return"] and resumed["return_std"] == direct["return_std"]
+    ends = [CheckpointStore(d).load(design, 512) for d in (resumed_dir, direct_dir)]
+    for seed in ("0", "1"):
+        a, b = (end["seeds"][seed] for end in ends)  # type: ignore[index]
+        assert a["num_timesteps"] == b["num_timesteps"] >= 512
+        for name, tensor in a["policy"].items():
+            assert torch.equal(tensor, b["policy"][name]), name  # the very same weights
+    missing = metrics(0, fidelity=512, checkpoints=str(tmp_path / "none"), continue_from=200)
+    assert missing["checkpoint_missing"] == 1 and missing["mean_return"] == direct["mean_return"]
+
+
+def test_rl_max_train_steps_declares_a_continuable_fidelity() -> None:
+    env = gym.make("archgym/RLHyper-v0", max_train_steps=4096).unwrapped
+    assert env.fidelity.high == env.fidelity.default == 4096 and env.fidelity.continuable
+    assert not gym.make("archgym/RLHyper-v0").unwrapped.continuable  # today's fidelity: unchanged
+    assert gym.make("archgym/RLHyper-v0").unwrapped.fidelity.high == 1_000_000
+    with pytest.raises(ValueError, match="train_steps"):
+        gym.make("archgym/RLHyper-v0", max_train_steps=4096, train_steps=2048)
+    with pytest.raises(ValueError, match="max_train_steps"):
+        gym.make("archgym/RLHyper-v0", max_train_steps=10)
