@@ -175,3 +175,11 @@ def test_concurrent_asks_under_asynchronous_scheduling(registry: archgym.Registr
     in_flight = [int(np.sum((start <= t) & (finish > t))) for t in start]
     assert max(in_flight) == 4, in_flight
     assert _records(tmp_path / "a") == _records(tmp_path / "b")
+
+
+def test_registry_is_restored_afterwards(target: Path) -> None:
+    # Runs after the tests above (file order): the fixture put the path, modules and registry back.
+    assert str(target) not in sys.path
+    assert AGENT not in archgym.get_registry().agents
+    assert "example-agent" not in archgym.get_registry().plugins
+    assert not any(m.split(".")[0] == "archgym_example_agent" for m in sys.modules)
