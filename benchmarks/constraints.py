@@ -95,6 +95,10 @@ def run_arm(problem: str, label: str, seed: int, budget: int) -> dict[str, float
         "mo": (DTLZ2, MO, MO_ARMS),
     }[problem]
     agent, params = arms[label]
+    if agent == "bo":
+        import torch
+
+        torch.set_num_threads(1)  # runs share the machine's cores
     with tempfile.TemporaryDirectory(prefix="archgym-constraints-bench-") as tmp:
         run(
             env=env,
