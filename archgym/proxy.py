@@ -254,8 +254,22 @@ class ProxyBackend:
     def simulated_duration(self, design: Design, fidelity: Any, metrics: Mapping[str, float]) -> float | None:
         """The real evaluation's time, as the model's card records it (the simulated clock charges
         a prediction what the evaluation it stands for would have cost); None if unknown."""
+        return self.reference_seconds()
+
+    def reference_seconds(self) -> float | None:
+        """The simulator's measured evaluation time the card records (None: unknown)."""
         seconds = self.model.card.get("real_eval_time_s")
         return None if seconds is None or not math.isfinite(float(seconds)) else float(seconds)
+
+    def relative_cost(self) -> float | None:
+        """One prediction's measured time (every target's single-row prediction, encoding
+        included) over the simulator's measured evaluation time — the proxy's cost in simulator
+        evaluations when it is the low level of a backend ladder; None where either is unknown."""
+        reference = self.reference_seconds()
+        times = [t.get("predict_time_s", {}).get("single_row") for t in self.model.card["targets"].values()]
+        if reference is None or reference <= 0 or not times or any(t is None for t in times):
+            return None
+        return float(sum(times)) / reference
 
 
 def proxy_backend(

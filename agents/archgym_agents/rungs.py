@@ -5,7 +5,8 @@ A *rung* is a fidelity at which configurations are compared; successive halving 
 η, while it stays at or above the env's lowest (as SMAC and Hyperband do), so its top rung is
 always the full fidelity: high·η^-k for k = K…0, with K = ⌊log_η(high/low)⌋ (or fewer rungs where
 the agent asks for fewer). Integer fidelities are rounded, and rungs that round to the same value
-merge.
+merge. A fidelity of discrete levels (``Fidelity.levels``: a backend ladder proxy → simulator)
+has its levels as rungs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def ladder(fidelity: Fidelity, eta: int, n_rungs: int = 0) -> list[float | int]:
     many (the top ones)."""
     if eta < 2:
         raise ValueError(f"eta: {eta!r} is not legal; legal values: integer >= 2")
+    if fidelity.levels is not None:
+        return list(fidelity.levels[-n_rungs:] if n_rungs > 0 else fidelity.levels)
     high, low = float(fidelity.high), float(fidelity.low)
     most = math.floor(math.log(high / low) / math.log(eta) + 1e-9) if low > 0 else 0
     if n_rungs > 0:

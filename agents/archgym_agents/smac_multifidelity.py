@@ -10,7 +10,9 @@ Each agent drives one SMAC facade through ``ask()``/``tell()``:
 * **Fidelity as SMAC's budget.** The scenario's ``min_budget``/``max_budget`` are the lowest rung
   (:func:`archgym_agents.rungs.ladder`) and the env's top fidelity; SMAC's ``TrialInfo.budget``
   (high·η^-k) becomes ``Proposal(design, fidelity)``, rounded for integer fidelities and clipped
-  to the env's range, and the trial is told back with its own budget.
+  to the env's range, and the trial is told back with its own budget. A fidelity of discrete
+  levels (a backend ladder proxy → simulator) gets as many η-spaced SMAC budgets as it has
+  levels, and budget k is level k.
 * **Synchronous.** SMAC's intensifier compares a stage once every configuration in it is told, so
   these agents are asked batch by batch (``concurrent_asks`` is False). While a stage waits,
   SMAC starts the next bracket, so a batch larger than one keeps workers busy.
@@ -31,6 +33,7 @@ Each agent drives one SMAC facade through ``ask()``/``tell()``:
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from archgym.search import AgentSpec, EvalResult, Problem, Proposal
@@ -112,7 +115,13 @@ class SmacMultiFidelity(SmacAgent):
         return {"intensifier": self.intensifier_class()(scenario, eta=self.eta, seed=self.seed)}
 
     def fidelity_of(self, budget: float | None) -> float | int:
-        """SMAC's budget as a legal fidelity of the env."""
+        """SMAC's budget as a legal fidelity of the env (for discrete levels, the rung of the
+        same index: SMAC's budgets are η-spaced, the levels are what they are)."""
+        if self.fidelity.levels is not None:
+            if budget is None:
+                return self.rungs[-1]
+            index = min(range(len(self.budgets)), key=lambda i: abs(math.log(self.budgets[i] / budget)))
+            return self.rungs[index]
         value = float(self.fidelity.high if budget is None else budget)
         value = min(max(value, float(self.fidelity.low)), float(self.fidelity.high))
         return round(value) if self.fidelity.integer else value

@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 __all__ = [
     "SIMULATOR",
     "BackendEvaluator",
+    "BackendLadder",
     "BackendSpec",
     "backend_options",
     "backend_specs",
     "caller_only_options",
+    "check_ladder",
     "register_backend",
     "without_caller_only",
 ]
@@ -159,3 +161,93 @@ def build(
     if unknown:
         raise ValueError(f"backend {name!r}: unknown option(s) {unknown}; legal: {list(spec.options)}")
     return spec.load()(env, dict(constructor_kwargs), **options)
+
+
+def check_ladder(names: Any) -> tuple[str, ...]:
+    """``names`` as a ladder of backends (cheapest first, ending at the simulator), or a
+    ValueError naming the legal values."""
+    names = tuple(names)
+    legal = [SIMULATOR, *sorted(_specs)]
+    if (
+        len(names) < 2
+        or len(set(names)) != len(names)
+        or names[-1] != SIMULATOR
+        or any(n not in legal for n in names)
+    ):
+        raise ValueError(
+            f"backend: {list(names)!r} is not a legal ladder; legal values: two or more distinct "
+            f"backends of {legal}, cheapest first, ending with 'simulator'"
+        )
+    return names
+
+
+class BackendLadder:
+    """Backends as the levels of a fidelity — a proxy screens, the simulator confirms.
+
+    ``gymnasium.make(ID, backend=("proxy", "simulator"), model=PATH, trust_model=True)`` gives an
+    env without a fidelity of its own the fidelity ``backend``, whose levels are the backends,
+    cheapest first, ending at the simulator. Each level's value is its cost in full (simulator)
+    evaluations, taken from measured times: a lower backend's ``relative_cost()`` (a proxy's
+    measured prediction time over the simulator's measured evaluation time, both on its card).
+    So ``--cost-budget`` counts real cost, multi-fidelity agents compare designs on the rungs
+    proxy → simulator, and every record names the backend that answered it.
+
+    Args:
+        env: the env (its own ``evaluate`` is the simulator level).
+        names: the backends, lowest level first; the last is ``"simulator"``.
+        evaluators: name → the built evaluator of each non-simulator backend.
+    """
+
+    def __init__(self, env: DesignEnv, names: tuple[str, ...], evaluators: Mapping[str, Any]) -> None:
+        self.env, self.names, self.evaluators = env, names, dict(evaluators)
+        costs = []
+        for name in names[:-1]:
+            relative = getattr(self.evaluators[name], "relative_cost", None)
+            cost = None if relative is None else relative()
+            if cost is None or not 0 < cost < 1:
+                raise ValueError(
+                    f"backend: {name!r} can't be a fidelity level: it declares no measured cost below "
+                    f"the simulator's (relative_cost() in (0, 1)), got {cost!r}"
+                )
+            costs.append(float(cost))
+        if costs != sorted(set(costs)):
+            raise ValueError(f"backend: the levels {list(names)} must cost less and less: measured {costs}")
+        self.levels: tuple[float, ...] = (*costs, 1.0)
+        """The fidelity's levels (the env makes them its fidelity ``backend``)."""
+
+    def backend_at(self, fidelity: float | None) -> str:
+        """The backend that answers at ``fidelity`` (the simulator where none is given)."""
+        if fidelity is None:
+            return self.names[-1]
+        return self.names[min(range(len(self.levels)), key=lambda i: abs(self.levels[i] - float(fidelity)))]
+
+    def evaluate(self, design: Design, context: EvalContext) -> Mapping[str, float]:
+        name = self.backend_at(context.fidelity)
+        if name == SIMULATOR:
+            return self.env.evaluate(design, context)
+        return self.evaluators[name].evaluate(design, context)
+
+    def versions(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name in self.names:
+            declared = getattr(self.evaluators.get(name), "versions", None)
+            if declared is not None:
+                found.update(declared())
+        env = self.env
+        active, env.active_backend = env.active_backend, None
+        try:
+            found.update(env.versions())  # the simulator's own packages
+        finally:
+            env.active_backend = active
+        return found
+
+    def simulated_duration(self, design: Design, fidelity: Any, metrics: Mapping[str, float]) -> float | None:
+        """The level's cost × the simulator's measured evaluation time (a lower backend's
+        ``reference_seconds()``), consistent with the cost; None where none is known."""
+        for name in self.names[:-1]:
+            reference = getattr(self.evaluators[name], "reference_seconds", None)
+            seconds = None if reference is None else reference()
+            if seconds is not None:
+                level = 1.0 if fidelity is None else float(fidelity)
+                return level * float(seconds)
+        return None

@@ -465,7 +465,7 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
             "metrics": dict(metrics),
             "feasible": error is None,
             "eval_time_s": eval_time,
-            "backend": self.backend,
+            "backend": self.backend_at(self._fidelity_value),
         }
         if self.fidelity is not None:
             info["fidelity"] = self._fidelity_value
@@ -490,6 +490,42 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
             self.fidelity, self._fidelity_value = fidelity, fidelity.default
         elif hasattr(self, "_own_fidelity"):
             self.fidelity, self._fidelity_value = self._own_fidelity
+
+    def use_backend_ladder(self, names: Sequence[Backend], **options: Any) -> None:
+        """Answer :meth:`step` with several backends as the levels of a fidelity named
+        ``backend``, cheapest first, ending at ``"simulator"`` (what ``gymnasium.make(ID,
+        backend=("proxy", "simulator"), **options)`` does): the proxy screens, the simulator
+        confirms. Each level's value is its measured cost in simulator evaluations (see
+        :class:`~archgym.env.backends.BackendLadder`); ``options`` go to the backends that
+        take them. Only for envs without a fidelity of their own."""
+        names = backends.check_ladder(names)
+        own = self._own_fidelity[0] if self.active_backend is not None else self.fidelity
+        if own is not None:
+            raise ValueError(
+                f"backend: a ladder of backends is the fidelity, but {type(self).__name__} has its own "
+                f"({own.name!r}); legal values: a single backend name"
+            )
+        specs = backends.backend_specs()
+        unclaimed = sorted(set(options) - {o for n in names[:-1] for o in specs[n].options})
+        if unclaimed:
+            raise ValueError(f"backend options {unclaimed} belong to no backend of the ladder {list(names)}")
+        evaluators = {
+            n: self._evaluator(n, {k: v for k, v in options.items() if k in specs[n].options})
+            for n in names[:-1]
+        }
+        ladder = backends.BackendLadder(self, names, evaluators)
+        if self.active_backend is None:
+            self._own_fidelity = (self.fidelity, self._fidelity_value)
+        self.active_backend, self.backend = ladder, "+".join(names)
+        levels = ladder.levels
+        self.fidelity = Fidelity("backend", levels[0], levels[-1], levels[-1], levels=levels)
+        self._fidelity_value = self.fidelity.default
+
+    def backend_at(self, fidelity: float | int | None) -> Backend:
+        """The backend that answers an evaluation at ``fidelity`` (a ladder's level, else the one
+        backend :meth:`step` uses)."""
+        at = getattr(self.active_backend, "backend_at", None)
+        return self.backend if at is None else at(fidelity)
 
     def evaluate_on(
         self, backend: Backend, design: Design, context: EvalContext | None = None, **options: Any
@@ -618,15 +654,22 @@ def _with_common_arguments(init: Any) -> Any:
             owner = type(self).__name__
             claimed = backends.backend_options()
             backend = kwargs.get("backend", backends.SIMULATOR)
-            registered = backend == backends.SIMULATOR or backend in backends.backend_specs()
+            ladder = backends.check_ladder(backend) if isinstance(backend, list | tuple) else None
+            registered = ladder is not None or (
+                isinstance(backend, str)
+                and (backend == backends.SIMULATOR or backend in backends.backend_specs())
+            )
             if not registered and not own_backend:
                 legal = [backends.SIMULATOR, *sorted(backends.backend_specs())]
-                raise ValueError(f"backend: {backend!r} is not legal for {owner}; legal values: {legal}")
+                raise ValueError(
+                    f"backend: {backend!r} is not legal for {owner}; legal values: {legal}, or a "
+                    "ladder of them as a fidelity (['proxy', 'simulator'])"
+                )
             if registered:
                 kwargs.pop("backend", None)
             options = {k: kwargs.pop(k) for k in list(kwargs) if k in claimed}
             for option in options:
-                if claimed[option] != backend:
+                if claimed[option] != backend and (ladder is None or claimed[option] not in ladder):
                     raise ValueError(f"{option} is only legal with backend={claimed[option]!r}")
             user_constraints = None if own_constraints else kwargs.pop("outcome_constraints", None)
             arguments.check_names(owner, signature, kwargs, ["backend", "outcome_constraints", *claimed])
@@ -638,7 +681,9 @@ def _with_common_arguments(init: Any) -> Any:
             self.constructor_kwargs = values
             if user_constraints is not None:
                 self.add_outcome_constraints(user_constraints)
-            if registered and backend != backends.SIMULATOR:
+            if ladder is not None:
+                self.use_backend_ladder(ladder, **options)
+            elif registered and backend != backends.SIMULATOR:
                 self.use_backend(backend, **options)
         finally:
             del self.__dict__["_constructing"]

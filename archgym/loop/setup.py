@@ -154,8 +154,9 @@ def with_trust(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     (the simulator) are returned unchanged, so one flag can cover a whole campaign."""
     _caller_only()
     name = env_kwargs.get("backend")
-    spec = backend_specs().get(name) if isinstance(name, str) else None
-    granted = {} if spec is None else dict.fromkeys(spec.caller_only, True)
+    names = name if isinstance(name, list | tuple) else [name]  # a ladder: every backend in it
+    specs = [backend_specs().get(n) for n in names if isinstance(n, str)]
+    granted = {option: True for spec in specs if spec is not None for option in spec.caller_only}
     return {**env_kwargs, **granted}
 
 
@@ -170,7 +171,8 @@ def simulator_kwargs(env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: v
         for k, v in env_kwargs.items()
-        if k not in options and not (k == "backend" and isinstance(v, str) and v in registered)
+        if k not in options
+        and not (k == "backend" and (isinstance(v, list | tuple) or (isinstance(v, str) and v in registered)))
     }
 
 
@@ -200,12 +202,14 @@ def build_agent(
     spec = registry.agent(name)
     resolved = spec.resolve(params)
     cls = spec.load()
-    why = cls.incompatibility(problem)
+    why = spec.incompatibility(problem, resolved)
     if why is not None:
-        able = [
+        able = [  # at their defaults, and installed
             n
             for n, s in sorted(registry.agents.items())
-            if n != name and s.load().incompatibility(problem) is None
+            if n != spec.name
+            and registry.agent_install_hint(s) is None
+            and s.incompatibility(problem, {}) is None
         ]
         hint = f"agents that can: {', '.join(able) or 'none installed'}"
         if problem.n_objectives > 1:
