@@ -11,7 +11,7 @@ without repeats.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -204,10 +204,22 @@ class GridSearch(Agent):
             )
 
     @classmethod
-    def incompatibility(cls, problem: Problem) -> str | None:
+    def incompatibility(
+        cls, problem: Problem, hyperparameters: Mapping[str, Any] | None = None
+    ) -> str | None:
         why = super().incompatibility(problem)
         if why is not None:
             return why
+        if hyperparameters is not None:  # this run's setting: its grid against its max_designs
+            points, most = hyperparameters["points_per_real"], hyperparameters["max_designs"]
+            size = Grid(problem.design_space, points).size
+            if size > most:
+                return (
+                    f"max_designs: its grid has {size} designs (points_per_real={points}), more than "
+                    f"max_designs={most}; raise max_designs (at most {MAX_DESIGNS_LIMIT}) or lower "
+                    "points_per_real"
+                )
+            return None
         fewest = _fewest_points_per_real()
         size = Grid(problem.design_space, fewest).size
         if size > MAX_DESIGNS_LIMIT:

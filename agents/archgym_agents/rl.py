@@ -24,6 +24,7 @@ What the policy sees:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,18 @@ def auto_batch_size(n_steps: int) -> int:
     """The largest divisor of ``n_steps`` in [4, 64] (whole minibatches), else the whole rollout."""
     divisors = [d for d in range(4, min(64, n_steps) + 1) if n_steps % d == 0]
     return max(divisors) if divisors else n_steps
+
+
+def _dqn_refusal(problem: Problem) -> str | None:
+    """Why DQN can't search ``problem`` (its view must be one Discrete action), or None."""
+    space = problem.design_space
+    if space.is_discrete and len(space) == 1:
+        return None
+    return (
+        f"algorithm: 'dqn' needs a Discrete action view (a single discrete parameter); the "
+        f"stable-baselines3 view of {problem.env_id} is {space.flat_space()}; legal choices for this "
+        "env: 'ppo', 'a2c'"
+    )
 
 
 class _SymlogObservation(gym.ObservationWrapper[np.ndarray, Any, np.ndarray]):
@@ -154,18 +167,22 @@ class ReinforcementLearning(InteractiveAgent):
     single_objective = True
     multi_objective = False
 
+    @classmethod
+    def incompatibility(
+        cls, problem: Problem, hyperparameters: Mapping[str, Any] | None = None
+    ) -> str | None:
+        why = super().incompatibility(problem)
+        if why is None and hyperparameters is not None and hyperparameters["algorithm"] == "dqn":
+            return _dqn_refusal(problem)
+        return why
+
     def __init__(self, problem: Problem, *, seed: int, **hyperparameters: Any) -> None:
         super().__init__(problem, seed=seed)
         hp = SPEC.resolve(hyperparameters)
         algorithm, n_steps, batch_size = hp["algorithm"], hp["n_steps"], hp["batch_size"]
-        space = problem.design_space
-        if algorithm == "dqn" and not (space.is_discrete and len(space) == 1):
-            view = space.flat_space()
-            raise ValueError(
-                f"algorithm: 'dqn' needs a Discrete action view (a single discrete parameter); the "
-                f"stable-baselines3 view of {problem.env_id} is {view}; legal choices for this env: "
-                "'ppo', 'a2c'"
-            )
+        refusal = _dqn_refusal(problem) if algorithm == "dqn" else None
+        if refusal is not None:
+            raise ValueError(refusal)
         if algorithm == "ppo":
             if n_steps == 1 or batch_size == 1:
                 name = "n_steps" if n_steps == 1 else "batch_size"

@@ -11,7 +11,7 @@ Order is enforced as in pyribs: ``tell`` must answer the designs of the precedin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -109,9 +109,18 @@ class _AgentBase:
     by ``--resume DIR --budget N``, since its records would differ from a run of N."""
 
     @classmethod
-    def incompatibility(cls, problem: Problem) -> str | None:
+    def incompatibility(
+        cls, problem: Problem, hyperparameters: Mapping[str, Any] | None = None
+    ) -> str | None:
         """Why this agent can't search ``problem`` (None if it can). Checked before the first
-        evaluation; subclasses add their own limits (e.g. discrete spaces only)."""
+        evaluation; subclasses add their own limits (e.g. discrete spaces only).
+
+        ``hyperparameters`` are the resolved settings of the run being built (None: judge the
+        agent at its best setting), so a limit that one setting brings — grid's
+        ``max_designs``, rl's ``algorithm="dqn"`` — is told before any evaluation and named,
+        and the "agents that can" hint lists only agents whose defaults can. Call it through
+        :meth:`archgym.AgentSpec.incompatibility`, which also serves subclasses written
+        before this argument existed."""
         if problem.n_objectives > 1 and not cls.multi_objective:
             return f"it is single-objective and the env has {problem.n_objectives} objectives"
         if problem.n_objectives == 1 and not cls.single_objective:

@@ -7,6 +7,7 @@ campaigns sample settings from; the agent class is imported only when a run buil
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -86,6 +87,19 @@ class AgentSpec:
     def load(self) -> type:
         return load_entry_point(self.entry_point)
 
+    def incompatibility(self, problem: Any, params: Mapping[str, Any] | None = None) -> str | None:
+        """Why this agent can't search ``problem`` with ``params`` (resolved with the defaults;
+        None: at its best setting), or None if it can. An agent class whose ``incompatibility``
+        takes only the problem (written before hyperparameters were passed) is asked that."""
+        cls = self.load()
+        check = cls.incompatibility
+        if params is None:
+            return check(problem)  # type: ignore[no-any-return]
+        resolved = self.resolve(params)
+        if "hyperparameters" in inspect.signature(check).parameters:
+            return check(problem, hyperparameters=resolved)  # type: ignore[no-any-return]
+        return check(problem)  # type: ignore[no-any-return]
+
 
 @dataclass(frozen=True)
 class AgentResolver:
@@ -100,7 +114,8 @@ class AgentResolver:
             or raises ``ValueError`` naming the legal names. Called only for a name with this
             prefix that no plugin registered.
         description: one line, shown in ``archgym agents``' footer.
-        extra, requires: as for :class:`AgentSpec`; the specs it resolves inherit them.
+        extra: as for :class:`AgentSpec`; the specs it resolves inherit it.
+        requires: as for :class:`AgentSpec`; the specs it resolves inherit them.
     """
 
     prefix: str
