@@ -1,7 +1,7 @@
 """Multi-fidelity agents against full-fidelity random search at equal cost (issue 23).
 
     python benchmarks/multifidelity.py [--seeds 20] [--mo-seeds 10] [--cost 30] [--jobs 2]
-                                       [--nas-seeds 3] [--nas-cost 10] [--sor-seeds 20] [--sor-cost 10]
+                                       [--nas-seeds 5] [--nas-cost 10] [--sor-seeds 20] [--sor-cost 10]
                                        [--results runs/benchmark-multifidelity.json]
                                        [--only h6 dtlz2 nas sor]
 
@@ -12,7 +12,7 @@ Targets (medians over seeds; baselines run in the same invocation):
   dtlz2  archgym/DTLZ2MF-v0 (biased low fidelities), same cost, --mo-seeds seeds: mo_asha's
          hypervolume at full fidelity >= random's.
   nas    archgym/NASBench201-v0 trained live with schedule_epochs=12 (epochs 1-12 as a continuable
-         fidelity; C = 8, N = 1, 8x8 digits, 600 training images), cost budget --nas-cost full
+         fidelity; C = 8, N = 1, 8x8 digits, 300 training images), cost budget --nas-cost full
          evaluations, --nas-seeds seeds: asha's best validation accuracy at 12 epochs >= random's.
          Printed beside it: asha's training time with continuation (measured) and without it (each
          continued evaluation charged its checkpoint chain's measured training time as well: what
@@ -62,7 +62,7 @@ DTLZ2_AGENTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "mo_asha": ("mo_asha", {}, ASYNC),
 }
 NAS = "archgym/NASBench201-v0"
-NAS_KWARGS = {"schedule_epochs": 12, "channels": 8, "n_cells": 1, "resolution": 8, "max_train": 600}
+NAS_KWARGS = {"schedule_epochs": 12, "channels": 8, "n_cells": 1, "resolution": 8, "max_train": 300}
 NAS_AGENTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "random": ("random", {"batch_size": 1}, {}),
     "asha": ("asha", {}, ASYNC),
@@ -210,7 +210,7 @@ def main() -> int:
     parser.add_argument("--cost", type=float, default=30.0, help="cost budget in full evaluations (30)")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
     parser.add_argument("--results", default="runs/benchmark-multifidelity.json", help="checkpoint file")
-    parser.add_argument("--nas-seeds", type=int, default=3, help="seeds on live NAS (default 3)")
+    parser.add_argument("--nas-seeds", type=int, default=5, help="seeds on live NAS (default 5)")
     parser.add_argument("--nas-cost", type=float, default=10.0, help="NAS cost budget, full evaluations (10)")
     parser.add_argument("--sor-seeds", type=int, default=20, help="seeds on SOR (default 20)")
     parser.add_argument("--sor-cost", type=float, default=10.0, help="SOR cost budget, simulator runs (10)")

@@ -284,3 +284,37 @@ def test_rl_max_train_steps_declares_a_continuable_fidelity() -> None:
         gym.make("archgym/RLHyper-v0", max_train_steps=4096, train_steps=2048)
     with pytest.raises(ValueError, match="max_train_steps"):
         gym.make("archgym/RLHyper-v0", max_train_steps=10)
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"schedule": "async", "simulate_time": True, "workers": 2}], ids=["sync", "simulated"]
+)
+def test_asha_on_rl_steps_continues_promotions_reproducibly(tmp_path: Path, options: dict) -> None:
+    import pyarrow.parquet as pq
+
+    kwargs = {"max_train_steps": 256, "eval_episodes": 1}
+    params = {"eta": 2, "n_rungs": 2}  # rungs 128 and 256 steps
+
+    def once(name: str):
+        run(
+            env="archgym/RLHyper-v0",
+            agent="asha",
+            agent_params=params,
+            budget=None,
+            cost_budget=1.5,
+            seed=4,
+            out=tmp_path / name,
+            env_kwargs=kwargs,
+            progress=False,
+            **options,
+        )
+        return pq.read_table(tmp_path / name / "evaluations.parquet").to_pandas().sort_values("step")
+
+    first, second = once("a"), once("b")
+    columns = ["fidelity", "reward", "cost", "metric.continued_from", "finish_s"]
+    if not options:
+        columns.remove("finish_s")  # real time
+    assert first[columns].reset_index(drop=True).equals(second[columns].reset_index(drop=True))
+    promoted = first[first["fidelity"] == 256]
+    assert len(promoted) > 0 and (promoted["metric.continued_from"] == 128).all()
+    assert (promoted["cost"] == 0.5).all() and (promoted["metric.checkpoint_missing"] == 0).all()

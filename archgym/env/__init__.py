@@ -7,6 +7,7 @@ nothing of the loop, the records or the proxy machinery.
 
 from archgym.env.backends import (
     SIMULATOR,
+    BackendLadder,
     BackendSpec,
     backend_options,
     backend_specs,
@@ -38,6 +39,7 @@ __all__ = [
     "TIME_UNIT",
     "ActionCodec",
     "Backend",
+    "BackendLadder",
     "BackendSpec",
     "CheckpointStore",
     "DesignEnv",

@@ -36,6 +36,7 @@ from archgym import (
     Ordinal,
     Real,
 )
+from archgym.env import CONTINUED_FROM
 from archgym_hpo.seeds import SEED_ARGUMENTS, seeds_for
 
 ALGORITHMS = ("PPO", "A2C")
@@ -47,6 +48,9 @@ TASKS: dict[str, float] = {
 }
 TRAIN_STEPS = (64, 1_000_000)
 DEFAULT_TRAIN_STEPS = 1024
+SIMULATED_STEP_S = 1e-3
+"""Seconds per training step of one seed on one CPU thread (PPO on CartPole, the order measured
+here), for the simulated clock's cost model under ``max_train_steps``."""
 """Range of the ``train_steps`` fidelity (environment steps of training per seed)."""
 EVAL_SEED_OFFSET = 10_000
 """Evaluation episodes of training seed s run on a task seeded with ``EVAL_SEED_OFFSET + s``."""
@@ -190,6 +194,24 @@ class RLHyper(DesignEnv):
             "return_std": float(np.std(returns)),
             "train_time_s": train_time,
         }
+
+    def simulated_duration(
+        self, design: Mapping[str, Any], fidelity: Any, metrics: Mapping[str, float]
+    ) -> float | None:
+        """With ``max_train_steps`` (the multi-fidelity form), for the simulated clock: a cost
+        model — the steps this evaluation trained (from its checkpoint's on) × seeds at
+        :data:`SIMULATED_STEP_S` — so asynchronous runs on it are exactly reproducible (measured
+        times are not). Without it, the backend's duration where it declares one (else none)."""
+        if self.max_train_steps is None or self.active_backend is not None:
+            return super().simulated_duration(design, fidelity, metrics)
+        if fidelity is None:
+            return None
+        trained = float(fidelity) - float(metrics.get(CONTINUED_FROM) or 0.0)
+        return trained * len(self.seeds) * SIMULATED_STEP_S
+
+    def declares_duration(self) -> bool:
+        own = self.max_train_steps is not None and self.active_backend is None
+        return own or hasattr(self.active_backend, "simulated_duration")
 
     def _train_one_continuable(
         self, design: Mapping[str, Any], steps: int, seed: int, state: Mapping[str, Any] | None
