@@ -9,12 +9,18 @@ import archgym
 def archgym_envs() -> list[dict[str, Any]]:
     # disable_env_checker: the multi-objective variant's reward is a vector, which Gymnasium's
     # passive checker warns about; archgym.check_env checks both forms.
-    entry = "archgym_mlsys.training:LLMTraining"
+    common = {
+        "entry_point": "archgym_mlsys.training:LLMTraining",
+        "doc": "docs/env-llmtraining.md",
+        "eval_cost": "~3 ms (mlsysim's analytical models; its import takes ~3.5 s once per process)",
+        "extra": "mlsys",
+        "requires": ("mlsysim",),
+    }
     return [
-        {"id": "archgym/LLMTraining-v0", "entry_point": entry},
+        {"id": "archgym/LLMTraining-v0", **common},
         {
             "id": "archgym/LLMTrainingMO-v0",
-            "entry_point": entry,
+            **common,
             "kwargs": {"objective": "time_memory"},
             "disable_env_checker": True,
         },
