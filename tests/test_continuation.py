@@ -76,6 +76,11 @@ def test_default_schedule_is_unchanged_and_not_continuable(tmp_path: Path) -> No
     assert CONTINUED_FROM not in continuable.observed_metrics  # a fact of the run, not the design
     with pytest.raises(ValueError, match="continue_from"):
         continuable.reset(options={"fidelity": 2, "continue_from": 2})  # not below
+    for bad in (float("nan"), 1.5, "1", 10**30):
+        with pytest.raises(ValueError, match="legal values"):
+            continuable.reset(options={"fidelity": 4, "continue_from": bad})
+    with pytest.raises(ValueError, match="checkpoints"):
+        continuable.reset(options={"fidelity": 4, "checkpoints": 3})
     with pytest.raises(ValueError, match="schedule_epochs"):
         NASBench201(schedule_epochs=0)
     with pytest.raises(ValueError, match="schedule_epochs"):

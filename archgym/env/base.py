@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -394,6 +395,8 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
                     f"continue_from: {continue_from!r} is not legal; legal values: fidelities below "
                     f"this episode's {self._fidelity_value!r}"
                 )
+        if checkpoints is not None and not isinstance(checkpoints, str | os.PathLike):
+            raise ValueError(f"checkpoints: {checkpoints!r} is not legal; legal values: a folder path")
         self._continue_from = continue_from
         self._checkpoints = None if checkpoints is None else CheckpointStore(checkpoints)
         self._steps = 0
