@@ -217,3 +217,10 @@ def test_kill_and_resume_loses_no_finished_evaluation(tmp_path: Path) -> None:
     for row in finished:
         assert by_step.loc[row["step"], "reward"] == pytest.approx(row["reward"])
         assert by_step.loc[row["step"], "fidelity"] == row["fidelity"]
+
+
+def test_worker_processes_share_the_run_directory_s_checkpoints(tmp_path: Path) -> None:
+    records = _nas_run(tmp_path / "run", workers=2, cost_budget=1.5)
+    promoted = records[records["metric." + CONTINUED_FROM] > 0]
+    assert len(promoted) > 0  # promotions found checkpoints written by whichever worker trained them
+    assert (records["metric." + CHECKPOINT_MISSING] == 0).all()
