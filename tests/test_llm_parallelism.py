@@ -365,6 +365,8 @@ def test_hardware_replaces_the_clusters_accelerator() -> None:
     assert a100.setup.n_gpus == h100.setup.n_gpus == 64
     assert "fp8" in h100.design_space["precision"].values_list()
     assert "fp8" not in a100.design_space["precision"].values_list()  # A100 has no FP8 rate
+    with pytest.raises(ValueError, match="'precision': 'fp8' is out of the design space"):
+        a100.mlsysim_pick(precision="fp8")
     chosen = design(tp=2, pp=1, dp=32, micro_batch_size=2)
     slow, fast = (step(e, chosen)[1]["metrics"]["step_time_ms"] for e in (a100, h100))
     assert slow > 2 * fast  # 312 against 989 TFLOP/s at 16 bits

@@ -155,12 +155,12 @@ class LLMTraining(DesignEnv):
             "energy_kwh": "kWh",
             "carbon_kg": "kg CO2e",
         }
-        time = Objective("step_time_ms", "min", (TIME_PENALTY, 0.0))
+        step_time = Objective("step_time_ms", "min", (TIME_PENALTY, 0.0))
         if objective == "time":
-            spec = Objectives([time], penalty=TIME_PENALTY)
+            spec = Objectives([step_time], penalty=TIME_PENALTY)
         else:
             memory = Objective("peak_memory_gb", "min", (MEMORY_PENALTY, 0.0))
-            spec = Objectives([time, memory], penalty=[TIME_PENALTY, MEMORY_PENALTY])
+            spec = Objectives([step_time, memory], penalty=[TIME_PENALTY, MEMORY_PENALTY])
         super().__init__(
             design_space=space,
             metrics=metrics,
@@ -183,7 +183,10 @@ class LLMTraining(DesignEnv):
 
     def mlsysim_pick(self, *, precision: str = "bf16", recompute: str = "selective") -> dict[str, Any] | None:
         """mlsysim's ``ParallelismOptimizer`` choice for this problem as a design of this env
-        (None when it finds no feasible split): a baseline to compare agents against."""
+        (None when it finds no feasible split): a baseline to compare agents against.
+        ``precision`` and ``recompute`` take this env's legal values (the optimiser fixes them)."""
+        precision = self.design_space["precision"].validate(precision)
+        recompute = self.design_space["recompute"].validate(recompute)
         return mlsysim_api.optimizer_pick(
             self.setup, precision=precision, recompute=recompute, **self.problem
         )
