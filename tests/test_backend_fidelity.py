@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gymnasium as gym
@@ -116,6 +117,10 @@ def test_multifidelity_agents_screen_on_the_proxy_reproducibly_within_the_cost(
     assert (first["cost"] == first["fidelity"]).all()  # a level's value is its cost
     in_flight = options.get("workers", 1)
     assert first["cost"].sum() - first["cost"].nlargest(in_flight).sum() < 4
+    confirmed = json.loads((tmp_path / "a" / "summary.json").read_text())["best_at_full_fidelity"]
+    simulated = first[(first["backend"] == "simulator") & first["feasible"]]
+    assert confirmed["reward"] == simulated["reward"].max()  # never a proxy's prediction
+    assert first.set_index("step").loc[confirmed["step"], "backend"] == "simulator"
 
 
 def test_a_ladder_run_resumes_with_trust_given_again(model: str, tmp_path: Path) -> None:

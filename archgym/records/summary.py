@@ -17,7 +17,12 @@ __all__ = ["summarize"]
 def summarize(out: Path, problem: Problem) -> dict[str, Any]:
     """``best_reward``/``best_design`` (single objective: the best feasible evaluation;
     multi-objective: the per-objective best and the Pareto set, with the hypervolume against
-    the env's reference point), ``n_evaluations`` and ``n_feasible``."""
+    the env's reference point), ``n_evaluations`` and ``n_feasible``.
+
+    Single-objective runs of an env with a fidelity also get ``best_at_full_fidelity`` (reward,
+    design, step of the best feasible evaluation at the highest fidelity; None if there is none):
+    the best over every fidelity may be a low fidelity's biased value — or a proxy's prediction
+    on a backend ladder — which no full evaluation confirmed."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -30,6 +35,8 @@ def summarize(out: Path, problem: Problem) -> dict[str, Any]:
             return summary | {"best_reward": None, "best_design": None, "best_step": None}
         at = pc.index(scored["reward"], pc.max(scored["reward"])).as_py()
         best = scored.slice(at, 1).to_pylist()[0]
+        if problem.fidelity is not None:
+            summary["best_at_full_fidelity"] = _best_at(scored, float(problem.fidelity.high))
         return summary | {
             "best_reward": best["reward"],
             "best_design": design_of(best),
@@ -40,6 +47,19 @@ def summarize(out: Path, problem: Problem) -> dict[str, Any]:
     keep = np.all(np.isfinite(points), axis=1)
     rows = feasible.filter(keep).to_pylist() if not keep.all() else None
     return summary | _pareto(feasible if rows is None else None, rows, points[keep], problem.reference_point)
+
+
+def _best_at(scored: Any, fidelity: float) -> dict[str, Any] | None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = scored["fidelity"].to_numpy(zero_copy_only=False).astype(np.float64)  # null: NaN
+    at_fidelity = scored.filter(pa.array(np.isclose(values, fidelity, rtol=1e-9, atol=0.0)))
+    if at_fidelity.num_rows == 0:
+        return None
+    at = pc.index(at_fidelity["reward"], pc.max(at_fidelity["reward"])).as_py()
+    best = at_fidelity.slice(at, 1).to_pylist()[0]
+    return {"reward": best["reward"], "design": design_of(best), "step": best["step"]}
 
 
 def _pareto(
