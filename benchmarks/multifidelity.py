@@ -320,9 +320,7 @@ def main() -> int:
             )
         passed = its["smac.hyperband"] <= its["random"]
         ok &= passed
-        print(
-            f"  {'PASS' if passed else 'FAIL'}  hyperband on proxy+simulator <= random on the simulator"
-        )
+        print(f"  {'PASS' if passed else 'FAIL'}  hyperband on proxy+simulator <= random on the simulator")
     return 0 if ok else 1
 
 
