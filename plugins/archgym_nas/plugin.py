@@ -8,7 +8,16 @@ import archgym
 
 @archgym.hookimpl
 def archgym_envs() -> list[dict[str, Any]]:
-    return [{"id": "archgym/NASBench201-v0", "entry_point": "archgym_nas.env:NASBench201"}]
+    return [
+        {
+            "id": "archgym/NASBench201-v0",
+            "entry_point": "archgym_nas.env:NASBench201",
+            "doc": "docs/env-nasbench201.md",
+            "eval_cost": "≈3 s trained live at 3 epochs (torch, CPU); ≈20 µs with backend='table'",
+            "extra": "nas",
+            "requires": ("torch", "sklearn"),
+        }
+    ]
 
 
 @archgym.hookimpl
