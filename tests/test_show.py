@@ -86,3 +86,16 @@ def test_show_of_a_map_elites_run_includes_its_archive_heatmap(tmp_path: Path) -
     run(env="archgym/Branin-v0", agent="random", budget=5, seed=0, out=plain, progress=False)
     show(plain, tmp_path / "view2")
     assert not (tmp_path / "view2" / "figures" / "archive.png").exists()
+
+
+def test_show_of_a_multi_fidelity_run_gives_the_best_confirmed_at_full_fidelity(tmp_path: Path) -> None:
+    out = tmp_path / "mf"
+    run(env="archgym/BraninMF-v0", agent="asha", budget=40, seed=0, out=out, progress=False)
+    view = show(out, tmp_path / "view")
+    rows = pq.read_table(out / PARQUET).to_pylist()
+    full = [r["reward"] for r in rows if r["feasible"] and r["fidelity"] == 1.0]
+    optimum = json.loads((out / "summary.json").read_text())["optimal_reward"]
+    assert full and view["best_at_full_fidelity"] == max(full)
+    assert view["regret_at_full_fidelity"] == pytest.approx(optimum - max(full))
+    assert view["best_reward"] == max(r["reward"] for r in rows if r["feasible"])  # over every fidelity
+    assert "best at full fidelity:" in view["text"]

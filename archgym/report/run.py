@@ -66,6 +66,12 @@ def show(run_dir: str | Path, out: str | Path | None = None, *, top: int = 5) ->
         optimum = summary.get("optimal_reward")
         view |= {"best_so_far": curve.tolist(), "best_reward": best}
         view["regret"] = None if optimum is None or best is None else float(optimum) - best
+        if "best_at_full_fidelity" in summary:  # a fidelity env: the best confirmed at full fidelity
+            full = (summary["best_at_full_fidelity"] or {}).get("reward")
+            view["best_at_full_fidelity"] = full
+            view["regret_at_full_fidelity"] = (
+                None if optimum is None or full is None else float(optimum) - float(full)
+            )
         order = [i for i in np.argsort(-np.nan_to_num(rewards, nan=-np.inf)) if feasible[i]]
     else:
         view |= {"hypervolume": summary.get("hypervolume"), "front": summary.get("pareto_front")}
@@ -102,6 +108,12 @@ def _text(run_dir: Path, meta: dict[str, Any], summary: dict[str, Any], view: di
             lines.append(f"regret: {view['regret']:.6g} (known optimum {optimum:.6g})")
         else:
             lines.append("regret: unknown (the env declares no optimum, or the run has no summary)")
+        if "best_at_full_fidelity" in view:  # lower fidelities' values may be biased (or a proxy's)
+            full = view["best_at_full_fidelity"]
+            text = "none evaluated at full fidelity" if full is None else cell(full)
+            if view["regret_at_full_fidelity"] is not None:
+                text += f"; its regret {view['regret_at_full_fidelity']:.6g}"
+            lines.append(f"best at full fidelity: {text}")
     else:
         hv = view["hypervolume"]
         lines.append(f"hypervolume: {cell(hv) if hv is not None else 'unknown (no summary)'}")
