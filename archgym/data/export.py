@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,7 +29,9 @@ from archgym.records import (
     PARAM,
     PARQUET,
     RUN_META,
+    STAT,
     consolidate,
+    design_of,
     layout_from_meta,
     read_card,
 )
@@ -38,6 +41,7 @@ from archgym.records.journal import count_journal_rows
 __all__ = [
     "CARD_FORMAT",
     "REQUIRED_COLUMNS",
+    "add_statistics",
     "card_paths",
     "export",
     "load_dataset",
@@ -228,6 +232,58 @@ def _stored_units(meta: Mapping[str, Any]) -> dict[str, str] | None:
     return known
 
 
+def env_statistics(env_id: str, env_kwargs: Mapping[str, Any]) -> Any:
+    """The env (built on its own simulator, never loading a model) whose :meth:`statistics`
+    give a dataset's free statistics; None where it can't be built here."""
+    import gymnasium as gym
+
+    try:
+        return gym.make(env_id, **simulator_kwargs(env_kwargs)).unwrapped
+    except Exception:  # plugin not installed here, kwargs it no longer takes: no statistics
+        return None
+
+
+def add_statistics(
+    table: Any, env_id: str, env_kwargs: Mapping[str, Any], *, source: str = "records"
+) -> tuple[Any, dict[str, Any]]:
+    """``table`` with a ``stat.<name>`` column per free statistic the env declares, computed from
+    each row's design (deterministic and cheap, so records written before the env declared them
+    get them too), and ``{"names": …, "estimates": …}``. An env that can't be built here keeps
+    the columns the records hold, with a warning naming ``source``."""
+    import pyarrow as pa
+
+    held = [c[len(STAT) :] for c in table.column_names if c.startswith(STAT)]
+    env = env_statistics(env_id, env_kwargs)
+    if env is None:
+        if env_id:
+            warnings.warn(
+                f"{source}: env {env_id} can't be built here: free statistics not computed "
+                f"(kept the {len(held)} the records hold)",
+                UserWarning,
+                stacklevel=2,
+            )
+        return table, {"names": held, "estimates": {}}
+    names = list(env.statistic_names)
+    values: dict[str, list[float | None]] = {n: [] for n in names}
+    for row in table.to_pylist():
+        design = design_of(row)
+        try:
+            stats = env.statistics(env.design_space.validate(design)) if design else {}
+        except ValueError:  # a design the space refuses (a forbidden combination): no statistics
+            stats = {}
+        for n in names:
+            v = stats.get(n)
+            values[n].append(None if v is None or not math.isfinite(float(v)) else float(v))
+    for n in names:
+        column = pa.array(values[n], pa.float64())
+        if STAT + n in table.column_names:
+            table = table.set_column(table.column_names.index(STAT + n), STAT + n, column)
+        else:
+            table = table.append_column(STAT + n, column)
+    env.close()
+    return table, {"names": names, "estimates": dict(env.statistic_estimates)}
+
+
 def scrub_env_kwargs(table: Any, source: str = "records") -> Any:
     """``table`` with its ``env_kwargs`` column (canonical JSON text) stripped of caller-only
     options, so records copied from files never carry trust on (see :func:`_source_meta`)."""
@@ -286,7 +342,8 @@ def export(inputs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
             "env_id": meta["env_id"],
             "env_version": meta["env_version"],
             "env_kwargs": meta["env_kwargs"],
-            "layout": meta["layout"],
+            # the statistics are recomputed below: records with and without them are one problem
+            "layout": {k: v for k, v in meta["layout"].items() if k != "statistics"},
         }
         if first is None:
             first, first_meta, first_source = problem, meta, source
@@ -313,12 +370,17 @@ def export(inputs: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
         first["env_id"], first["env_kwargs"], source=str(first_source)
     )
     merged = pa.concat_tables(tables, promote_options="default")
+    merged, statistics = add_statistics(
+        merged, first["env_id"], first["env_kwargs"], source=str(first_source)
+    )
+    first = {**first, "layout": {**first["layout"], "statistics": list(statistics["names"])}}
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         pacsv.write_csv(merged, out)
     else:
         pq.write_table(merged, out)
     card = _card(out, first, merged, runs, versions, units)
+    card["statistic_estimates"] = statistics["estimates"]
     json_path, md_path = card_paths(out)
     json_path.write_text(json.dumps(card, indent=2, default=str))
     md_path.write_text(_card_markdown(card))
@@ -416,6 +478,10 @@ def _card_markdown(card: Mapping[str, Any]) -> str:
         lines.append(f"| {p['name']} | {p['type']} | {domain} | {p['condition'] or ''} |")
     lines += ["", "## Metrics", "", "| column | unit |", "| --- | --- |"]
     lines += [f"| metric.{m} | {u} |" for m, u in card["metric_units"].items()]
+    stats = card["layout"].get("statistics") or []
+    if stats:
+        lines += ["", "## Free statistics (computed from the design, no simulator call)", ""]
+        lines += [f"- stat.{n}" for n in stats]
     lines += [
         "",
         "## Runs",

@@ -263,6 +263,15 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
     are what :meth:`versions` records with every run."""
     constructor_kwargs: dict[str, Any]
     """The arguments this env was constructed with, defaults filled in (set by the base)."""
+    statistic_names: tuple[str, ...] = ()
+    """Names of the env's *free statistics*: cheap, deterministic numbers of a design computed
+    without running the simulator (an analytic cycle count, a parameter count, FLOPs), returned
+    by :meth:`statistics`. Records and datasets carry them as ``stat.<name>`` columns, and proxies
+    use them as features and for pretraining (FBNetV3): they are what a cost model gets for free.
+    Set per instance where they depend on constructor arguments (one per layer of a workload)."""
+    statistic_estimates: dict[str, str] = {}  # noqa: RUF012 - read-only default, set per env
+    """Metric → the statistic that is its analytic estimate (``{"cycles": "compute_cycles"}``):
+    a proxy may model the metric relative to it (``log(cycles / compute_cycles)``)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -337,6 +346,12 @@ class DesignEnv(gym.Env[np.ndarray, dict[str, Any]]):
         Raise :class:`InfeasibleDesign` (or any exception) for a failed evaluation.
         """
         raise NotImplementedError
+
+    def statistics(self, design: Design) -> dict[str, float]:
+        """The free statistics of a valid ``design``, one value per name in
+        :attr:`statistic_names`: deterministic and cheap (no simulator call), so a proxy can
+        compute them for every design it serves. None declared: ``{}``."""
+        return {}
 
     def pareto_front(self, n_points: int) -> np.ndarray | None:
         """``n_points`` points of the true Pareto front in reward units, where it is known."""

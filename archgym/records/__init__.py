@@ -5,7 +5,7 @@ results, and the summary computed from the records.
 See :mod:`archgym.records.schema` for the columns.
 """
 
-from archgym.records.codec import design_of, result_from_row, result_from_step
+from archgym.records.codec import design_of, result_from_row, result_from_step, statistics_of
 from archgym.records.files import consolidate, read_card
 from archgym.records.journal import Journal, read_journal
 from archgym.records.schema import (
@@ -20,6 +20,7 @@ from archgym.records.schema import (
     REWARD,
     RUN_CONSTANT_COLUMNS,
     RUN_META,
+    STAT,
     RecordLayout,
     layout_from_meta,
     layout_to_meta,
@@ -39,6 +40,7 @@ __all__ = [
     "REWARD",
     "RUN_CONSTANT_COLUMNS",
     "RUN_META",
+    "STAT",
     "Journal",
     "RecordLayout",
     "consolidate",
@@ -50,5 +52,6 @@ __all__ = [
     "result_from_row",
     "result_from_step",
     "run_constants",
+    "statistics_of",
     "summarize",
 ]

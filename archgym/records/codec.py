@@ -18,7 +18,7 @@ from archgym.records.schema import PARAM, REWARD, RecordLayout
 from archgym.search import EvalResult
 from archgym.spaces import Design
 
-__all__ = ["design_of", "result_from_row", "result_from_step"]
+__all__ = ["design_of", "result_from_row", "result_from_step", "statistics_of"]
 
 
 def result_from_step(
@@ -54,6 +54,12 @@ def design_of(row: Mapping[str, Any]) -> Design:
     """The design of a record row: its ``param.*`` columns, without the nulls of parameters that
     were inactive (a parameter's legal values never include None)."""
     return {k[len(PARAM) :]: v for k, v in row.items() if k.startswith(PARAM) and v is not None}
+
+
+def statistics_of(row: Mapping[str, Any], layout: RecordLayout) -> dict[str, float]:
+    """The free statistics a record row stores (``stat.*``), NaN where null or absent (records
+    written before the env declared them)."""
+    return {n: math.nan if (v := row.get(c)) is None else float(v) for n, c in layout.statistic_columns}
 
 
 def result_from_row(row: Mapping[str, Any], layout: RecordLayout) -> EvalResult:

@@ -19,6 +19,9 @@ reward.<metric>    one column per objective (multi-objective envs), higher-is-be
                    the metric negated where it is minimised
 param.<name>       one column per design parameter (null where inactive)
 metric.<name>      one column per metric, raw units
+constraint.<name>  one column per outcome constraint: its signed violation (<= 0 satisfied)
+stat.<name>        one column per free statistic the env declares (computed without the
+                   simulator; null in records written before the env declared it)
 versions (JSON)    package, plugin and simulator versions
 =================  =====================================================================
 """
@@ -49,6 +52,7 @@ __all__ = [
     "REWARD",
     "RUN_CONSTANT_COLUMNS",
     "RUN_META",
+    "STAT",
     "RecordLayout",
     "layout_from_meta",
     "layout_to_meta",
@@ -59,7 +63,7 @@ JOURNAL = "journal.jsonl"
 RUN_META = "run.json"
 PARQUET = "evaluations.parquet"
 
-PARAM, METRIC, REWARD, CONSTRAINT = "param.", "metric.", "reward.", "constraint."
+PARAM, METRIC, REWARD, CONSTRAINT, STAT = "param.", "metric.", "reward.", "constraint.", "stat."
 
 COLUMNS: dict[str, str] = {
     "run_id": "string",
@@ -122,6 +126,7 @@ class RecordLayout:
     metric_names: tuple[str, ...]
     objective_names: tuple[str, ...] | None  # None: scalar reward
     constraint_names: tuple[str, ...] = ()  # outcome constraints: a constraint.<name> column each
+    statistic_names: tuple[str, ...] = ()  # the env's free statistics: a stat.<name> column each
 
     @functools.cached_property
     def param_columns(self) -> tuple[tuple[str, str], ...]:
@@ -136,6 +141,10 @@ class RecordLayout:
     def constraint_columns(self) -> tuple[tuple[str, str], ...]:
         return tuple((name, CONSTRAINT + name) for name in self.constraint_names)
 
+    @functools.cached_property
+    def statistic_columns(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, STAT + name) for name in self.statistic_names)
+
     def row(
         self,
         *,
@@ -149,7 +158,9 @@ class RecordLayout:
         start_s: float | None = None,
         finish_s: float | None = None,
         cost: float | None = None,
+        statistics: Mapping[str, float] | None = None,
     ) -> dict[str, Any]:
+        """One record row; ``statistics``: the design's free statistics (null where not given)."""
         row: dict[str, Any] = {
             "step": step,
             "batch": batch,
@@ -178,6 +189,8 @@ class RecordLayout:
             row[METRIC + name] = _finite_or_none(result.metrics.get(name, math.nan))
         for name in self.constraint_names:
             row[CONSTRAINT + name] = _finite_or_none(result.constraints.get(name, math.nan))
+        for name in self.statistic_names:
+            row[STAT + name] = _finite_or_none(float((statistics or {}).get(name, math.nan)))
         return row
 
     def arrow_schema(self) -> Any:
@@ -192,6 +205,7 @@ class RecordLayout:
         fields += [(PARAM + p.name, _arrow_type(p)) for p in self.design_space]
         fields += [(METRIC + m, pa.float64()) for m in self.metric_names]
         fields += [(CONSTRAINT + c, pa.float64()) for c in self.constraint_names]
+        fields += [(STAT + s, pa.float64()) for s in self.statistic_names]
         fields.append(("versions", pa.string()))
         return pa.schema(fields)
 
@@ -225,6 +239,7 @@ def layout_to_meta(layout: RecordLayout) -> dict[str, Any]:
         "metrics": list(layout.metric_names),
         "objectives": None if layout.objective_names is None else list(layout.objective_names),
         "constraints": list(layout.constraint_names),
+        "statistics": list(layout.statistic_names),
     }
 
 
@@ -248,6 +263,7 @@ def layout_from_meta(meta: Mapping[str, Any]) -> RecordLayout:
         metric_names=tuple(meta["layout"]["metrics"]),
         objective_names=None if objectives is None else tuple(objectives),
         constraint_names=tuple(meta["layout"].get("constraints") or ()),  # older runs: none
+        statistic_names=tuple(meta["layout"].get("statistics") or ()),  # older runs: none
     )
 
 

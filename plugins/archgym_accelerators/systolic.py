@@ -11,6 +11,7 @@ COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and DETAILED_ACCESS_REPORT.csv). The on
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -52,6 +53,22 @@ TARGET_PENALTY = -1e3
 OBJECTIVES = ("latency", "latency_area", "targets")
 
 WORD_BYTES = 1  # SCALE-Sim 3.0 hard-codes 1-byte words, so a KB of SRAM holds 1024 words
+
+STATISTICS = (
+    "compute_cycles",
+    "pe_count",
+    "sram_kb_total",
+    "mapping_efficiency",
+    "dram_words",
+    "refetch_words",
+    "dram_to_compute",
+    "refetch_to_compute",
+    "worst_layer_dram_to_compute",
+    "fill_cycles",
+    "drain_cycles",
+)
+"""The env's free statistics (then ``compute_cycles.<layer>`` per layer): see
+:meth:`SystolicArray.statistics`."""
 
 
 def area_estimate_mm2(design: Mapping[str, Any]) -> float:
@@ -119,6 +136,32 @@ def scalesim_topology(layers: tuple[Layer, ...]) -> Any:
     return topology
 
 
+def layer_operands(layer: Layer) -> tuple[int, int, int]:
+    """SCALE-Sim's GEMM view of a layer: (ofmap pixels, conv window size, filters), the shapes of
+    its ifmap operand matrix (pixels × window) and filter operand matrix (window × filters)."""
+    return layer.ofmap_h * layer.ofmap_w, layer.filter_h * layer.filter_w * layer.channels, layer.filters
+
+
+def compute_cycles(layer: Layer, rows: int, cols: int, dataflow: str) -> int:
+    """Cycles the array computes ``layer`` for when memory never stalls: SCALE-Sim's compute model
+    (``scalesim.compute.systolic_compute_{os,ws,is}``), without building its demand matrices.
+
+    The dataflow maps the GEMM onto the array as (Sr, Sc, T): output stationary
+    (pixels, filters, window), weight stationary (window, filters, pixels), input stationary
+    (window, pixels, filters). The work folds into ⌈Sr/rows⌉ × ⌈Sc/cols⌉ folds; each fold streams T
+    operands plus the pipeline fill and drain (rows + cols − 2), and the stationary dataflows
+    (ws, is) first load their stationary operand (rows more cycles); SCALE-Sim counts one cycle
+    less per layer (its last cycle index, not the count)."""
+    pixels, window, filters = layer_operands(layer)
+    sr, sc, t = {
+        "os": (pixels, filters, window),
+        "ws": (window, filters, pixels),
+        "is": (window, pixels, filters),
+    }[dataflow]
+    per_fold = t + rows + cols - 2 + (0 if dataflow == "os" else rows)
+    return math.ceil(sr / rows) * math.ceil(sc / cols) * per_fold - 1
+
+
 class SystolicArray(DesignEnv):
     """Systolic-array accelerator design on SCALE-Sim: minimise the cycles of a DNN layer set.
 
@@ -183,6 +226,10 @@ class SystolicArray(DesignEnv):
             design_space=space, metrics=metrics, objective=_objective(objective, targets, metrics)
         )
         self.total_macs = sum(layer.macs for layer in self.layers)
+        self.statistic_names = (*STATISTICS, *(f"compute_cycles.{layer.name}" for layer in self.layers))
+        self.statistic_estimates = {"cycles": "compute_cycles", "array_cycles": "compute_cycles"} | {
+            f"cycles.{layer.name}": f"compute_cycles.{layer.name}" for layer in self.layers
+        }
         if objective == "latency_area":
             # hypervolume reference: one MAC per cycle, and the largest area in the space
             largest = {
@@ -193,6 +240,56 @@ class SystolicArray(DesignEnv):
                 "ofmap_sram_kb": SRAM_KB[-1],
             }
             self.reference_point = np.array([-float(self.total_macs), -area_estimate_mm2(largest)])
+
+    def statistics(self, design: Mapping[str, Any]) -> dict[str, float]:
+        """Free statistics of a design (no SCALE-Sim call; ~20 µs): SCALE-Sim's compute cycles
+        per layer and in total (:func:`compute_cycles`), PEs, SRAM, and how memory-bound the
+        design is. ``dram_words`` is the layer set's compulsory DRAM traffic (each ifmap, filter
+        and ofmap once), ``dram_to_compute`` the cycles moving it at ``dram_bandwidth`` over the
+        compute cycles (above 1 the design must stall), ``refetch_words`` adds the traffic of
+        operands that overflow their SRAM and are streamed again for every fold. SCALE-Sim's
+        ``cycles`` run from the first DRAM read to the last DRAM write: ``fill_cycles`` is the
+        time to fill the ifmap and filter SRAM (or the whole operand, if smaller) before a layer
+        computes, ``drain_cycles`` that to write the last ofmap buffer back."""
+        rows, cols, flow = int(design["array_rows"]), int(design["array_cols"]), str(design["dataflow"])
+        bandwidth = float(design["dram_bandwidth"])
+        sram = {k: 1024 * int(design[f"{k}_sram_kb"]) // WORD_BYTES for k in ("ifmap", "filter", "ofmap")}
+        total = words = refetch = worst = fill = drain = 0.0
+        out: dict[str, float] = {}
+        for layer in self.layers:
+            cycles = compute_cycles(layer, rows, cols, flow)
+            pixels, window, filters = layer_operands(layer)
+            sizes = {
+                "ifmap": layer.ifmap_h * layer.ifmap_w * layer.channels,
+                "filter": window * filters,
+                "ofmap": pixels * filters,
+            }
+            folds = math.ceil((pixels if flow == "os" else window) / rows) * math.ceil(
+                (pixels if flow == "is" else filters) / cols
+            )
+            layer_words = sum(sizes.values())
+            layer_refetch = sum(n * (folds - 1) for k, n in sizes.items() if n > sram[k] and k != "ofmap")
+            worst = max(worst, (layer_words + layer_refetch) / bandwidth / cycles)
+            fill += (min(sizes["ifmap"], sram["ifmap"]) + min(sizes["filter"], sram["filter"])) / bandwidth
+            drain += min(sizes["ofmap"], sram["ofmap"]) / bandwidth
+            out[f"compute_cycles.{layer.name}"] = float(cycles)
+            total += cycles
+            words += layer_words
+            refetch += layer_refetch
+        pes = rows * cols
+        return {
+            "compute_cycles": total,
+            "pe_count": float(pes),
+            "sram_kb_total": float(sum(int(design[f"{k}_sram_kb"]) for k in ("ifmap", "filter", "ofmap"))),
+            "mapping_efficiency": self.total_macs / (total * pes),
+            "dram_words": words,
+            "refetch_words": refetch,
+            "dram_to_compute": words / bandwidth / total,
+            "refetch_to_compute": (words + refetch) / bandwidth / total,
+            "worst_layer_dram_to_compute": worst,
+            "fill_cycles": fill,
+            "drain_cycles": drain,
+        } | out
 
     def simulate(self, design: Mapping[str, Any], workdir: str) -> list[Any]:
         """Run SCALE-Sim on the layer set; its reports go to ``workdir``. Returns its per-layer
