@@ -39,7 +39,7 @@ import numpy as np
 from archgym import records
 from archgym.env import BackendSpec, EvalContext
 from archgym.plugins import hookimpl
-from archgym.records import METRIC, RecordLayout, design_of, layout_from_meta, layout_to_meta
+from archgym.records import METRIC, STAT, RecordLayout, design_of, layout_from_meta, layout_to_meta
 from archgym.spaces import Categorical, Design, DesignSpace
 
 __all__ = ["ProxyModel", "encode", "load", "load_for_env", "train"]
@@ -57,27 +57,46 @@ def card_path(model: str | Path) -> Path:
 # --- features ------------------------------------------------------------------------------------
 class Encoder:
     """Designs → feature rows: each parameter's unit encoding (log-aware; -1 where inactive),
-    plus one-hot columns for categoricals with more than two values."""
+    plus one-hot columns for categoricals with more than two values, then the env's free
+    statistics named in ``statistics`` (signed ``log1p``: they span decades), computed by
+    ``env.statistics`` for every design encoded — in training and when serving alike, so a
+    served prediction's time includes them."""
 
-    def __init__(self, space: DesignSpace) -> None:
+    def __init__(self, space: DesignSpace, env: Any = None, statistics: Sequence[str] = ()) -> None:
         self.space = space
+        self.env = env
+        self.statistics = tuple(statistics)
+        if self.statistics and env is None:
+            raise ValueError("Encoder: statistics need the env that computes them")
         self.columns: list[str] = []
         for p in space:
             self.columns.append(p.name)
             if isinstance(p, Categorical) and p.n_values > 2:
                 self.columns += [f"{p.name}={v}" for v in p.values_list()]
+        self.columns += [STAT + name for name in self.statistics]
 
-    def row(self, design: Mapping[str, Any]) -> list[float]:
+    def stats(self, design: Mapping[str, Any]) -> dict[str, float]:
+        """The design's free statistics (``{}`` where none are used)."""
+        return self.env.statistics(design) if self.statistics else {}
+
+    def row(self, design: Mapping[str, Any], stats: Mapping[str, float] | None = None) -> list[float]:
         out: list[float] = []
         for p in self.space:
             value = design.get(p.name)
             out.append(-1.0 if value is None else p.to_unit(value))
             if isinstance(p, Categorical) and p.n_values > 2:
                 out += [float(value == v) for v in p.values_list()]
+        if self.statistics:
+            stats = self.stats(design) if stats is None else stats
+            out += [math.copysign(math.log1p(abs(v)), v) for v in (float(stats[n]) for n in self.statistics)]
         return out
 
     def __call__(self, designs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         return np.array([self.row(d) for d in designs], dtype=np.float64).reshape(len(designs), -1)
+
+    def anchors(self, designs: Sequence[Mapping[str, Any]], name: str) -> np.ndarray:
+        """The statistic ``name`` of each design (the analytic estimate a ratio target divides by)."""
+        return np.array([float(self.env.statistics(d)[name]) for d in designs], dtype=np.float64)
 
 
 def encode(space: DesignSpace, designs: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -90,10 +109,12 @@ class Served:
     """One fitted scikit-learn regressor compiled to ONNX and run by ONNX Runtime on one thread
     (float32, as tree-ensemble ONNX operators compute). The regressor predicts the standardised
     (transformed) target, ``(t - centre) / scale``, so float32 keeps its precision even for a
-    target with a large offset; the rest is undone here in float64."""
+    target with a large offset; the rest is undone here in float64: ``raw`` is the target,
+    ``log`` its logarithm, ``ratio`` the logarithm of the target over its analytic estimate (a
+    free statistic, ``anchor``)."""
 
     def __init__(
-        self, estimator: Any, n_features: int, log: bool, centre: float = 0.0, scale: float = 1.0
+        self, estimator: Any, n_features: int, transform: str, centre: float = 0.0, scale: float = 1.0
     ) -> None:
         import onnxruntime as ort
         from skl2onnx import to_onnx
@@ -107,34 +128,67 @@ class Served:
             graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
         self.input = self.session.get_inputs()[0].name
-        self.log, self.centre, self.scale = log, centre, scale
+        self.transform, self.centre, self.scale = transform, centre, scale
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, anchor: np.ndarray | None = None) -> np.ndarray:
         y = self.session.run(None, {self.input: np.asarray(x, dtype=np.float32)})[0]
         y = np.asarray(y, dtype=np.float64).reshape(len(x)) * self.scale + self.centre
-        return np.exp(y) if self.log else y
+        if self.transform == "raw":
+            return y
+        if self.transform == "log":
+            return np.exp(y)
+        assert anchor is not None, "a ratio target needs its anchor statistic"
+        return np.exp(y) * anchor
 
 
-def _fit_served(kind: str, seed: int, x: np.ndarray, t: np.ndarray, log: bool) -> tuple[Any, Served]:
+TRANSFORMS = ("raw", "log", "ratio")
+
+
+def forward(transform: str, y: np.ndarray, anchor: np.ndarray | None = None) -> np.ndarray:
+    """The target as a model fits it (see :class:`Served`)."""
+    if transform == "raw":
+        return y
+    if transform == "log":
+        return np.log(y)
+    assert anchor is not None
+    return np.log(y / anchor)
+
+
+def _fit_served(
+    kind: str, seed: int, x: np.ndarray, t: np.ndarray, transform: str, init: Any = None
+) -> tuple[Any, Served]:
     """Fit ``kind`` on the standardised transformed target ``t``; return it and its served form."""
     centre, scale = float(np.mean(t)), float(np.std(t)) or 1.0
-    estimator = _estimator(kind, seed).fit(x, (t - centre) / scale)
-    return estimator, Served(estimator, x.shape[1], log, centre, scale)
+    estimator = _fit(kind, seed, x, (t - centre) / scale, init)
+    return estimator, Served(estimator, x.shape[1], transform, centre, scale)
 
 
 class ProxyModel:
-    """Fitted per-target regressors plus the encoder; predicts metrics in raw units."""
+    """Fitted per-target regressors plus the encoder; predicts metrics in raw units.
 
-    def __init__(self, card: Mapping[str, Any], estimators: Mapping[str, Any]) -> None:
+    A model trained with free statistics computes them with ``env`` (the env it serves; built
+    from the card, on its own simulator, where not given)."""
+
+    def __init__(self, card: Mapping[str, Any], estimators: Mapping[str, Any], env: Any = None) -> None:
         self.card = dict(card)
         self.space = layout_from_meta({"layout": card["layout"]}).design_space
-        self.encoder = Encoder(self.space)
+        used = tuple(card.get("statistics", {}).get("used", ()))
+        if used and env is None:
+            from archgym.data.export import env_statistics
+
+            env = env_statistics(card["env_id"], card["env_kwargs"])
+            if env is None:
+                raise ValueError(
+                    f"proxy for {card['env_id']}: uses free statistics, but the env can't be built here"
+                )
+        self.encoder = Encoder(self.space, env, used)
         self.estimators = dict(estimators)
+        self.anchors = {t: card["targets"][t].get("anchor") for t in self.estimators}
         self.served = {
             t: Served(
                 est,
                 len(self.encoder.columns),
-                card["targets"][t]["transform"] == "log",
+                card["targets"][t]["transform"],
                 card["targets"][t]["centre"],
                 card["targets"][t]["scale"],
             )
@@ -142,19 +196,24 @@ class ProxyModel:
         }
         self.metrics = list(card["layout"]["metrics"])
 
-    def predict_rows(self, target: str, x: np.ndarray) -> np.ndarray:
-        return self.served[target](x)
+    def predict_rows(self, target: str, x: np.ndarray, anchor: np.ndarray | None = None) -> np.ndarray:
+        return self.served[target](x, anchor)
 
     def predict(self, designs: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
         x = self.encoder(designs)
-        return {t: self.predict_rows(t, x) for t in self.estimators}
+        return {
+            t: self.predict_rows(t, x, None if a is None else self.encoder.anchors(designs, a))
+            for t, a in self.anchors.items()
+        }
 
     def predict_metrics(self, design: Design) -> dict[str, float]:
-        """One design's metrics: predicted for the model's targets, NaN for the others."""
-        x = np.array([self.encoder.row(design)], dtype=np.float64)
+        """One design's metrics: predicted for the model's targets, NaN for the others (its free
+        statistics computed once, for the features and the anchors)."""
+        stats = self.encoder.stats(design)
+        x = np.array([self.encoder.row(design, stats)], dtype=np.float64)
         out = dict.fromkeys(self.metrics, math.nan)
-        for t in self.estimators:
-            out[t] = float(self.predict_rows(t, x)[0])
+        for t, a in self.anchors.items():
+            out[t] = float(self.predict_rows(t, x, None if a is None else np.array([stats[a]]))[0])
         return out
 
 
@@ -162,7 +221,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load(model: str | os.PathLike[str], *, trust: bool = False) -> ProxyModel:
+def load(model: str | os.PathLike[str], *, trust: bool = False, env: Any = None) -> ProxyModel:
     """Load a model written by :func:`train`.
 
     The card is read first (plain JSON). The model file itself is a pickle, which can run code:
@@ -187,7 +246,7 @@ def load(model: str | os.PathLike[str], *, trust: bool = False) -> ProxyModel:
     payload = joblib.load(path)
     if not isinstance(payload, dict) or "estimators" not in payload:
         raise ValueError(f"{path}: not an archgym proxy model")
-    return ProxyModel(card, payload["estimators"])
+    return ProxyModel(card, payload["estimators"], env)
 
 
 def read_card(model: str | Path) -> dict[str, Any]:
@@ -234,7 +293,7 @@ def load_for_env(
             f"the model predicts only {sorted(card['targets'])}; train it with --target "
             f"{' '.join(needed)}"
         )
-    return load(model, trust=trust)
+    return load(model, trust=trust, env=env)
 
 
 def _canonical(kwargs: Mapping[str, Any]) -> str:
@@ -313,15 +372,23 @@ def _estimator(kind: str, seed: int) -> Any:
     raise ValueError(f"model kind {kind!r} is not legal; legal values: {list(KINDS)}")
 
 
+def _fit(kind: str, seed: int, x: np.ndarray, t: np.ndarray, init: Any = None) -> Any:
+    return _estimator(kind, seed).fit(x, t)
+
+
 def _scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     from scipy.stats import kendalltau
     from sklearn.metrics import r2_score
 
     rmse = float(np.sqrt(np.mean((y - pred) ** 2)))
     tau = kendalltau(y, pred).statistic if len(y) > 1 and np.ptp(pred) > 0 else math.nan
+    nonzero = y != 0
     return {
         "rmse": rmse,
         "relative_rmse": rmse / float(np.mean(np.abs(y))) if np.any(y) else math.nan,
+        "mape": float(np.mean(np.abs((pred[nonzero] - y[nonzero]) / y[nonzero])))
+        if np.any(nonzero)
+        else math.nan,
         "r2": float(r2_score(y, pred)) if len(y) > 1 else math.nan,
         "kendall_tau": float(tau),
     }
@@ -337,13 +404,100 @@ def _median_time(fn: Any, repeats: int) -> float:
 
 
 def _predict_times(
-    served: Served, encoder: Encoder, design: Design, x_test: np.ndarray
+    served: Served, encoder: Encoder, anchor: str | None, design: Design, x_test: np.ndarray, a_test: Any
 ) -> tuple[float, float]:
-    """Median seconds to predict one design from scratch (encoding included), and per row of a
-    batch of ``x_test``."""
-    single = _median_time(lambda: served(np.array([encoder.row(design)])), 200)
-    batched = _median_time(lambda: served(x_test), 5) / len(x_test)
+    """Median seconds to predict one design from scratch (its free statistics and encoding
+    included, as :meth:`ProxyModel.predict_metrics` serves it), and per row of a batch of
+    ``x_test`` (already encoded)."""
+
+    def one() -> None:
+        stats = encoder.stats(design)
+        served(np.array([encoder.row(design, stats)]), None if anchor is None else np.array([stats[anchor]]))
+
+    single = _median_time(one, 200)
+    batched = _median_time(lambda: served(x_test, a_test), 5) / len(x_test)
     return single, batched
+
+
+def _usable_statistics(env: Any, wanted: bool | Sequence[str]) -> tuple[str, ...]:
+    """The statistics a proxy uses: all the env declares (``True``), none, or those named."""
+    declared = tuple(getattr(env, "statistic_names", ())) if env is not None else ()
+    if wanted is True:
+        return declared
+    if wanted is False:
+        return ()
+    unknown = [n for n in wanted if n not in declared]
+    if unknown:
+        raise ValueError(f"--statistics: unknown statistic(s) {unknown}; legal values: {list(declared)}")
+    return tuple(wanted)
+
+
+class _Split:
+    """Row indices: fit and validation (model selection) inside train; test held out."""
+
+    def __init__(self, n: int, test_fraction: float, seed: int) -> None:
+        from sklearn.model_selection import train_test_split
+
+        self.train, self.test = train_test_split(np.arange(n), test_size=test_fraction, random_state=seed)
+        self.fit, self.val = train_test_split(self.train, test_size=0.2, random_state=seed + 1)
+
+
+def _select_and_fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    anchor: np.ndarray | None,
+    split: _Split,
+    *,
+    kinds: Sequence[str],
+    seed: int,
+    max_predict_s: float | None,
+    extra_latency_s: float,
+) -> tuple[dict[str, Any], Any, Served]:
+    """Fit every (kind, transform) candidate on the fit rows, select on the validation rows (never
+    the test rows), refit the selected one on all training rows. A positive target spanning two
+    decades or more is modelled in log space (relative errors matter there, and a few huge values
+    would otherwise dominate the fit); where the env names an analytic estimate (``anchor``),
+    also relative to it, ``log(target / estimate)``."""
+    spans = bool(np.all(y > 0)) and y.max() / y.min() >= SPAN_FOR_LOG
+    transforms = ["log"] if spans else ["raw"]
+    if anchor is not None and bool(np.all(y > 0)) and bool(np.all(anchor > 0)):
+        transforms.append("ratio")
+    candidates = []
+    for kind in kinds:
+        for transform in transforms:
+            a_fit = None if anchor is None else anchor[split.fit]
+            _, served = _fit_served(
+                kind, seed, x[split.fit], forward(transform, y[split.fit], a_fit), transform
+            )
+            a_val = None if anchor is None else anchor[split.val]
+            val = _scores(y[split.val], served(x[split.val], a_val))
+            latency = _median_time(
+                lambda served=served, row=x[:1], a=a_val: served(row, a[:1] if a is not None else None), 30
+            )
+            latency += extra_latency_s
+            candidates.append(
+                {
+                    "kind": kind,
+                    "transform": transform,
+                    "validation": val,
+                    "single_row_s": latency,
+                    "fast_enough": max_predict_s is None or latency <= max_predict_s,
+                }
+            )
+    allowed = [c for c in candidates if c["fast_enough"]]
+    if allowed:
+        best = min(allowed, key=lambda c: c["validation"]["rmse"])
+    else:
+        best = min(candidates, key=lambda c: c["single_row_s"])
+    a_train = None if anchor is None else anchor[split.train]
+    model, served = _fit_served(
+        best["kind"],
+        seed,
+        x[split.train],
+        forward(best["transform"], y[split.train], a_train),
+        best["transform"],
+    )
+    return {"best": best, "candidates": candidates}, model, served
 
 
 def train(
@@ -356,22 +510,31 @@ def train(
     kinds: Sequence[str] = KINDS,
     max_predict_s: float | None = None,
     real_eval_time_s: float | None = None,
+    statistics: bool | Sequence[str] = True,
+    compare_without_statistics: bool = True,
 ) -> dict[str, Any]:
     """Fit one model per target on ``dataset`` (feasible, non-proxy rows); write ``out`` and its
     card; return the card (figures under ``targets[name]``).
 
-    ``max_predict_s``: candidates whose single-row prediction is slower are not selected (a proxy
-    must be fast to be worth it); if none is fast enough, the fastest is taken.
+    ``max_predict_s``: candidates whose single-row prediction (free statistics included) is
+    slower are not selected (a proxy must be fast to be worth it); if none is fast enough, the
+    fastest is taken.
     ``real_eval_time_s``: the real evaluation time speedups are measured against (default: the
     median ``eval_time_s`` the loop recorded in the dataset, which includes any load the
     collection ran under — pass a time measured beside the proxy for a like-for-like ratio).
+    ``statistics``: the env's free statistics as features (``True``: all it declares; a list:
+    those; ``False``: none); a target the env names an analytic estimate for is also tried
+    relative to it. They are computed by the env from each design (the env is built on its own
+    simulator, no evaluation run), exactly as when the model serves.
+    ``compare_without_statistics``: also fit and test the same selection without statistics,
+    recorded under ``targets[name]["without_statistics"]`` (the figure beside the model).
     """
     import joblib
     from sklearn.dummy import DummyRegressor
     from sklearn.linear_model import LinearRegression
-    from sklearn.model_selection import train_test_split
 
     from archgym.data import load_dataset
+    from archgym.data.export import env_statistics
 
     if not targets:
         raise ValueError("--target: name at least one metric")
@@ -379,17 +542,27 @@ def train(
         raise ValueError(f"test_fraction: {test_fraction!r} is not legal; legal values: (0, 0.9)")
     for kind in kinds:
         _estimator(kind, seed)
+    if max_predict_s is not None and max_predict_s <= 0:
+        raise ValueError(f"max_predict_s: {max_predict_s!r} is not legal; legal values: > 0 seconds")
     table, meta = load_dataset(dataset)
-    layout = meta["layout"]
+    layout = {k: v for k, v in meta["layout"].items() if k != "statistics"}
     unknown = [t for t in targets if t not in layout["metrics"]]
     if unknown:
         raise ValueError(f"--target: unknown metric(s) {unknown}; metrics: {layout['metrics']}")
     space = layout_from_meta({"layout": layout}).design_space
-    encoder = Encoder(space)
+    env = env_statistics(meta["env_id"], meta["env_kwargs"]) if statistics is not False else None
+    used = _usable_statistics(env, statistics)
+    encoder = Encoder(space, env, used)
+    plain = Encoder(space)
     rows = table.to_pylist()
     usable = [r for r in rows if r["feasible"] and r["backend"] != "proxy"]
     designs = [design_of(r) for r in usable]
-    x_all = encoder(designs)
+    stats = [encoder.stats(d) for d in designs]
+    x_all = np.array([encoder.row(d, st) for d, st in zip(designs, stats, strict=True)], dtype=np.float64)
+    x_all = x_all.reshape(len(designs), len(encoder.columns))
+    x_plain = plain(designs)
+    stat_latency = _median_time(lambda: encoder.stats(designs[0]), 50) if used and designs else 0.0
+    estimates = dict(getattr(env, "statistic_estimates", {}) or {}) if used else {}
     eval_times = np.array([r["eval_time_s"] for r in usable], dtype=np.float64)
     real_time = float(np.median(eval_times)) if len(eval_times) else math.nan
     real_source = "median eval_time_s of the dataset's feasible rows (measured by the loop)"
@@ -400,13 +573,20 @@ def train(
 
     card: dict[str, Any] = {
         "format": CARD_FORMAT,
-        "card_version": 1,
+        "card_version": 2,
         "created": datetime.now(UTC).isoformat(),
         "env_id": meta["env_id"],
         "env_version": meta["env_version"],
         "env_kwargs": meta["env_kwargs"],
         "layout": layout,
         "features": encoder.columns,
+        "statistics": {
+            "used": list(used),
+            "declared": list(getattr(env, "statistic_names", ())) if env is not None else [],
+            "single_design_s": stat_latency,
+            "source": "computed by the env from each design (no simulator call), in training and serving",
+        },
+        "pretraining": None,
         "seed": seed,
         "test_fraction": test_fraction,
         "dataset": {
@@ -419,8 +599,6 @@ def train(
         "real_eval_time_source": real_source,
         "targets": {},
     }
-    if max_predict_s is not None and max_predict_s <= 0:
-        raise ValueError(f"max_predict_s: {max_predict_s!r} is not legal; legal values: > 0 seconds")
     card.update(_env_identity(meta["env_id"], meta["env_kwargs"]))
     estimators: dict[str, Any] = {}
     for target in targets:
@@ -429,58 +607,38 @@ def train(
         x, y = x_all[keep], y_all[keep]
         if len(y) < 10:
             raise ValueError(f"--target {target}: only {len(y)} feasible rows with a value; need >= 10")
-        idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=test_fraction, random_state=seed)
-        idx_fit, idx_val = train_test_split(idx_train, test_size=0.2, random_state=seed + 1)
-        # a positive target spanning two decades or more is modelled in log space (relative errors
-        # matter there, and a few huge values would otherwise dominate the fit)
-        spans = bool(np.all(y > 0)) and y.max() / y.min() >= SPAN_FOR_LOG
-        transforms = ["log"] if spans else ["raw"]
-        tf = {"raw": (lambda v: v, lambda v: v), "log": (np.log, np.exp)}
-        candidates = []
-        for kind in kinds:
-            for transform in transforms:
-                fwd = tf[transform][0]
-                _, served = _fit_served(kind, seed, x[idx_fit], fwd(y[idx_fit]), transform == "log")
-                val = _scores(y[idx_val], served(x[idx_val]))
-                latency = _median_time(lambda served=served, row=x[:1]: served(row), 30)
-                fast = max_predict_s is None or latency <= max_predict_s
-                candidates.append(
-                    {
-                        "kind": kind,
-                        "transform": transform,
-                        "validation": val,
-                        "single_row_s": latency,
-                        "fast_enough": fast,
-                    }
-                )
-        allowed = [c for c in candidates if c["fast_enough"]]
-        if allowed:
-            best = min(allowed, key=lambda c: c["validation"]["rmse"])
-        else:
-            best = min(candidates, key=lambda c: c["single_row_s"])
-        fwd, inv = tf[best["transform"]]
-        model, served = _fit_served(
-            best["kind"], seed, x[idx_train], fwd(y[idx_train]), best["transform"] == "log"
+        anchor_name = estimates.get(target)
+        anchor = None
+        if anchor_name is not None:
+            anchor = np.array([float(st[anchor_name]) for st, k in zip(stats, keep, strict=True) if k])
+        split = _Split(len(y), test_fraction, seed)
+        options = {"kinds": kinds, "seed": seed, "max_predict_s": max_predict_s}
+        selection, model, served = _select_and_fit(
+            x, y, anchor, split, extra_latency_s=stat_latency, **options
         )
-        x_test, y_test = x[idx_test], y[idx_test]
-        pred = served(x_test)
-        mean_pred = DummyRegressor().fit(x[idx_train], y[idx_train]).predict(x_test)
-        linear = LinearRegression().fit(x[idx_train], fwd(y[idx_train]))
+        best = selection["best"]
+        chosen_anchor = anchor_name if best["transform"] == "ratio" else None
+        a_test = None if chosen_anchor is None else anchor[split.test]  # type: ignore[index]
+        x_test, y_test = x[split.test], y[split.test]
+        pred = served(x_test, a_test)
+        fwd, inv = (np.log, np.exp) if best["transform"] != "raw" else ((lambda v: v), (lambda v: v))
+        mean_pred = DummyRegressor().fit(x[split.train], y[split.train]).predict(x_test)
+        linear = LinearRegression().fit(x[split.train], fwd(y[split.train]))
         lin_pred = inv(linear.predict(x_test))
         scores = _scores(y_test, pred)
         baselines = {"mean": _scores(y_test, mean_pred), "linear": _scores(y_test, lin_pred)}
-
-        single, batched = _predict_times(served, encoder, designs[0], x_test)
-        card["targets"][target] = {
+        single, batched = _predict_times(served, encoder, chosen_anchor, designs[0], x_test, a_test)
+        entry: dict[str, Any] = {
             "max_predict_s": max_predict_s,
             "model": best["kind"],
             "transform": best["transform"],
+            "anchor": chosen_anchor,
             "centre": served.centre,
             "scale": served.scale,
             "params": _params(model),
-            "candidates": candidates,
-            "n_train": len(idx_train),
-            "n_test": len(idx_test),
+            "candidates": selection["candidates"],
+            "n_train": len(split.train),
+            "n_test": len(split.test),
             "target_range": [float(y.min()), float(y.max())],
             "test": scores,
             "baselines": baselines,
@@ -488,6 +646,18 @@ def train(
             "predict_time_s": {"single_row": single, "batched_per_row": batched, "batch_rows": len(x_test)},
             "speedup": {"single_row": real_time / single, "batched": real_time / batched},
         }
+        if used and compare_without_statistics:
+            xp = x_plain[keep]
+            sel_p, _, served_p = _select_and_fit(xp, y, None, split, extra_latency_s=0.0, **options)
+            single_p, _ = _predict_times(served_p, plain, None, designs[0], xp[split.test], None)
+            entry["without_statistics"] = {
+                "model": sel_p["best"]["kind"],
+                "transform": sel_p["best"]["transform"],
+                "test": _scores(y_test, served_p(xp[split.test])),
+                "predict_time_s": {"single_row": single_p},
+                "speedup": {"single_row": real_time / single_p},
+            }
+        card["targets"][target] = entry
         estimators[target] = model
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -533,15 +703,27 @@ def format_report(card: Mapping[str, Any]) -> str:
     lines = [
         f"proxy for {card['env_id']} (kwargs {card['env_kwargs']}); real evaluation "
         f"{card['real_eval_time_s'] * 1e3:.3g} ms (median)",
-        f"{'target':<22}{'model':<10}{'relRMSE':>9}{'ArchGym':>9}{'R2':>8}{'tau':>7}"
+        f"statistics: {len(card.get('statistics', {}).get('used', []))} used; "
+        f"pretraining: {card.get('pretraining') or 'none'}",
+        f"{'target':<22}{'model':<12}{'relRMSE':>9}{'MAPE':>8}{'ArchGym':>9}{'R2':>8}{'tau':>7}"
         f"{'mean RMSE':>12}{'lin RMSE':>12}{'RMSE':>12}{'x1 row':>10}{'xbatch':>10}",
     ]
     for name, t in card["targets"].items():
         s, b = t["test"], t["baselines"]
         lines.append(
-            f"{name:<22}{t['model'] + '/' + t['transform']:<10}{s['relative_rmse'] * 100:>8.2f}%"
+            f"{name:<22}{t['model'] + '/' + t['transform']:<12}{s['relative_rmse'] * 100:>8.2f}%"
+            f"{s.get('mape', math.nan) * 100:>7.2f}%"
             f"{'0.61%':>9}{s['r2']:>8.4f}{s['kendall_tau']:>7.3f}{b['mean']['rmse']:>12.4g}"
             f"{b['linear']['rmse']:>12.4g}{s['rmse']:>12.4g}{t['speedup']['single_row']:>10.0f}"
             f"{t['speedup']['batched']:>10.0f}"
         )
+        w = t.get("without_statistics")
+        if w:
+            ws = w["test"]
+            label = "  without statistics"
+            lines.append(
+                f"{label:<22}{w['model'] + '/' + w['transform']:<12}{ws['relative_rmse'] * 100:>8.2f}%"
+                f"{ws['mape'] * 100:>7.2f}%{'':>9}{ws['r2']:>8.4f}{ws['kendall_tau']:>7.3f}{'':>36}"
+                f"{w['speedup']['single_row']:>10.0f}"
+            )
     return "\n".join(lines)

@@ -52,7 +52,7 @@ def test_train_reports_error_ranking_baselines_and_speedup(branin_model: Path) -
     assert {c["kind"] for c in t["candidates"]} == {"rf", "gbm"}
     assert t["n_test"] == 32 and t["n_train"] == 128
     for scores in (t["test"], t["baselines"]["mean"], t["baselines"]["linear"]):
-        assert set(scores) == {"rmse", "relative_rmse", "r2", "kendall_tau"}
+        assert set(scores) == {"rmse", "relative_rmse", "mape", "r2", "kendall_tau"}
     assert t["test"]["rmse"] < t["baselines"]["mean"]["rmse"]
     assert t["test"]["kendall_tau"] > 0.7
     assert math.isclose(
@@ -160,6 +160,6 @@ def test_served_float32_path_keeps_precision_for_a_target_with_a_large_offset() 
     x = rng.random((600, 3))
     y = 3e8 + 250 * x[:, 0] + 30 * np.sin(6 * x[:, 1])  # spans < 2 decades: no log transform
     for kind in ("rf", "gbm"):
-        estimator, served = _fit_served(kind, 0, x[:500], y[:500], False)
+        estimator, served = _fit_served(kind, 0, x[:500], y[:500], "raw")
         exact = estimator.predict(x[500:]) * served.scale + served.centre  # float64 sklearn
         assert np.max(np.abs(served(x[500:]) - exact)) < 1.0  # float32 at 3e8 alone would be off by ~32

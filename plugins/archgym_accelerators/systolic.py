@@ -59,15 +59,16 @@ STATISTICS = (
     "pe_count",
     "sram_kb_total",
     "mapping_efficiency",
-    "dram_words",
-    "refetch_words",
+    "dram_traffic",
     "dram_to_compute",
-    "refetch_to_compute",
     "worst_layer_dram_to_compute",
+    "memory_bound_cycles",
     "fill_cycles",
     "drain_cycles",
 )
-"""The env's free statistics (then ``compute_cycles.<layer>`` per layer): see
+LAYER_STATISTICS = ("compute_cycles", "dram_to_compute", "ifmap_over_sram", "filter_over_sram")
+"""The env's free statistics, then these per layer (``compute_cycles.<layer>`` …; the last two:
+the im2col ifmap operand and the filter operand over their SRAM, in words): see
 :meth:`SystolicArray.statistics`."""
 
 
@@ -162,6 +163,39 @@ def compute_cycles(layer: Layer, rows: int, cols: int, dataflow: str) -> int:
     return math.ceil(sr / rows) * math.ceil(sc / cols) * per_fold - 1
 
 
+def dram_traffic(
+    layer: Layer, rows: int, cols: int, dataflow: str, sram: Mapping[str, int]
+) -> tuple[int, int, int]:
+    """Estimated DRAM words (ifmap reads, filter reads, ofmap writes) of ``layer``: SCALE-Sim
+    streams the im2col ifmap operand (pixels × window words), the filter operand and the ofmap.
+    An operand streamed again for every fold of the other dimension is read once if it fits in
+    half its (double-buffered) SRAM, else once per fold; ws and is write partial ofmaps once per
+    fold of the conv window. Not exact: SCALE-Sim's read buffers keep what they hold across folds,
+    which this ignores."""
+    pixels, window, filters = layer_operands(layer)
+    im2col, weights, ofmap = pixels * window, window * filters, pixels * filters
+    if dataflow == "os":
+        again = {"ifmap": math.ceil(filters / cols), "filter": math.ceil(pixels / rows)}
+        filter_fold = window * cols
+        return (
+            im2col * (again["ifmap"] if im2col > sram["ifmap"] / 2 else 1),
+            weights * (again["filter"] if filter_fold > sram["filter"] / 2 else 1),
+            ofmap,
+        )
+    window_folds = math.ceil(window / rows)
+    if dataflow == "ws":
+        return (
+            im2col * (math.ceil(filters / cols) if im2col > sram["ifmap"] / 2 else 1),
+            weights,
+            ofmap * window_folds,
+        )
+    return (
+        im2col,
+        weights * (math.ceil(pixels / cols) if weights > sram["filter"] / 2 else 1),
+        ofmap * window_folds,
+    )
+
+
 class SystolicArray(DesignEnv):
     """Systolic-array accelerator design on SCALE-Sim: minimise the cycles of a DNN layer set.
 
@@ -226,7 +260,10 @@ class SystolicArray(DesignEnv):
             design_space=space, metrics=metrics, objective=_objective(objective, targets, metrics)
         )
         self.total_macs = sum(layer.macs for layer in self.layers)
-        self.statistic_names = (*STATISTICS, *(f"compute_cycles.{layer.name}" for layer in self.layers))
+        self.statistic_names = (
+            *STATISTICS,
+            *(f"{stat}.{layer.name}" for stat in LAYER_STATISTICS for layer in self.layers),
+        )
         self.statistic_estimates = {"cycles": "compute_cycles", "array_cycles": "compute_cycles"} | {
             f"cycles.{layer.name}": f"compute_cycles.{layer.name}" for layer in self.layers
         }
@@ -242,51 +279,45 @@ class SystolicArray(DesignEnv):
             self.reference_point = np.array([-float(self.total_macs), -area_estimate_mm2(largest)])
 
     def statistics(self, design: Mapping[str, Any]) -> dict[str, float]:
-        """Free statistics of a design (no SCALE-Sim call; ~20 µs): SCALE-Sim's compute cycles
-        per layer and in total (:func:`compute_cycles`), PEs, SRAM, and how memory-bound the
-        design is. ``dram_words`` is the layer set's compulsory DRAM traffic (each ifmap, filter
-        and ofmap once), ``dram_to_compute`` the cycles moving it at ``dram_bandwidth`` over the
-        compute cycles (above 1 the design must stall), ``refetch_words`` adds the traffic of
-        operands that overflow their SRAM and are streamed again for every fold. SCALE-Sim's
-        ``cycles`` run from the first DRAM read to the last DRAM write: ``fill_cycles`` is the
-        time to fill the ifmap and filter SRAM (or the whole operand, if smaller) before a layer
-        computes, ``drain_cycles`` that to write the last ofmap buffer back."""
+        """Free statistics of a design (no SCALE-Sim call; tens of µs): SCALE-Sim's compute cycles
+        per layer and in total (:func:`compute_cycles`, exact), PEs, SRAM, and how memory-bound
+        the design is (:func:`dram_traffic`, an estimate): ``dram_traffic`` in words,
+        ``dram_to_compute`` the cycles moving it at ``dram_bandwidth`` over the compute cycles
+        (above 1 the design must stall), per layer and its worst layer, ``memory_bound_cycles``
+        the sum over layers of the larger of the two. SCALE-Sim's ``cycles`` run from the first
+        DRAM read to the last DRAM write: ``fill_cycles`` is the time to fill the ifmap and filter
+        SRAM (or the whole operand, if smaller) before each layer computes, ``drain_cycles`` that
+        to write the last ofmap buffer back. Per layer: see :data:`LAYER_STATISTICS`."""
         rows, cols, flow = int(design["array_rows"]), int(design["array_cols"]), str(design["dataflow"])
         bandwidth = float(design["dram_bandwidth"])
         sram = {k: 1024 * int(design[f"{k}_sram_kb"]) // WORD_BYTES for k in ("ifmap", "filter", "ofmap")}
-        total = words = refetch = worst = fill = drain = 0.0
+        total = traffic = bound = worst = fill = drain = 0.0
         out: dict[str, float] = {}
         for layer in self.layers:
             cycles = compute_cycles(layer, rows, cols, flow)
+            words = dram_traffic(layer, rows, cols, flow, sram)
             pixels, window, filters = layer_operands(layer)
-            sizes = {
-                "ifmap": layer.ifmap_h * layer.ifmap_w * layer.channels,
-                "filter": window * filters,
-                "ofmap": pixels * filters,
-            }
-            folds = math.ceil((pixels if flow == "os" else window) / rows) * math.ceil(
-                (pixels if flow == "is" else filters) / cols
-            )
-            layer_words = sum(sizes.values())
-            layer_refetch = sum(n * (folds - 1) for k, n in sizes.items() if n > sram[k] and k != "ofmap")
-            worst = max(worst, (layer_words + layer_refetch) / bandwidth / cycles)
-            fill += (min(sizes["ifmap"], sram["ifmap"]) + min(sizes["filter"], sram["filter"])) / bandwidth
-            drain += min(sizes["ofmap"], sram["ofmap"]) / bandwidth
+            ratio = sum(words) / bandwidth / cycles
+            worst = max(worst, ratio)
+            fill += (min(pixels * window, sram["ifmap"]) + min(window * filters, sram["filter"])) / bandwidth
+            drain += min(pixels * filters, sram["ofmap"]) / bandwidth
+            bound += max(cycles, sum(words) / bandwidth)
             out[f"compute_cycles.{layer.name}"] = float(cycles)
+            out[f"dram_to_compute.{layer.name}"] = ratio
+            out[f"ifmap_over_sram.{layer.name}"] = pixels * window / sram["ifmap"]
+            out[f"filter_over_sram.{layer.name}"] = window * filters / sram["filter"]
             total += cycles
-            words += layer_words
-            refetch += layer_refetch
+            traffic += sum(words)
         pes = rows * cols
         return {
             "compute_cycles": total,
             "pe_count": float(pes),
             "sram_kb_total": float(sum(int(design[f"{k}_sram_kb"]) for k in ("ifmap", "filter", "ofmap"))),
             "mapping_efficiency": self.total_macs / (total * pes),
-            "dram_words": words,
-            "refetch_words": refetch,
-            "dram_to_compute": words / bandwidth / total,
-            "refetch_to_compute": (words + refetch) / bandwidth / total,
+            "dram_traffic": traffic,
+            "dram_to_compute": traffic / bandwidth / total,
             "worst_layer_dram_to_compute": worst,
+            "memory_bound_cycles": bound,
             "fill_cycles": fill,
             "drain_cycles": drain,
         } | out
