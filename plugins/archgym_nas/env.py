@@ -30,7 +30,7 @@ import numpy as np
 from archgym import Categorical, DesignEnv, DesignSpace, EvalContext, Fidelity, Objective, Objectives
 from archgym.env import CONTINUED_FROM
 from archgym.spaces import Integer, Reward
-from archgym_nas.cell import EDGE_NAMES, OPS, cell_string, is_connected, parse_cell_string
+from archgym_nas.cell import EDGE_NAMES, OPS, cell_index, cell_string, is_connected, parse_cell_string
 
 RESNET_CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
 """NAS-Bench-201's ResNet cell; the space's default design."""
@@ -129,6 +129,50 @@ class NASBench201(DesignEnv):
         )
         self._data: Any = None
         self._static: dict[tuple[str, ...], tuple[float, float, float]] = {}
+
+    # --- free statistics -------------------------------------------------------------------------
+    statistic_names = ("params", "flops", "synflow_log", "connected", *(f"n_{op}" for op in OPS))
+    """Free statistics (FBNetV3's "free" architecture statistics): parameter count, MFLOPs and
+    log(1 + SynFlow) at a fixed initialisation — the same numbers the ``params``, ``flops`` and
+    ``synflow_log`` metrics report — whether the cell connects its input to its output, and how
+    many edges carry each op. None needs training."""
+
+    def statistics(self, design: Mapping[str, Any]) -> dict[str, float]:
+        """The design's free statistics: looked up in the table where this env is the table's
+        configuration (microseconds), else computed with torch (a model built, one forward pass
+        for FLOPs, one backward for SynFlow; cached per cell)."""
+        ops = tuple(design[name] for name in EDGE_NAMES)
+        static = self._table_statistics()
+        if static is not None:
+            index = cell_index(ops)
+            params, flops, synflow = (float(static[m][index]) for m in ("params", "flops", "synflow_log"))
+        else:
+            import torch
+
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                data = self._load()
+                params, flops, synflow = self._static_metrics(ops, self._build(ops, data), data)
+        return {
+            "params": params,
+            "flops": flops,
+            "synflow_log": synflow,
+            "connected": float(is_connected(ops)),
+        } | {f"n_{op}": float(ops.count(op)) for op in OPS}
+
+    def _table_statistics(self) -> dict[str, Any] | None:
+        """The table's per-cell static metrics if this env is the table's configuration."""
+        if not hasattr(self, "_table_static"):
+            self._table_static = None
+            try:
+                from archgym_nas import table
+
+                made = table.load()
+            except (OSError, ValueError):  # no table here: compute instead
+                return None
+            if all(getattr(self, k, None) == v for k, v in made.card["env_kwargs"].items()):
+                self._table_static = made.static
+        return self._table_static
 
     # --- cell strings ----------------------------------------------------------------------------
     @staticmethod
