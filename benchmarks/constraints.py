@@ -10,7 +10,8 @@ two-sided Wilcoxon signed-rank test (scipy) paired by seed.
   gramacy  archgym/ConstrainedGramacy-v0 (minimise x1 + x2 subject to two outcome constraints;
            constrained optimum 0.5998; about 46 % of the unit square is feasible), --budget
            evaluations. Regret = best *feasible* value found - 0.5998 (no feasible design found:
-           the penalty's 2.0, i.e. regret 1.4002). Arms: random; ``bo`` with
+           the penalty's 2.0, i.e. regret 1.4002); 0.5998 is rounded (the optimum is 0.599788),
+           so a run that reaches it shows a regret of -0.0000. Arms: random; ``bo`` with
            constraint_handling="model" (a GP per constraint) and "infeasible" (violations as plain
            infeasible points); ``ga`` with constraint_handling="deb" (Deb's constraint-domination)
            and "feasible_first" (the default population of 8, and 4); ``optuna.tpe`` (violations
