@@ -24,7 +24,6 @@ from archgym import OutcomeConstraint
 from archgym.loop import problem_of, run
 from archgym.search import EvalResult, Problem
 from archgym.spaces import OUTCOME_VIOLATION, DesignSpace, Real, design_key
-from archgym_agents.evolutionary import outcome_violations
 
 GRAMACY = "archgym/ConstrainedGramacy-v0"
 DTLZ2 = "archgym/DTLZ2-v0"
@@ -167,10 +166,10 @@ def test_violations_are_relative_to_each_bound(violations: tuple[float, float]) 
     kind = "violated" if max(violations) > 0 else "feasible"
     data = violations if kind == "violated" else (0.0, 0.0)
     result = _result({"x": 0.5, "y": 0.5}, kind, data, 1)
-    got = outcome_violations(_problem(), result)
+    got = _problem().relative_violations(result)
     expected = [v / s for v, s in zip(data if kind == "violated" else (-1.0, -1.0), SCALES, strict=True)]
     assert got is not None and got.tolist() == pytest.approx(expected)
-    assert outcome_violations(_problem(), _result({"x": 0.5, "y": 0.5}, "failed", None, 1)) is None
+    assert _problem().relative_violations(_result({"x": 0.5, "y": 0.5}, "failed", None, 1)) is None
 
 
 def test_constraint_handling_is_a_declared_hyperparameter_with_legal_values(tmp_path: Path) -> None:

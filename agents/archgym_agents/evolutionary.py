@@ -22,11 +22,12 @@ Infeasible evaluations are never used as numbers. ``constraint_handling="deb"`` 
 Deb's constraint-domination (Deb 2000, "An efficient constraint handling method for genetic
 algorithms"): a feasible individual beats every infeasible one; of two that only violated outcome
 constraints (:class:`archgym.OutcomeConstraint`), the smaller total violation wins (each violation
-relative to its bound, :func:`outcome_violations`); between feasible ones the objective decides
-(NSGA-II: Pareto rank and crowding). An evaluation that failed outright (an error, a metric not
-measured) ranks below every other. ``"feasible_first"`` ranks every infeasible individual alike,
-below every feasible one. DEAP has no constraint handling of its own: both live in the fitness
-class (:func:`_constrained_fitness`), so DEAP's selection operators apply them unchanged.
+relative to its bound, :meth:`archgym.search.Problem.relative_violations`); between feasible ones
+the objective decides (NSGA-II: Pareto rank and crowding). An evaluation that failed outright (an
+error, a metric not measured) ranks below every other. ``"feasible_first"`` ranks every
+infeasible individual alike, below every feasible one. DEAP has no constraint handling of its
+own: both live in the fitness class (:func:`_constrained_fitness`), so DEAP's selection operators
+apply them unchanged.
 
 Example::
 
@@ -48,7 +49,6 @@ import numpy as np
 
 from archgym.search import Agent, AgentSpec, EvalResult, Problem
 from archgym.spaces import (
-    OUTCOME_VIOLATION,
     Categorical,
     Condition,
     Design,
@@ -61,31 +61,11 @@ from archgym.spaces import (
     design_key,
 )
 
-__all__ = ["CONSTRAINT_HANDLING", "NSGA2", "SPECS", "SPEC_BY_NAME", "GeneticAlgorithm", "outcome_violations"]
+__all__ = ["CONSTRAINT_HANDLING", "NSGA2", "SPECS", "SPEC_BY_NAME", "GeneticAlgorithm"]
 
 CONSTRAINT_HANDLING = ("deb", "feasible_first")
 """Legal values of ``constraint_handling`` (ga, nsga2): Deb's constraint-domination, or every
 infeasible individual alike (the behaviour before outcome constraints existed)."""
-
-
-def outcome_violations(problem: Problem, result: EvalResult) -> np.ndarray | None:
-    """``result``'s outcome-constraint violations, in the order of ``problem.outcome_constraints``,
-    each relative to its bound (``v / |bound|``; the raw violation where the bound is 0) so that
-    constraints in different units weigh alike when summed (Deb 2000 normalises them so; pymoo's
-    guide advises the same). Signed like the records: <= 0 satisfied.
-
-    None where the violations say nothing: an evaluation that failed for another reason (a crash,
-    a timeout) or did not measure a constrained metric (NaN). A feasible evaluation, or one that
-    only violated outcome constraints, gets its vector (empty without constraints)."""
-    if not result.feasible and not (result.error or "").startswith(OUTCOME_VIOLATION):
-        return None
-    values = []
-    for constraint in problem.outcome_constraints:
-        v = float(result.constraints.get(constraint.name, math.nan))
-        if not math.isfinite(v):
-            return None
-        values.append(v / abs(constraint.bound) if constraint.bound else v)
-    return np.asarray(values, dtype=np.float64)
 
 
 def _variation(*, cxpb: float, indpb: float) -> tuple[Parameter, ...]:
@@ -459,7 +439,7 @@ class _EvolutionaryAgent(Agent):
         """Deb's total violation of an infeasible evaluation: the sum of its (relative) outcome
         violations; ``inf`` for one that failed outright, and for all under feasible-first."""
         violations = (
-            None if self.constraint_handling == "feasible_first" else outcome_violations(self.problem, result)
+            None if self.constraint_handling == "feasible_first" else self.problem.relative_violations(result)
         )
         if violations is None or not violations.size:
             return math.inf

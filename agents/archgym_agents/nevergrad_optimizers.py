@@ -28,7 +28,7 @@ Each agent drives one Nevergrad optimizer through its own ``ask()``/``tell()``:
 * **Outcome constraints** (:class:`archgym.OutcomeConstraint`): a design that only violated them
   is told its loss from its metrics (its recorded reward is the env's penalty; ``inf`` where the
   objective can't be known) with its violations as ``constraint_violation``
-  (:func:`archgym_agents.evolutionary.outcome_violations`: relative to each bound, > 0 violated),
+  (:meth:`archgym.search.Problem.relative_violations`: relative to each bound, > 0 violated),
   so Nevergrad adds its own penalty and keeps the candidate out of its archive of bests (it never
   becomes the recommendation); a feasible one is told its satisfied violations too (no penalty).
   Nevergrad's penalty (``tell``'s ``penalty_style``) grows with the square roots of the
@@ -67,7 +67,6 @@ import numpy as np
 
 from archgym.search import Agent, AgentResolver, AgentSpec, EvalResult, Problem
 from archgym.spaces import Categorical, Design, DesignSpace, Integer, Parameter
-from archgym_agents.evolutionary import outcome_violations
 from archgym_agents.translate import (
     design_from_full,
     forbidden_rules,
@@ -213,7 +212,7 @@ class NevergradAgent(Agent):
         """Tell one evaluation: its loss, with its outcome-constraint violations where it has them
         (a design that only violated them: the loss from its metrics); failed: as failed."""
         loss = self.loss_of(result)
-        violations = outcome_violations(self.problem, result) if self.problem.outcome_constraints else None
+        violations = self.problem.relative_violations(result) if self.problem.outcome_constraints else None
         if violations is None:
             if loss is None:
                 self._tell_failed(candidate)

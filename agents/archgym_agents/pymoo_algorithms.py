@@ -15,7 +15,7 @@ Each agent drives one pymoo algorithm through pymoo's ask-and-tell interface
 * **Objectives**: pymoo minimizes ``F = -reward`` (archgym rewards are higher-is-better), a vector
   for multi-objective envs.
 * **Outcome constraints** (:class:`archgym.OutcomeConstraint`) are pymoo inequality constraints:
-  ``G`` holds each one's violation (:func:`archgym_agents.evolutionary.outcome_violations`:
+  ``G`` holds each one's violation (:meth:`archgym.search.Problem.relative_violations`:
   signed, <= 0 satisfied, relative to its bound as pymoo's guide advises), so pymoo's constraint
   domination (its ``CV``, the mean of the positive parts) ranks designs that only violated them
   by how far they are from feasible. Such a design is told its objectives from its metrics (its
@@ -63,7 +63,6 @@ import numpy as np
 
 from archgym.search import Agent, AgentSpec, EvalResult, Problem
 from archgym.spaces import Design, Integer, Parameter, Real
-from archgym_agents.evolutionary import outcome_violations
 from archgym_agents.translate import forbidden_rules, unit_bounds, unit_design
 
 if TYPE_CHECKING:
@@ -247,7 +246,7 @@ class PymooAgent(Agent):
         values = self.values_of(result)
         if not self.constrained:
             return (failed[0] if values is None else np.asarray(values)), failed[1]
-        violations = outcome_violations(self.problem, result)
+        violations = self.problem.relative_violations(result)
         if violations is None or (values is None and (result.feasible or not violations.size)):
             return failed
         G = violations if violations.size else np.zeros(self.n_constraints)

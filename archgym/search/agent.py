@@ -10,6 +10,7 @@ Order is enforced as in pyribs: ``tell`` must answer the designs of the precedin
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -96,6 +97,25 @@ class Problem:
         except (KeyError, ValueError):
             return None
         return value if bool(np.all(np.isfinite(value))) else None
+
+    def relative_violations(self, result: EvalResult) -> np.ndarray | None:
+        """``result``'s outcome-constraint violations, in the order of :attr:`outcome_constraints`,
+        each relative to its bound (``v / |bound|``; the raw violation where the bound is 0), so
+        constraints in different units weigh alike when summed (Deb 2000 normalises them so;
+        pymoo's guide advises the same). Signed like the records: <= 0 satisfied.
+
+        None where the violations say nothing: an evaluation that failed for another reason (a
+        crash, a timeout) or did not measure a constrained metric (NaN). A feasible evaluation, or
+        one that only violated outcome constraints, gets its vector (empty without constraints)."""
+        if not result.feasible and not (result.error or "").startswith(OUTCOME_VIOLATION):
+            return None
+        values = []
+        for constraint in self.outcome_constraints:
+            v = float(result.constraints.get(constraint.name, math.nan))
+            if not math.isfinite(v):
+                return None
+            values.append(v / abs(constraint.bound) if constraint.bound else v)
+        return np.asarray(values, dtype=np.float64)
 
 
 class _AgentBase:
