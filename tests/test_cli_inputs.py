@@ -39,6 +39,7 @@ BASES: dict[tuple[str, ...], list[str]] = {
     ("show",): ["OUT/missing-run"],
     ("compare",): ["OUT/missing-run", "--out=OUT/cmp"],
     ("proxy", "train"): ["OUT/missing.parquet", "--target=y", "--out=OUT/model.joblib"],
+    ("export-optuna",): ["RUNDIR", "--storage=OUT/journal.log"],
 }
 
 
