@@ -43,7 +43,8 @@ _INFO_KEYS = {"design": dict, "metrics": dict, "feasible": bool, "eval_time_s": 
 
 class _MaskForCheck(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
     """Masks what legitimately differs between identical evaluations: ``eval_time_s``, metrics
-    in seconds (wall-clock times), and NaN (which never equals itself)."""
+    in seconds (wall-clock times), and NaN metrics or constraint violations (NaN never equals
+    itself)."""
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
         gym.utils.RecordConstructorArgs.__init__(self)
@@ -64,6 +65,11 @@ class _MaskForCheck(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructor
             info["metrics"] = {
                 k: (None if (isinstance(v, float) and math.isnan(v)) or units.get(k) == TIME_UNIT else v)
                 for k, v in info["metrics"].items()
+            }
+        if isinstance(info.get("constraints"), dict):  # an unmeasured constrained metric: NaN
+            info["constraints"] = {
+                k: None if isinstance(v, float) and math.isnan(v) else v
+                for k, v in info["constraints"].items()
             }
         return obs, reward, terminated, truncated, info
 
