@@ -119,11 +119,20 @@ def test_modelled_constraints_find_a_better_feasible_design(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("acquisition", ["qlognei", "qlogei"])
 def test_monte_carlo_acquisitions_take_the_constraints(tmp_path: Path, acquisition: str) -> None:
-    built, factory = _capture(n_init=6, acquisition=acquisition, **FAST)
-    run(env=GRAMACY, agent=factory, budget=8, seed=0, out=tmp_path / acquisition, progress=False)
-    agent = built[0]
-    acqf = agent.last_acqf
-    assert acqf.constraints is not None and len(acqf.constraints) == 2
+    """(0, 0) has the best objective on the square but violates ``gap <= 0`` by 1.5; a design by
+    the constrained optimum is feasible. Only an acquisition weighing feasibility ranks it first."""
+    import torch
+
+    built, factory = _capture(n_init=8, acquisition=acquisition, **FAST)
+    run(env=GRAMACY, agent=factory, budget=10, seed=0, out=tmp_path / acquisition, progress=False)
+    acqf = built[0].last_acqf
+    assert (
+        type(acqf).__name__
+        == {"qlognei": "qLogNoisyExpectedImprovement", "qlogei": "qLogExpectedImprovement"}[acquisition]
+    )
+    with torch.no_grad():
+        corner, feasible = acqf(torch.tensor([[[0.0, 0.0]], [[0.2, 0.45]]], dtype=torch.float64)).tolist()
+    assert feasible > corner
 
 
 def test_multi_objective_with_a_user_constraint(tmp_path: Path) -> None:
