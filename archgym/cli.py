@@ -466,6 +466,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="don't select candidates whose single-row prediction takes longer (ms)",
     )
     train.add_argument("--json", action="store_true", help="print the card instead of a table")
+    curve = psub.add_parser(
+        "curve",
+        help="learning curve: proxy test error and tau against training rows",
+        description="Train proxies (as `proxy train` does, free statistics included) on growing random "
+        "subsets of DATASET's training rows and print test relative RMSE, MAPE, R2 and Kendall tau on one "
+        "held-out split; where DATASET holds several agents' runs, also each agent's rows against a "
+        "space-filling sample of the same size.",
+    )
+    curve.add_argument("dataset", type=_path, metavar="DATASET", help="exported dataset or run directory")
+    curve.add_argument("--target", required=True, metavar="METRIC", help="the metric to model")
+    curve.add_argument(
+        "--sizes",
+        default="50,100,200,500,1000,2000",
+        help="comma-separated training sizes (default 50,100,200,500,1000,2000)",
+    )
+    curve.add_argument("--seed", type=_SEED, default=0, help="seeds the split, the subsets and the models")
+    curve.add_argument("--models", default="rf,gbm", help="comma-separated kinds among rf,gbm,mlp")
+    curve.add_argument("--no-statistics", action="store_true", help="don't use the env's free statistics")
+    curve.add_argument("--plot", type=_path, default=None, metavar="PNG", help="also draw the curve here")
+    curve.add_argument("--json", action="store_true", help="print the curve as JSON instead of a table")
     return parser
 
 
@@ -747,6 +767,8 @@ def _dataset(args: argparse.Namespace) -> int:
 def _proxy(args: argparse.Namespace) -> int:
     from archgym import proxy
 
+    if args.proxy_command == "curve":
+        return _proxy_curve(args)
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
     card = proxy.train(
         args.dataset,
@@ -758,6 +780,29 @@ def _proxy(args: argparse.Namespace) -> int:
         max_predict_s=None if args.max_predict_ms is None else args.max_predict_ms / 1e3,
     )
     print(json.dumps(card, indent=2, default=str) if args.json else proxy.format_report(card))
+    return 0
+
+
+def _proxy_curve(args: argparse.Namespace) -> int:
+    from archgym import proxy
+
+    try:
+        sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--sizes: {args.sizes!r} is not legal; legal values: integers >= 10, comma-separated"
+        ) from None
+    curve = proxy.learning_curve(
+        args.dataset,
+        args.target,
+        sizes=sizes,
+        seed=args.seed,
+        kinds=[k.strip() for k in args.models.split(",") if k.strip()],
+        statistics=not args.no_statistics,
+    )
+    if args.plot is not None:
+        curve["plot"] = str(proxy.plot_curve(curve, args.plot))
+    print(json.dumps(curve, indent=2, default=str) if args.json else proxy.format_curve(curve))
     return 0
 
 

@@ -155,7 +155,7 @@ def forward(transform: str, y: np.ndarray, anchor: np.ndarray | None = None) -> 
 
 
 def _fit_served(
-    kind: str, seed: int, x: np.ndarray, t: np.ndarray, transform: str, init: Any = None
+    kind: str, seed: int, x: np.ndarray, t: np.ndarray, transform: str, init: Pretrained | None = None
 ) -> tuple[Any, Served]:
     """Fit ``kind`` on the standardised transformed target ``t``; return it and its served form."""
     centre, scale = float(np.mean(t)), float(np.std(t)) or 1.0
@@ -358,8 +358,15 @@ def archgym_backends() -> list[BackendSpec]:
 
 
 # --- training ------------------------------------------------------------------------------------
+MLP_HIDDEN = (64, 64)
+
+
 def _estimator(kind: str, seed: int) -> Any:
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.neural_network import MLPRegressor
+
+    if kind == "mlp":
+        return MLPRegressor(hidden_layer_sizes=MLP_HIDDEN, alpha=1e-3, max_iter=300, random_state=seed)
 
     if kind == "rf":
         return RandomForestRegressor(
@@ -369,11 +376,82 @@ def _estimator(kind: str, seed: int) -> Any:
         return GradientBoostingRegressor(
             n_estimators=800, max_depth=4, learning_rate=0.05, subsample=0.8, random_state=seed
         )
-    raise ValueError(f"model kind {kind!r} is not legal; legal values: {list(KINDS)}")
+    raise ValueError(f"model kind {kind!r} is not legal; legal values: {[*KINDS, 'mlp']}")
 
 
-def _fit(kind: str, seed: int, x: np.ndarray, t: np.ndarray, init: Any = None) -> Any:
-    return _estimator(kind, seed).fit(x, t)
+def _fit(kind: str, seed: int, x: np.ndarray, t: np.ndarray, init: Pretrained | None = None) -> Any:
+    """Fit ``kind``; an ``mlp`` with ``init`` is fine-tuned from the pretrained network."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # small data: max_iter is the budget
+        if kind == "mlp" and init is not None:
+            return init.fine_tune(x, t, seed)
+        return _estimator(kind, seed).fit(x, t)
+
+
+class Pretrained:
+    """FBNetV3-style pretraining, stage 1: an MLP fitted on ``n`` designs sampled uniformly from
+    the space (no simulator call, so ``n`` can be large) to predict their free statistics
+    (signed log, standardised) from the same features the proxy sees.
+
+    Stage 2 (:meth:`fine_tune`) is a two-stage warm start rather than an auxiliary target: the
+    fine-tuned MLP keeps the pretrained hidden layers, its output layer starts as a ridge
+    regression of the labelled target on the pretrained hidden features, then the whole network
+    trains on the labelled rows. Two stages, because the statistics are free only for the
+    designs we sample, while an auxiliary target would need them in the same batches as the few
+    labels, and because the served model is then one plain MLP (no second head to carry)."""
+
+    def __init__(self, encoder: Encoder, env: Any, n: int, seed: int) -> None:
+        from sklearn.neural_network import MLPRegressor
+
+        if n < 10:
+            raise ValueError(f"pretrain: {n!r} is not legal; legal values: 0 (none) or >= 10 designs")
+        names = tuple(getattr(env, "statistic_names", ()))
+        if not names:
+            raise ValueError(f"pretrain: {type(env).__name__} declares no free statistics to pretrain on")
+        rng = np.random.default_rng(seed)
+        designs = [encoder.space.sample(rng) for _ in range(n)]
+        stats = np.array([[float(env.statistics(d)[k]) for k in names] for d in designs])
+        stats = np.sign(stats) * np.log1p(np.abs(stats))
+        scale = stats.std(axis=0)
+        self.targets = (stats - stats.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+        self.x = encoder(designs)
+        self.network = MLPRegressor(
+            hidden_layer_sizes=MLP_HIDDEN, alpha=1e-4, max_iter=200, random_state=seed
+        )
+        self.network.fit(self.x, self.targets)
+        self.card = {
+            "method": "two-stage: MLP pretrained on free statistics of sampled designs, fine-tuned on labels",
+            "designs": n,
+            "statistics": list(names),
+            "hidden": list(MLP_HIDDEN),
+            "stage1_r2": float(self.network.score(self.x, self.targets)),
+        }
+
+    def hidden(self, x: np.ndarray) -> np.ndarray:
+        h = x
+        for w, b in zip(self.network.coefs_[:-1], self.network.intercepts_[:-1], strict=True):
+            h = np.maximum(h @ w + b, 0.0)  # MLPRegressor's default activation: relu
+        return h
+
+    def fine_tune(self, x: np.ndarray, t: np.ndarray, seed: int, epochs: int = 100) -> Any:
+        from sklearn.linear_model import Ridge
+        from sklearn.neural_network import MLPRegressor
+
+        model = MLPRegressor(
+            hidden_layer_sizes=MLP_HIDDEN, alpha=1e-3, max_iter=1, warm_start=True, random_state=seed
+        )
+        model.fit(x, t)  # sets up every attribute; its weights are replaced next
+        model.coefs_[:-1] = [w.copy() for w in self.network.coefs_[:-1]]
+        model.intercepts_[:-1] = [b.copy() for b in self.network.intercepts_[:-1]]
+        head = Ridge(alpha=1.0).fit(self.hidden(x), t)
+        model.coefs_[-1] = head.coef_.reshape(-1, 1).copy()
+        model.intercepts_[-1] = np.array([head.intercept_])
+        model.max_iter = epochs
+        return model.fit(x, t)
 
 
 def _scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -452,6 +530,7 @@ def _select_and_fit(
     seed: int,
     max_predict_s: float | None,
     extra_latency_s: float,
+    pretrained: Pretrained | None = None,
 ) -> tuple[dict[str, Any], Any, Served]:
     """Fit every (kind, transform) candidate on the fit rows, select on the validation rows (never
     the test rows), refit the selected one on all training rows. A positive target spanning two
@@ -512,6 +591,7 @@ def train(
     real_eval_time_s: float | None = None,
     statistics: bool | Sequence[str] = True,
     compare_without_statistics: bool = True,
+    pretrain: int = 0,
 ) -> dict[str, Any]:
     """Fit one model per target on ``dataset`` (feasible, non-proxy rows); write ``out`` and its
     card; return the card (figures under ``targets[name]``).
@@ -528,6 +608,9 @@ def train(
     simulator, no evaluation run), exactly as when the model serves.
     ``compare_without_statistics``: also fit and test the same selection without statistics,
     recorded under ``targets[name]["without_statistics"]`` (the figure beside the model).
+    ``pretrain``: FBNetV3-style pretraining on the free statistics of this many sampled designs
+    (:class:`Pretrained`; no simulator call), then an ``mlp`` candidate fine-tuned from it
+    (added to ``kinds``); 0: none.
     """
     import joblib
     from sklearn.dummy import DummyRegressor
@@ -550,7 +633,10 @@ def train(
     if unknown:
         raise ValueError(f"--target: unknown metric(s) {unknown}; metrics: {layout['metrics']}")
     space = layout_from_meta({"layout": layout}).design_space
-    env = env_statistics(meta["env_id"], meta["env_kwargs"]) if statistics is not False else None
+    wants_env = statistics is not False or pretrain > 0
+    env = env_statistics(meta["env_id"], meta["env_kwargs"]) if wants_env else None
+    if pretrain and env is None:
+        raise ValueError(f"pretrain: env {meta['env_id']} can't be built here to compute free statistics")
     used = _usable_statistics(env, statistics)
     encoder = Encoder(space, env, used)
     plain = Encoder(space)
@@ -562,6 +648,9 @@ def train(
     x_all = x_all.reshape(len(designs), len(encoder.columns))
     x_plain = plain(designs)
     stat_latency = _median_time(lambda: encoder.stats(designs[0]), 50) if used and designs else 0.0
+    pretrained = Pretrained(encoder, env, pretrain, seed) if pretrain else None
+    if pretrained is not None and "mlp" not in kinds:
+        kinds = [*kinds, "mlp"]
     estimates = dict(getattr(env, "statistic_estimates", {}) or {}) if used else {}
     eval_times = np.array([r["eval_time_s"] for r in usable], dtype=np.float64)
     real_time = float(np.median(eval_times)) if len(eval_times) else math.nan
@@ -586,7 +675,7 @@ def train(
             "single_design_s": stat_latency,
             "source": "computed by the env from each design (no simulator call), in training and serving",
         },
-        "pretraining": None,
+        "pretraining": None if pretrained is None else pretrained.card,
         "seed": seed,
         "test_fraction": test_fraction,
         "dataset": {
@@ -669,6 +758,167 @@ def train(
     return card
 
 
+# --- learning curves -----------------------------------------------------------------------------
+CURVE_SIZES = (50, 100, 200, 500, 1000, 2000)
+
+
+def _space_filling_rows(x: np.ndarray, pool: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` rows of ``pool`` spread over the feature space (greedy farthest-point sampling on the
+    features scaled to [0, 1]): the space-filling sample an agent's rows are compared with."""
+    z = x[pool]
+    span = np.ptp(z, axis=0)
+    z = (z - z.min(axis=0)) / np.where(span > 0, span, 1.0)
+    chosen = [int(np.random.default_rng(seed).integers(len(pool)))]
+    distance = np.linalg.norm(z - z[chosen[0]], axis=1)
+    for _ in range(min(n, len(pool)) - 1):
+        nxt = int(np.argmax(distance))
+        chosen.append(nxt)
+        distance = np.minimum(distance, np.linalg.norm(z - z[nxt], axis=1))
+    return pool[np.array(chosen)]
+
+
+def learning_curve(
+    dataset: str | Path,
+    target: str,
+    *,
+    sizes: Sequence[int] = CURVE_SIZES,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    kinds: Sequence[str] = KINDS,
+    statistics: bool | Sequence[str] = True,
+    by_agent: bool = True,
+) -> dict[str, Any]:
+    """Test error and Kendall τ of proxies trained on growing random subsets of ``dataset``'s
+    training rows, all scored on one held-out test split (selection on validation rows inside
+    each subset, as :func:`train` does). Where the dataset holds several agents' runs, also each
+    agent's own training rows against a space-filling sample of the same size. Sizes beyond the
+    training rows are left out."""
+    from archgym.data import load_dataset
+    from archgym.data.export import env_statistics
+
+    table, meta = load_dataset(dataset)
+    layout = {k: v for k, v in meta["layout"].items() if k != "statistics"}
+    if target not in layout["metrics"]:
+        raise ValueError(f"--target: unknown metric {target!r}; metrics: {layout['metrics']}")
+    bad = [n for n in sizes if not isinstance(n, int) or n < 10]
+    if bad or not sizes:
+        raise ValueError(f"sizes: {list(sizes)!r} is not legal; legal values: integers >= 10")
+    space = layout_from_meta({"layout": layout}).design_space
+    env = env_statistics(meta["env_id"], meta["env_kwargs"]) if statistics is not False else None
+    encoder = Encoder(space, env, _usable_statistics(env, statistics))
+    rows = [
+        r
+        for r in table.to_pylist()
+        if r["feasible"] and r["backend"] != "proxy" and r.get(METRIC + target) is not None
+    ]
+    rows = [r for r in rows if math.isfinite(float(r[METRIC + target]))]
+    if len(rows) < 20:
+        raise ValueError(f"--target {target}: only {len(rows)} feasible rows with a value; need >= 20")
+    designs = [design_of(r) for r in rows]
+    stats = [encoder.stats(d) for d in designs]
+    x = np.array([encoder.row(d, st) for d, st in zip(designs, stats, strict=True)], dtype=np.float64)
+    y = np.array([float(r[METRIC + target]) for r in rows])
+    estimate = dict(getattr(env, "statistic_estimates", {}) or {}).get(target) if encoder.statistics else None
+    anchor = None if estimate is None else np.array([float(st[estimate]) for st in stats])
+    agents = np.array([str(r.get("agent") or "?") for r in rows])
+    split = _Split(len(y), test_fraction, seed)
+    rng = np.random.default_rng(seed)
+
+    def score(train_rows: np.ndarray) -> dict[str, Any]:
+        inner = _Split.__new__(_Split)
+        inner.train, inner.test = train_rows, split.test
+        order = rng.permutation(train_rows)
+        cut = max(2, len(order) // 5)
+        inner.val, inner.fit = order[:cut], order[cut:]
+        sel, _, served = _select_and_fit(
+            x, y, anchor, inner, kinds=kinds, seed=seed, max_predict_s=None, extra_latency_s=0.0
+        )
+        a = None if anchor is None or sel["best"]["transform"] != "ratio" else anchor[split.test]
+        s = _scores(y[split.test], served(x[split.test], a))
+        return {"n": len(train_rows), "model": f"{sel['best']['kind']}/{sel['best']['transform']}", **s}
+
+    points = [score(rng.choice(split.train, n, replace=False)) for n in sizes if n <= len(split.train)]
+    if not points or sizes[-1] > len(split.train) >= 10:
+        points.append(score(split.train))
+    by_source = []
+    names = sorted(set(agents[split.train]))
+    if by_agent and len(names) > 1:
+        for name in names:
+            own = split.train[agents[split.train] == name]
+            if len(own) < 10:
+                continue
+            filling = _space_filling_rows(x, split.train, len(own), seed)
+            by_source.append({"agent": name, "own": score(own), "space_filling": score(filling)})
+    return {
+        "dataset": str(dataset),
+        "env_id": meta["env_id"],
+        "target": target,
+        "seed": seed,
+        "statistics": list(encoder.statistics),
+        "n_test": len(split.test),
+        "n_train_pool": len(split.train),
+        "curve": points,
+        "by_agent": by_source,
+    }
+
+
+def format_curve(curve: Mapping[str, Any]) -> str:
+    """The learning curve (and the per-agent comparison) as text tables."""
+    lines = [
+        f"learning curve of {curve['target']} on {curve['env_id']} ({curve['n_test']} test rows; "
+        f"{len(curve['statistics'])} free statistics)",
+        f"{'n train':>8}  {'model':<12}{'relRMSE':>9}{'MAPE':>8}{'R2':>8}{'tau':>7}",
+    ]
+    for p in curve["curve"]:
+        lines.append(
+            f"{p['n']:>8}  {p['model']:<12}{p['relative_rmse'] * 100:>8.2f}%{p['mape'] * 100:>7.2f}%"
+            f"{p['r2']:>8.3f}{p['kendall_tau']:>7.3f}"
+        )
+    if curve["by_agent"]:
+        lines += [
+            "",
+            f"{'agent':<16}{'n':>6}{'own relRMSE':>13}{'own tau':>9}{'s-f relRMSE':>13}{'s-f tau':>9}",
+        ]
+        for a in curve["by_agent"]:
+            own, sf = a["own"], a["space_filling"]
+            lines.append(
+                f"{a['agent']:<16}{own['n']:>6}{own['relative_rmse'] * 100:>12.2f}%{own['kendall_tau']:>9.3f}"
+                f"{sf['relative_rmse'] * 100:>12.2f}%{sf['kendall_tau']:>9.3f}"
+            )
+    return "\n".join(lines)
+
+
+def plot_curve(curve: Mapping[str, Any], out: str | Path) -> Path:
+    """Test relative RMSE and Kendall τ against training rows, as a PNG (matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [p["n"] for p in curve["curve"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(n, [p["relative_rmse"] * 100 for p in curve["curve"]], "o-", label="relative RMSE")
+    left.plot(n, [p["mape"] * 100 for p in curve["curve"]], "s-", label="MAPE")
+    right.plot(n, [p["kendall_tau"] for p in curve["curve"]], "o-", label="random subsets")
+    for a in curve["by_agent"]:
+        right.plot(a["own"]["n"], a["own"]["kendall_tau"], "^", label=f"{a['agent']} rows")
+        right.plot(
+            a["space_filling"]["n"], a["space_filling"]["kendall_tau"], "v", label="space-filling, same n"
+        )
+    for ax, label in ((left, "test error (%)"), (right, "Kendall tau (test)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("training rows")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{curve['env_id']}: {curve['target']}")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
 def _params(model: Any) -> dict[str, Any]:
     plain = int | float | str | bool | type(None)
     return {k: v for k, v in model.get_params().items() if isinstance(v, plain)}
@@ -698,13 +948,21 @@ def _env_identity(env_id: str, env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {"env_class": entry, "constructor_kwargs": kwargs}
 
 
+def _describe_pretraining(pretraining: Mapping[str, Any] | None) -> str:
+    if not pretraining:
+        return "none"
+    return (
+        f"{pretraining['designs']} sampled designs, {len(pretraining['statistics'])} statistics (two-stage)"
+    )
+
+
 def format_report(card: Mapping[str, Any]) -> str:
     """A table of the card's per-target figures (ArchGym reports 0.61 % relative RMSE)."""
     lines = [
         f"proxy for {card['env_id']} (kwargs {card['env_kwargs']}); real evaluation "
         f"{card['real_eval_time_s'] * 1e3:.3g} ms (median)",
         f"statistics: {len(card.get('statistics', {}).get('used', []))} used; "
-        f"pretraining: {card.get('pretraining') or 'none'}",
+        f"pretraining: {_describe_pretraining(card.get('pretraining'))}",
         f"{'target':<22}{'model':<12}{'relRMSE':>9}{'MAPE':>8}{'ArchGym':>9}{'R2':>8}{'tau':>7}"
         f"{'mean RMSE':>12}{'lin RMSE':>12}{'RMSE':>12}{'x1 row':>10}{'xbatch':>10}",
     ]
