@@ -15,6 +15,12 @@ Targets (median over seeds):
                archive filled by random's evaluations at 500
   mixed-rl     MixedConditional: rl best reward above random at 200
   bo-iter      BO iteration time (6-D, 50 observations, one thread) / raw BoTorch (goal <= 1.2)
+  h6-gp        Hartmann-6 @60: bo median regret <= Optuna GPSampler's (optuna.gp) at median wall
+               time <= 1.0x its; both run in this process, one after the other for each seed
+  branin-gp    Branin @30: the same comparison
+  dtlz2-small  DTLZ2 @20: bo median hypervolume above random's
+  dtlz2-gp     DTLZ2 @100: bo median hypervolume >= GPSampler's at median wall time <= 1.0x its
+               (slow: minutes per run; only when named with --only)
   nas          NAS-Bench-201 table (backend="table"), seeds 0..--nas-seeds-1 (default 30): at 100
                evaluations rea, local_search, ga and bo each above random on the mean best
                validation accuracy, one-sided Mann-Whitney U p < 0.05; at 40 each mean above
@@ -36,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 H6, DTLZ2, MIXED = "archgym/Hartmann6-v0", "archgym/DTLZ2-v0", "archgym/MixedConditional-v0"
+BRANIN = "archgym/Branin-v0"
 NAS = "archgym/NASBench201-v0"
 NAS_TESTED = ("rea", "local_search", "ga", "bo")
 NAS_BUDGETS = (40, 100)
@@ -184,6 +191,66 @@ def targets() -> list[Target]:
     ]
 
 
+@dataclass(frozen=True)
+class PeerTarget:
+    """bo against a peer on one problem, run in this process one after the other for each seed
+    (so a loaded machine slows both alike): median score (regret, or hypervolume) and, if
+    ``timed``, median wall time of the search (the summary's ``wall_time_s``)."""
+
+    name: str
+    env: str
+    budget: int
+    peer: str
+    timed: bool
+    default: bool = True
+
+
+PEER_TARGETS = (
+    PeerTarget("h6-gp", H6, 60, "optuna.gp", timed=True),
+    PeerTarget("branin-gp", BRANIN, 30, "optuna.gp", timed=True),
+    PeerTarget("dtlz2-small", DTLZ2, 20, "random", timed=False),
+    PeerTarget("dtlz2-gp", DTLZ2, 100, "optuna.gp", timed=True, default=False),
+)
+
+
+def peer_comparison(t: PeerTarget, seeds: range) -> bool:
+    """Print bo's and the peer's medians and whether bo meets the target: regret <= the peer's
+    (one objective) or hypervolume above / at least the peer's (several), and wall time <= 1.0x."""
+    import time
+
+    runs: dict[str, list[tuple[float, float, float]]] = {"bo": [], t.peer: []}
+    for seed in seeds:
+        for agent in runs:
+            cpu = time.process_time()
+            summary = run_job(Job(t.env, agent, t.budget, seed))
+            cpu = time.process_time() - cpu
+            if summary.get("hypervolume") is not None:
+                score = summary["hypervolume"]
+            else:
+                score = summary["optimal_reward"] - summary["best_reward"]
+            runs[agent].append((score, summary["wall_time_s"], cpu))
+    med = {a: [statistics.median(r[i] for r in v) for i in range(3)] for a, v in runs.items()}
+    multi = t.env == DTLZ2
+    measure = "hypervolume" if multi else "regret"
+    (bo_score, bo_wall, bo_cpu), (peer_score, peer_wall, peer_cpu) = med["bo"], med[t.peer]
+    if multi:
+        ok = bo_score > peer_score if t.peer == "random" else bo_score >= peer_score
+    else:
+        ok = bo_score <= peer_score
+    line = (
+        f"{t.name:12s} {t.env} @{t.budget}, {len(seeds)} seeds: median {measure} bo {bo_score:.4g}, "
+        f"{t.peer} {peer_score:.4g}"
+    )
+    if t.timed:
+        ok = ok and bo_wall <= peer_wall
+        line += (
+            f"; median wall bo {bo_wall:.2f} s, {t.peer} {peer_wall:.2f} s, ratio {bo_wall / peer_wall:.2f} "
+            f"(CPU {bo_cpu:.2f} / {peer_cpu:.2f} s, ratio {bo_cpu / peer_cpu:.2f}; goal <= 1.0)"
+        )
+    print(("PASS " if ok else "MISS ") + line, flush=True)
+    return ok
+
+
 def with_seed(job: Job, seed: int) -> Job:
     return Job(job.env, job.agent, job.budget, seed, job.env_kwargs, job.agent_params)
 
@@ -212,6 +279,10 @@ def main() -> int:
             ok = False
         if not ok:
             failed.append(t.name)
+    for peer in PEER_TARGETS:
+        chosen_peer = (args.only is None and peer.default) or (args.only and peer.name in args.only)
+        if chosen_peer and not peer_comparison(peer, seeds):
+            failed.append(peer.name)
     if run_nas and not nas_comparison(args.nas_seeds, args.jobs):
         failed.append("nas")
     if run_bo_iter:
