@@ -24,13 +24,16 @@ from archgym.campaign.tables import (
     final_of,
     write_tables,
 )
+from archgym.campaign.validation import VALIDATION_TABLE, agreement, validate_runs
 
 __all__ = [
     "CAMPAIGN_META",
     "EVALUATIONS_TABLE",
     "RUNS_TABLE",
+    "VALIDATION_TABLE",
     "Campaign",
     "RunSpec",
+    "agreement",
     "best_so_far",
     "check_name",
     "check_relative_path",
@@ -44,5 +47,6 @@ __all__ = [
     "run_campaign",
     "runs_on_test_seeds",
     "runs_on_tuning_seeds",
+    "validate_runs",
     "write_tables",
 ]

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from archgym.campaign.tables import EVALUATIONS_TABLE, RUNS_TABLE, final_of, write_tables
+from archgym.campaign.validation import VALIDATION_TABLE, kwargs_backend, validate_runs, validation_backends
 
 __all__ = ["Campaign", "RunSpec", "check_name", "check_relative_path", "load_campaign", "run_campaign"]
 
@@ -74,6 +75,9 @@ class EnvEntry:
     targets: tuple[float, ...] = ()
     """Reward thresholds: each run reports the evaluations it needed to reach each one."""
     label: str = ""
+    validate_on: str = ""
+    """A backend to re-evaluate each run's best design on (``"simulator"`` for a campaign on a
+    proxy backend): the proxy-to-truth check (:mod:`archgym.campaign.validation`); "" for none."""
 
     @property
     def name(self) -> str:
@@ -200,9 +204,18 @@ def _env_entry(raw: Any, index: int, fail: Any, source: str | None = None) -> En
 
     if not isinstance(raw, Mapping) or "id" not in raw:
         raise fail(f"envs[{index}] must be a table with an 'id'")
-    extra = sorted(set(raw) - {"id", "kwargs", "targets", "label"})
+    extra = sorted(set(raw) - {"id", "kwargs", "targets", "label", "validate_on"})
     if extra:
-        raise fail(f"envs[{index}]: unknown key(s) {extra}; legal: id, kwargs, targets, label")
+        raise fail(f"envs[{index}]: unknown key(s) {extra}; legal: id, kwargs, targets, label, validate_on")
+    validate_on = raw.get("validate_on", "")
+    if not isinstance(validate_on, str):
+        raise fail(f"envs[{index}].validate_on: {validate_on!r} is not legal; legal values: a backend name")
+    if validate_on:
+        legal = validation_backends()
+        if validate_on not in legal:
+            raise fail(f"envs[{index}].validate_on: {validate_on!r} is not legal; legal values: {legal}")
+        if validate_on == kwargs_backend(raw.get("kwargs", {})):
+            raise fail(f"envs[{index}].validate_on: {validate_on!r} is the backend the runs use already")
     try:
         resolve_spec(raw["id"], source=source)  # read from a file: its module:id imports nothing untrusted
     except (ValueError, ImportError) as exc:
@@ -222,7 +235,7 @@ def _env_entry(raw: Any, index: int, fail: Any, source: str | None = None) -> En
     label = raw.get("label", "")
     if label != "":
         _check_name_in(label, f"envs[{index}].label", fail)
-    entry = EnvEntry(raw["id"], dict(kwargs), tuple(float(t) for t in targets), str(label))
+    entry = EnvEntry(raw["id"], dict(kwargs), tuple(float(t) for t in targets), str(label), validate_on)
     if label == "":
         try:
             check_name(entry.name, f"envs[{index}].id")
@@ -597,6 +610,7 @@ def _run_campaign(
         executor.close(interrupted=interrupted)
     specs = tuning + test
     write_tables(out, campaign, [s for s in specs if s.key in summaries], summaries)
+    validated = validate_runs(out, campaign, [s for s in specs if s.key in summaries], summaries)
     return {
         "runs": len(specs),
         "already_finished": done_before,
@@ -604,6 +618,11 @@ def _run_campaign(
         "skipped_pairs": skipped,
         "runs_table": str(out / RUNS_TABLE),
         "evaluations_table": str(out / EVALUATIONS_TABLE),
+        **(
+            {"validation_table": str(out / VALIDATION_TABLE), "validated_runs": validated}
+            if validated
+            else {}
+        ),
     }
 
 
@@ -617,6 +636,7 @@ def _check_same_campaign(out: Path, campaign: Campaign) -> None:
     definition.pop("workers")  # how runs execute, not what they compute: may change on a rerun
     for env in definition["envs"]:  # trust is the caller's, per call: never stored
         env["kwargs"] = stored_kwargs(env["kwargs"])
+        env.pop("validate_on")  # a check of the runs, not what they compute: may be added later
     text = json.dumps(definition, sort_keys=True, default=list)
     digest = hashlib.sha256(text.encode()).hexdigest()
     if meta_path.exists():

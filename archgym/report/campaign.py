@@ -19,7 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from archgym.campaign import EVALUATIONS_TABLE, RUNS_TABLE, best_so_far, check_name, check_relative_path
+from archgym.campaign import (
+    EVALUATIONS_TABLE,
+    RUNS_TABLE,
+    VALIDATION_TABLE,
+    agreement,
+    best_so_far,
+    check_name,
+    check_relative_path,
+)
 from archgym.records import REWARD
 from archgym.report.doc import Doc, read_json
 
@@ -453,6 +461,56 @@ def _archives(figures: Path, directory: Path, compared: Any, doc: Doc) -> None:
 
 
 # --- the report ----------------------------------------------------------------------------------
+def _proxy_to_truth(figures: Path, directory: Path, colors: dict[str, Any], doc: Doc) -> None:
+    """Each validated run's proxy value against its real one (one figure per env), the regret
+    gap, and Kendall's τ between the agents' rankings on the proxy and on the truth."""
+    import matplotlib.pyplot as plt
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(directory / VALIDATION_TABLE).to_pylist()
+    doc.h("Proxy to truth")
+    doc.p(
+        "Each run's best design, found on the proxy, re-evaluated on the real backend "
+        "(validate_on). gap: proxy value - real value; regret gap: the run's regret on the truth "
+        "minus its regret on the proxy (each against the best of these runs there; > 0: the proxy "
+        "flattered it). tau: Kendall's tau between the agents' median-value rankings on the proxy "
+        "and on the truth (1: the proxy ranks the agents as the truth does)."
+    )
+    for env in sorted({r["env_label"] for r in rows}):
+        mine = [r for r in rows if r["env_label"] == env]
+        check = agreement(mine)
+        backends = sorted({f"{r['backend']} -> {r['validated_on']}" for r in mine})
+        doc.p(
+            f"{env} ({', '.join(backends)}): agents' ranking tau {check['agent_rank_tau']:.3f}; "
+            f"runs' ranking tau {check['run_rank_tau']:.3f}"
+        )
+        doc.table(
+            ["run", "agent", "proxy value", "real value", "gap", "regret gap"],
+            [
+                [r["run_key"], r["agent"], r["proxy_reward"], r["real_reward"], r["gap"], r["regret_gap"]]
+                for r in check["runs"]
+            ],
+        )
+        name = f"proxy_vs_real_{env}.png"
+        fig, ax = plt.subplots(figsize=(4.5, 4))
+        for agent in sorted({r["agent"] for r in check["runs"]}):
+            points = [(r["proxy_reward"], r["real_reward"]) for r in check["runs"] if r["agent"] == agent]
+            ax.plot(*zip(*points, strict=True), "o", color=colors.get(agent), label=agent)
+        values = [v for r in check["runs"] for v in (r["proxy_reward"], r["real_reward"]) if math.isfinite(v)]
+        if values:
+            ax.plot(
+                [min(values), max(values)], [min(values), max(values)], "k--", lw=0.8, label="proxy = real"
+            )
+        ax.set_xlabel("proxy value (best reward on the proxy)")
+        ax.set_ylabel("real value (same design)")
+        ax.set_title(f"{env}: tau(agents) = {check['agent_rank_tau']:.2f}")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(figures / name, dpi=100)
+        plt.close(fig)
+        doc.img(name, f"{env}: each run's best design, its proxy value against its real value")
+
+
 def write_report(directory: str | Path) -> Path:
     """Write ``DIR/report/report.md`` and ``report.html`` with PNG figures; return the .md path."""
     import matplotlib
@@ -571,6 +629,8 @@ def write_report(directory: str | Path) -> Path:
     doc.img(
         "lottery.png", "Spread across each agent's hyperparameter settings (o) beside spread across seeds (x)"
     )
+    if (directory / VALIDATION_TABLE).is_file():
+        _proxy_to_truth(figures, directory, colors, doc)
     if (compared.agent == "mapelites").any():
         doc.h("MAP-Elites archives")
         _archives(figures, directory, compared, doc)
