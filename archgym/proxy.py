@@ -42,7 +42,17 @@ from archgym.plugins import hookimpl
 from archgym.records import METRIC, STAT, RecordLayout, design_of, layout_from_meta, layout_to_meta
 from archgym.spaces import Categorical, Design, DesignSpace
 
-__all__ = ["ProxyModel", "encode", "load", "load_for_env", "train"]
+__all__ = [
+    "Encoder",
+    "Pretrained",
+    "ProxyModel",
+    "encode",
+    "fit_estimator",
+    "learning_curve",
+    "load",
+    "load_for_env",
+    "train",
+]
 
 CARD_FORMAT = "archgym-proxy"
 TRUST_ENV = "ARCHGYM_TRUST_MODELS"
@@ -159,7 +169,7 @@ def _fit_served(
 ) -> tuple[Any, Served]:
     """Fit ``kind`` on the standardised transformed target ``t``; return it and its served form."""
     centre, scale = float(np.mean(t)), float(np.std(t)) or 1.0
-    estimator = _fit(kind, seed, x, (t - centre) / scale, init)
+    estimator = fit_estimator(kind, seed, x, (t - centre) / scale, init)
     return estimator, Served(estimator, x.shape[1], transform, centre, scale)
 
 
@@ -379,7 +389,7 @@ def _estimator(kind: str, seed: int) -> Any:
     raise ValueError(f"model kind {kind!r} is not legal; legal values: {[*KINDS, 'mlp']}")
 
 
-def _fit(kind: str, seed: int, x: np.ndarray, t: np.ndarray, init: Pretrained | None = None) -> Any:
+def fit_estimator(kind: str, seed: int, x: np.ndarray, t: np.ndarray, init: Pretrained | None = None) -> Any:
     """Fit ``kind``; an ``mlp`` with ``init`` is fine-tuned from the pretrained network."""
     import warnings
 
