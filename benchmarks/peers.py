@@ -401,6 +401,10 @@ SMAC_HASH_NOTE = (
     "PYTHONHASHSEED: the native loop and the adapter differ alike from one process to the next unless "
     "PYTHONHASHSEED is fixed"
 )
+PYMOO_DE_NOTE = (
+    "the adapter's crossover rate `cr` defaults to 0.5, pymoo's DE (its Variant) to CR=0.2, so "
+    "pymoo.de at its defaults is not pymoo's DE at its defaults; the native loop here is given CR=0.5"
+)
 PARITY_SKIP = ("smac.blackbox",)
 """Adapters left out of the parity runs unless ``--parity-agents`` names them: SMAC's GP facade
 takes over a minute per run on 2 cores, twice per seed (its overhead lockstep still checks that
@@ -480,7 +484,9 @@ def _pymoo_algorithm(agent: str, params: dict[str, Any], n_objectives: int) -> A
     if agent in ("pymoo.nsga3", "pymoo.moead"):
         ref_dirs = get_reference_directions("das-dennis", n_objectives, n_partitions=12)
         return NSGA3(ref_dirs=ref_dirs) if agent == "pymoo.nsga3" else MOEAD(ref_dirs=ref_dirs)
-    build = {"pymoo.ga": GA, "pymoo.de": DE, "pymoo.nsga2": NSGA2, "pymoo.smsemoa": SMSEMOA}
+    if agent == "pymoo.de":  # the adapter's cr (0.5), not pymoo's own default (CR=0.2): see PYMOO_DE_NOTE
+        return DE(pop_size=pop, CR=params["cr"])
+    build = {"pymoo.ga": GA, "pymoo.nsga2": NSGA2, "pymoo.smsemoa": SMSEMOA}
     return {**build, "pymoo.agemoea": AGEMOEA}[agent](pop_size=pop)
 
 
@@ -565,8 +571,9 @@ def native_loop(agent: str, problem: Any, seed: int, params: dict[str, Any]) -> 
     if library == "nevergrad":
         optimizer = get_registry().agent(agent).hyperparameter_space()["optimizer"].default_value()
         return NevergradLoop(optimizer, seed, params["budget"])
-    if library == "pymoo":
-        return PymooLoop(agent, seed, params, problem.n_objectives)
+    if library == "pymoo":  # every option resolved, defaults included (pymoo.de's cr)
+        options = get_registry().agent(agent).resolve(params)
+        return PymooLoop(agent, seed, options, problem.n_objectives)
     return SmacLoop(agent, seed, params["n_trials"])
 
 
@@ -931,6 +938,8 @@ def print_parity(
     _print_table(table)
     if any(a.startswith("smac.") for a in agents):
         print(f"  smac.*: {SMAC_HASH_NOTE}")
+    if "pymoo.de" in agents:
+        print(f"  pymoo.de: {PYMOO_DE_NOTE}")
 
 
 # --- main ----------------------------------------------------------------------------------------
