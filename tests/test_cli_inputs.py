@@ -40,6 +40,7 @@ BASES: dict[tuple[str, ...], list[str]] = {
     ("compare",): ["OUT/missing-run", "--out=OUT/cmp"],
     ("proxy", "train"): ["OUT/missing.parquet", "--target=y", "--out=OUT/model.joblib"],
     ("export-optuna",): ["RUNDIR", "--storage=OUT/journal.log"],
+    ("proxy", "curve"): ["OUT/missing.parquet", "--target=y", "--plot=OUT/curve.png"],
 }
 
 
