@@ -199,3 +199,31 @@ def test_nas_statistics_from_the_table_match_the_live_computation() -> None:
         assert looked_up.keys() == computed.keys() == set(env.statistic_names)
         for name in looked_up:
             assert math.isclose(looked_up[name], computed[name], rel_tol=1e-6), name
+
+
+def test_zigzag_spatial_utilization_is_zigzags() -> None:
+    env = gym.make("archgym/ZigZag-v0").unwrapped
+    design = {p.name: p.default for p in env.design_space if p.condition is None}
+    stats = env.statistics(design)
+    assert set(stats) == set(env.statistic_names)
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(env.design_space.to_action(design))
+    m = info["metrics"]
+    # ZigZag weights layers by their latency, the estimate by their spatial cycles: within 2 %
+    estimate = 100 * stats["spatial_utilization_estimate"]
+    assert math.isclose(estimate, m["spatial_utilization_pct"], rel_tol=0.02)
+    assert stats["spatial_cycles"] <= m["latency_cycles"]
+
+
+@pytest.mark.parametrize("omega", [0.6, 1.0, 1.5, 1.9])
+def test_sor_estimate_follows_youngs_theory(omega: float) -> None:
+    env = gym.make("archgym/SOR-v0", sequence="constant", n=16).unwrapped
+    stats = env.statistics({"omega": omega})
+    assert env.statistic_estimates == {"iterations": "estimated_iterations"}
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(env.design_space.to_action({"omega": omega}))
+    ratio = info["metrics"]["iterations"] / stats["estimated_iterations"]
+    assert 0.5 < ratio < 1.5  # the asymptotic rate; the transient differs
+    young = 2 / (1 + math.sin(math.pi / 17))  # Young's optimum for Poisson
+    assert env.statistics({"omega": young})["sor_spectral_radius"] == pytest.approx(young - 1)
+    assert gym.make("archgym/SOR-v0").unwrapped.statistic_names == ()  # a varying sequence: none

@@ -61,6 +61,17 @@ LATENCY_PENALTY = -1e15
 _ROLE = {"I1": "input", "I2": "weight", "O": "output"}
 
 
+ZIGZAG_STATISTICS = (
+    "macs",
+    "pe_count",
+    "rf_bytes_per_pe",
+    "onchip_bytes",
+    "spatial_cycles",
+    "spatial_utilization_estimate",
+)
+"""Free statistics of a layer-set workload's designs: see :meth:`ZigZag.statistics`."""
+
+
 def _template(name: str) -> dict[str, Any]:
     import yaml
 
@@ -326,6 +337,9 @@ class ZigZag(DesignEnv):
                 penalty=[ENERGY_PENALTY, LATENCY_PENALTY],
             )
         super().__init__(design_space=space, metrics=metrics, objective=spec)
+        if self.layers is not None:
+            self.statistic_names = ZIGZAG_STATISTICS
+            self.statistic_estimates = {"latency_cycles": "spatial_cycles"}
         if objective == "energy_latency" and self.layers is not None:
             # hypervolume reference: every MAC fetching both operands from and writing its
             # output to DRAM, one MAC per cycle
@@ -333,6 +347,46 @@ class ZigZag(DesignEnv):
             dram = self.template["memories"]["dram"]
             per_mac = self.template["operational_array"]["unit_energy"] + 2 * dram["r_cost"] + dram["w_cost"]
             self.reference_point = np.array([-macs * per_mac, -float(macs)])
+
+    def statistics(self, design: Mapping[str, Any]) -> dict[str, float]:
+        """Free statistics of a design (no ZigZag call), for a layer-set workload: MACs, PEs,
+        on-chip memory (``rf_bytes_per_pe``: the memories private to a PE; ``onchip_bytes``: those
+        × PEs plus the shared buffers), and ``spatial_cycles``, the cycles of the spatial unrolling
+        alone — per layer, the product over its loops of ⌈loop size / unrolled factor⌉, the factor
+        capped at the loop size as ZigZag caps it: a lower bound on ``latency_cycles`` — and the
+        PE utilisation that implies (within a few % of ZigZag's ``spatial_utilization_pct`` / 100). An ONNX
+        workload: none."""
+        if self.layers is None:
+            return {}
+        unrolled: dict[str, int] = {}
+        for entries in spatial_mapping(design).values():
+            for entry in entries:
+                loop, factor = entry.split(", ")
+                unrolled[loop] = unrolled.get(loop, 1) * int(factor)
+        pes = int(design["d1"]) * int(design["d2"])
+        ideal = 0
+        for layer in self.layers:
+            sizes = {
+                "K": layer.filters,
+                "C": layer.channels,
+                "OY": layer.ofmap_h,
+                "OX": layer.ofmap_w,
+                "FY": layer.filter_h,
+                "FX": layer.filter_w,
+            }
+            ideal += math.prod(math.ceil(n / min(unrolled.get(loop, 1), n)) for loop, n in sizes.items())
+        memories = memory_parameters(self.template)
+        private = sum(int(design[p]) for p in memories.values() if "_rf_" in p)
+        shared = sum(int(design[p]) for p in memories.values() if "_rf_" not in p)
+        macs = sum(layer.macs for layer in self.layers)
+        return {
+            "macs": float(macs),
+            "pe_count": float(pes),
+            "rf_bytes_per_pe": float(private),
+            "onchip_bytes": float(private * pes + shared),
+            "spatial_cycles": float(ideal),
+            "spatial_utilization_estimate": macs / (ideal * pes),
+        }
 
     def write_inputs(self, design: Mapping[str, Any], directory: Path) -> tuple[Path, Path]:
         """The accelerator and mapping YAML files of a design, in ``directory``."""

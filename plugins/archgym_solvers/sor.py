@@ -215,9 +215,39 @@ class SOR(DesignEnv):
             episode_length=episode_length,
         )
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(3 + len(CONTEXT),), dtype=np.float64)
+        if self.sequence == "constant":  # one system: its spectrum is known in closed form
+            self.statistic_names = ("jacobi_spectral_radius", "sor_spectral_radius", "estimated_iterations")
+            if self.solver == "sor":
+                self.statistic_estimates = {"iterations": "estimated_iterations"}
         self._start = 0
         self._systems: OrderedDict[int, tuple[Any, np.ndarray]] = OrderedDict()
         self._base: dict[tuple[float, float], Any] = {}
+
+    # --- free statistics -----------------------------------------------------------------------
+    def statistics(self, design: Mapping[str, Any]) -> dict[str, float]:
+        """For ``sequence="constant"`` (one system, ``L + shift·I``): the Jacobi spectral radius
+        ``ρ_J = 4 cos(π/(n+1)) / (4 + shift)`` of the system, SOR's spectral radius at ``omega``
+        from Young's theory for consistently ordered matrices (``ω − 1`` above the optimum
+        ω* = 2 / (1 + √(1 − ρ_J²)); below, the square of the larger root of
+        ``λ^½ = (ωρ_J ± √(ω²ρ_J² − 4(ω − 1))) / 2``), and the sweeps that radius needs to reduce
+        the error by ``tol`` — the asymptotic estimate of ``iterations``, exact in rate, not in
+        the transient. Other sequences: none (the system changes with the instance)."""
+        if self.sequence != "constant":
+            return {}
+        omega = float(design["omega"])
+        rho_j = 4.0 * math.cos(math.pi / (self.n + 1)) / (4.0 + self.shift)
+        optimum = 2.0 / (1.0 + math.sqrt(1.0 - rho_j**2))
+        if omega >= optimum:
+            rho = omega - 1.0
+        else:
+            rho = ((omega * rho_j + math.sqrt(omega**2 * rho_j**2 - 4.0 * (omega - 1.0))) / 2.0) ** 2
+        rho = abs(rho)
+        sweeps = math.log(self.tol) / math.log(rho) if 0.0 < rho < 1.0 else float(self.max_iterations)
+        return {
+            "jacobi_spectral_radius": rho_j,
+            "sor_spectral_radius": rho,
+            "estimated_iterations": min(max(sweeps, 1.0), float(self.max_iterations)),
+        }
 
     # --- the sequence -------------------------------------------------------------------------
     def _index(self, step: int) -> int:
