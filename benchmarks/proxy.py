@@ -79,23 +79,30 @@ def bench_env(name: str, conf: dict[str, Any], args: argparse.Namespace) -> list
     root = Path(args.out) / name
     n = args.n if name == "SystolicArray" else args.n_sor
     start = time.perf_counter()
-    if args.no_collect:  # use what the (possibly killed) collection holds
-        print(f"\n== {conf['id']} {conf['kwargs']}: using the existing collection in {root / 'collect'}")
-    else:
+    # a collection of n designs, and (SystolicArray, --n-extra) a second Sobol sequence (seed + 1)
+    # so that n + extra designs leave n training designs after the test split; both resume
+    parts = [("collect", n, args.seed)]
+    if name == "SystolicArray" and args.n_extra > 0:
+        parts.append(("collect-extra", args.n_extra, args.seed + 1))
+    for folder, size, seed in parts:
+        if args.no_collect:  # use what the (possibly killed) collection holds
+            print(f"\n== {conf['id']} {conf['kwargs']}: using the existing collection in {root / folder}")
+            continue
         summary = dataset.collect(
             env=conf["id"],
-            n=n,
-            out=root / "collect",
-            seed=args.seed,
+            n=size,
+            out=root / folder,
+            seed=seed,
             workers=args.workers,
             env_kwargs=conf["kwargs"],
             progress=False,
         )
         print(
-            f"\n== {conf['id']} {conf['kwargs']}: {summary['n_evaluations']} designs collected "
+            f"\n== {conf['id']} {conf['kwargs']}: {summary['n_evaluations']} designs collected in {folder} "
             f"({summary['n_feasible']} feasible), {time.perf_counter() - start:.0f} s this call"
         )
-    card = dataset.export([root / "collect"], root / "dataset.parquet")
+    sources = [root / folder for folder, _, _ in parts if (root / folder).exists()]
+    card = dataset.export(sources, root / "dataset.parquet")
     if card["rows"] < 2000:
         print(f"NOTE: {card['rows']} designs, fewer than the 2,000 the acceptance asks for")
     model = root / "proxy.joblib"
@@ -332,6 +339,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--n", type=int, default=2000, help="designs to collect on SystolicArray-v0 (default 2000)"
+    )
+    parser.add_argument(
+        "--n-extra",
+        type=int,
+        default=500,
+        help="SystolicArray: designs of a second Sobol sequence (seed + 1), so that --n training "
+        "designs remain after the 20 %% test split (default 500; 0: none)",
     )
     parser.add_argument("--n-sor", type=int, default=2000, help="designs to collect on SOR-v0 (default 2000)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes for collection (default 2)")
