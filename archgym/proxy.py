@@ -910,11 +910,18 @@ def plot_curve(curve: Mapping[str, Any], out: str | Path) -> Path:
     left.plot(n, [p["relative_rmse"] * 100 for p in curve["curve"]], "o-", label="relative RMSE")
     left.plot(n, [p["mape"] * 100 for p in curve["curve"]], "s-", label="MAPE")
     right.plot(n, [p["kendall_tau"] for p in curve["curve"]], "o-", label="random subsets")
-    for a in curve["by_agent"]:
-        right.plot(a["own"]["n"], a["own"]["kendall_tau"], "^", label=f"{a['agent']} rows")
+    for i, a in enumerate(curve["by_agent"]):
+        color = f"C{i + 1}"
+        right.plot(a["own"]["n"], a["own"]["kendall_tau"], "^", color=color, label=f"{a['agent']} rows")
         right.plot(
-            a["space_filling"]["n"], a["space_filling"]["kendall_tau"], "v", label="space-filling, same n"
+            a["space_filling"]["n"],
+            a["space_filling"]["kendall_tau"],
+            "v",
+            color=color,
+            mfc="none",
+            label=f"space-filling, {a['own']['n']} rows",
         )
+    left.set_yscale("log")  # MAPE explodes where the target nears 0
     for ax, label in ((left, "test error (%)"), (right, "Kendall tau (test)")):
         ax.set_xscale("log")
         ax.set_xlabel("training rows")
