@@ -117,6 +117,11 @@ iterations per restart. Each iteration is one posterior call through GPyTorch (~
 observations, nearly all of it fixed per-call overhead, whatever the number of restarts), and
 the acquisition value after 10 iterations from those starts was within 0.5 % of the converged
 one (about 20 iterations): on Hartmann-6 @60 the regret was unchanged and the step 40 % cheaper."""
+BATCH_FIT_OPTIONS = {"maxiter": 200}
+"""Fit options of a batch of GPs (several objectives, or modelled constraints), L-BFGS-B's default
+tolerances: fitted as one batched problem, the 1e-2 gradient tolerance stopped DTLZ2's
+objectives' fits early enough to leave the model proposing the box's corners (hypervolume 0.02
+against 0.27 at 40 evaluations, seed 0)."""
 REFIT_EVERY = 2
 """Model-based steps per hyperparameter fit. In between, the GP keeps the last fitted
 hyperparameters and is only conditioned on the new observations (one Cholesky factorisation):
@@ -425,8 +430,9 @@ class BayesianOptimization(Agent):
                         reused += 1
         self._since_fit += 1
         if reused < len(list(model.parameters())) or self._since_fit >= REFIT_EVERY:
+            options = FIT_OPTIONS if Y.shape[-1] == 1 else BATCH_FIT_OPTIONS
             fit_gpytorch_mll(
-                ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs={"options": FIT_OPTIONS}
+                ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs={"options": options}
             )
             self._hyper = {name: value.detach().clone() for name, value in model.named_parameters()}
             self.stats["fits"] += 1
