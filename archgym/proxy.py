@@ -138,10 +138,13 @@ class Served:
             graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
         self.input = self.session.get_inputs()[0].name
+        self.n_features = n_features
         self.transform, self.centre, self.scale = transform, centre, scale
 
     def __call__(self, x: np.ndarray, anchor: np.ndarray | None = None) -> np.ndarray:
-        y = self.session.run(None, {self.input: np.asarray(x, dtype=np.float32)})[0]
+        # a model fitted on the parameters' columns alone reads that prefix of the encoding
+        x = np.asarray(x, dtype=np.float32)[:, : self.n_features]
+        y = self.session.run(None, {self.input: x})[0]
         y = np.asarray(y, dtype=np.float64).reshape(len(x)) * self.scale + self.centre
         if self.transform == "raw":
             return y
@@ -197,7 +200,7 @@ class ProxyModel:
         self.served = {
             t: Served(
                 est,
-                len(self.encoder.columns),
+                card["targets"][t].get("n_features", len(self.encoder.columns)),
                 card["targets"][t]["transform"],
                 card["targets"][t]["centre"],
                 card["targets"][t]["scale"],
@@ -541,38 +544,53 @@ def _select_and_fit(
     max_predict_s: float | None,
     extra_latency_s: float,
     pretrained: Pretrained | None = None,
+    parameter_columns: int | None = None,
 ) -> tuple[dict[str, Any], Any, Served]:
-    """Fit every (kind, transform) candidate on the fit rows, select on the validation rows (never
-    the test rows), refit the selected one on all training rows. A positive target spanning two
-    decades or more is modelled in log space (relative errors matter there, and a few huge values
-    would otherwise dominate the fit); where the env names an analytic estimate (``anchor``),
-    also relative to it, ``log(target / estimate)``."""
+    """Fit every (kind, transform, features) candidate on the fit rows, select on the validation
+    rows (never the test rows), refit the selected one on all training rows. A positive target
+    spanning two decades or more is modelled in log space (relative errors matter there, and a
+    few huge values would otherwise dominate the fit); where the env names an analytic estimate
+    (``anchor``), also relative to it, ``log(target / estimate)``. With ``parameter_columns`` (the
+    parameters' columns, which come first), each candidate is also tried on those alone: free
+    statistics are deterministic functions of the parameters, and with enough rows a model may
+    do better without the extra columns — the validation rows say."""
     spans = bool(np.all(y > 0)) and y.max() / y.min() >= SPAN_FOR_LOG
     transforms = ["log"] if spans else ["raw"]
     if anchor is not None and bool(np.all(y > 0)) and bool(np.all(anchor > 0)):
         transforms.append("ratio")
+    widths = [x.shape[1]]
+    if parameter_columns is not None and parameter_columns < x.shape[1]:
+        widths.append(parameter_columns)
     candidates = []
     for kind in kinds:
         for transform in transforms:
-            a_fit = None if anchor is None else anchor[split.fit]
-            _, served = _fit_served(
-                kind, seed, x[split.fit], forward(transform, y[split.fit], a_fit), transform
-            )
-            a_val = None if anchor is None else anchor[split.val]
-            val = _scores(y[split.val], served(x[split.val], a_val))
-            latency = _median_time(
-                lambda served=served, row=x[:1], a=a_val: served(row, a[:1] if a is not None else None), 30
-            )
-            latency += extra_latency_s
-            candidates.append(
-                {
-                    "kind": kind,
-                    "transform": transform,
-                    "validation": val,
-                    "single_row_s": latency,
-                    "fast_enough": max_predict_s is None or latency <= max_predict_s,
-                }
-            )
+            for width in widths:
+                init = pretrained if width == x.shape[1] else None  # pretrained on the full encoding
+                a_fit = None if anchor is None else anchor[split.fit]
+                _, served = _fit_served(
+                    kind, seed, x[split.fit, :width], forward(transform, y[split.fit], a_fit), transform, init
+                )
+                a_val = None if anchor is None else anchor[split.val]
+                val = _scores(y[split.val], served(x[split.val], a_val))
+                latency = _median_time(
+                    lambda served=served, row=x[:1], a=a_val: served(row, a[:1] if a is not None else None),
+                    30,
+                )
+                latency += extra_latency_s
+                candidates.append(
+                    {
+                        "kind": kind,
+                        "transform": transform,
+                        "features": "parameters+statistics"
+                        if width > (parameter_columns or 0)
+                        else "parameters",
+                        "n_features": width,
+                        "pretrained": init is not None and kind == "mlp",
+                        "validation": val,
+                        "single_row_s": latency,
+                        "fast_enough": max_predict_s is None or latency <= max_predict_s,
+                    }
+                )
     allowed = [c for c in candidates if c["fast_enough"]]
     if allowed:
         best = min(allowed, key=lambda c: c["validation"]["rmse"])
@@ -582,9 +600,10 @@ def _select_and_fit(
     model, served = _fit_served(
         best["kind"],
         seed,
-        x[split.train],
+        x[split.train, : best["n_features"]],
         forward(best["transform"], y[split.train], a_train),
         best["transform"],
+        pretrained if best["n_features"] == x.shape[1] else None,
     )
     return {"best": best, "candidates": candidates}, model, served
 
@@ -713,7 +732,14 @@ def train(
         split = _Split(len(y), test_fraction, seed)
         options = {"kinds": kinds, "seed": seed, "max_predict_s": max_predict_s}
         selection, model, served = _select_and_fit(
-            x, y, anchor, split, extra_latency_s=stat_latency, **options
+            x,
+            y,
+            anchor,
+            split,
+            extra_latency_s=stat_latency,
+            pretrained=pretrained,
+            parameter_columns=len(plain.columns) if used else None,
+            **options,
         )
         best = selection["best"]
         chosen_anchor = anchor_name if best["transform"] == "ratio" else None
@@ -732,6 +758,8 @@ def train(
             "model": best["kind"],
             "transform": best["transform"],
             "anchor": chosen_anchor,
+            "features": best["features"],
+            "n_features": best["n_features"],
             "centre": served.centre,
             "scale": served.scale,
             "params": _params(model),
@@ -831,6 +859,7 @@ def learning_curve(
     estimate = dict(getattr(env, "statistic_estimates", {}) or {}).get(target) if encoder.statistics else None
     anchor = None if estimate is None else np.array([float(st[estimate]) for st in stats])
     agents = np.array([str(r.get("agent") or "?") for r in rows])
+    n_parameters = len(Encoder(space).columns)
     split = _Split(len(y), test_fraction, seed)
     rng = np.random.default_rng(seed)
 
@@ -841,11 +870,21 @@ def learning_curve(
         cut = max(2, len(order) // 5)
         inner.val, inner.fit = order[:cut], order[cut:]
         sel, _, served = _select_and_fit(
-            x, y, anchor, inner, kinds=kinds, seed=seed, max_predict_s=None, extra_latency_s=0.0
+            x,
+            y,
+            anchor,
+            inner,
+            kinds=kinds,
+            seed=seed,
+            max_predict_s=None,
+            extra_latency_s=0.0,
+            parameter_columns=n_parameters if encoder.statistics else None,
         )
         a = None if anchor is None or sel["best"]["transform"] != "ratio" else anchor[split.test]
         s = _scores(y[split.test], served(x[split.test], a))
-        return {"n": len(train_rows), "model": f"{sel['best']['kind']}/{sel['best']['transform']}", **s}
+        best = sel["best"]
+        label = f"{best['kind']}/{best['transform']}" + ("+s" if best["features"] != "parameters" else "")
+        return {"n": len(train_rows), "model": label, **s}
 
     points = [score(rng.choice(split.train, n, replace=False)) for n in sizes if n <= len(split.train)]
     if not points or sizes[-1] > len(split.train) >= 10:
@@ -965,6 +1004,12 @@ def _env_identity(env_id: str, env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {"env_class": entry, "constructor_kwargs": kwargs}
 
 
+def _label(target: Mapping[str, Any]) -> str:
+    """``kind/transform``, ``+s`` where the model reads the free statistics."""
+    uses = target.get("features", "parameters") != "parameters"
+    return f"{target['model']}/{target['transform']}" + ("+s" if uses else "")
+
+
 def _describe_pretraining(pretraining: Mapping[str, Any] | None) -> str:
     if not pretraining:
         return "none"
@@ -986,7 +1031,7 @@ def format_report(card: Mapping[str, Any]) -> str:
     for name, t in card["targets"].items():
         s, b = t["test"], t["baselines"]
         lines.append(
-            f"{name:<22}{t['model'] + '/' + t['transform']:<12}{s['relative_rmse'] * 100:>8.2f}%"
+            f"{name:<22}{_label(t):<12}{s['relative_rmse'] * 100:>8.2f}%"
             f"{s.get('mape', math.nan) * 100:>7.2f}%"
             f"{'0.61%':>9}{s['r2']:>8.4f}{s['kendall_tau']:>7.3f}{b['mean']['rmse']:>12.4g}"
             f"{b['linear']['rmse']:>12.4g}{s['rmse']:>12.4g}{t['speedup']['single_row']:>10.0f}"

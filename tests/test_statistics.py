@@ -96,6 +96,9 @@ def test_a_proxy_with_statistics_beats_the_same_selection_without(
     assert card["statistics"]["used"] == ["estimate", "x1_squared"]
     assert {c["transform"] for c in t["candidates"]} == {"log", "ratio"}
     assert t["transform"] == "ratio" and t["anchor"] == "estimate"
+    # every candidate is tried with the statistics and on the parameters alone
+    assert {c["features"] for c in t["candidates"]} == {"parameters", "parameters+statistics"}
+    assert t["features"] in ("parameters", "parameters+statistics")
     assert t["test"]["mape"] < 0.5 * t["without_statistics"]["test"]["mape"]
     assert t["test"]["kendall_tau"] > t["without_statistics"]["test"]["kendall_tau"]
     # served: the statistics are computed for each design, features and anchor alike
@@ -131,7 +134,9 @@ def test_pretraining_is_recorded_and_fine_tunes_an_mlp(stretched_dataset: Path, 
     assert card["pretraining"]["designs"] == 300
     assert card["pretraining"]["statistics"] == ["estimate", "x1_squared"]
     assert card["pretraining"]["stage1_r2"] > 0.9
-    assert {c["kind"] for c in card["targets"]["value"]["candidates"]} == {"rf", "mlp"}
+    candidates = card["targets"]["value"]["candidates"]
+    assert {c["kind"] for c in candidates} == {"rf", "mlp"}
+    assert [c["pretrained"] for c in candidates if c["kind"] == "mlp"] == [True]  # fine-tuned, not fresh
     with pytest.raises(ValueError, match="pretrain"):
         train(stretched_dataset, ["value"], tmp_path / "m.joblib", pretrain=3)
 
