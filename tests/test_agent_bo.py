@@ -261,3 +261,15 @@ def test_categorical_only_space_starts_acquisition_from_rounded_points() -> None
             )
     assert agent.stats["model_based"] == 2
     assert not [w for w in caught if issubclass(w.category, BadInitialCandidatesWarning)]
+
+
+def test_the_sobol_sequence_keeps_going_past_64_points() -> None:
+    """Spaces where most designs are forbidden draw many initial points: the sequence doubles its
+    blocks (scipy refuses a block that leaves it unbalanced) and is the same prefix throughout."""
+    from scipy.stats import qmc
+
+    space = DesignSpace([Real("a", 0.0, 1.0), Real("b", 0.0, 1.0)])
+    agent = BayesianOptimization(Problem(env_id="t", design_space=space, n_objectives=1), seed=3)
+    drawn = np.array([agent._next_sobol() for _ in range(300)])
+    expected = qmc.Sobol(2, scramble=True, rng=np.random.default_rng(3)).random_base2(9)[:300]
+    np.testing.assert_array_equal(drawn, expected)

@@ -305,14 +305,16 @@ class BayesianOptimization(Agent):
 
     # --- design generation -------------------------------------------------------------------
     def _next_sobol(self) -> np.ndarray:
-        """The next point of the agent's scrambled Sobol sequence (drawn in blocks of 32, so the
-        sequence doesn't depend on how many points each ask takes)."""
+        """The next point of the agent's scrambled Sobol sequence (drawn in blocks that double it:
+        32, 32, 64, 128, …, so the sequence doesn't depend on how many points each ask takes and
+        stays balanced where most designs are forbidden and many points are drawn)."""
         from scipy.stats import qmc
 
         if self._sobol is None:
             self._sobol = qmc.Sobol(self.dim, scramble=True, rng=np.random.default_rng(self.seed))
         if not self._sobol_buffer:
-            self._sobol_buffer = list(self._sobol.random_base2(5))[::-1]
+            m = max(5, int(self._sobol.num_generated).bit_length() - 1)
+            self._sobol_buffer = list(self._sobol.random_base2(m))[::-1]
         return self._sobol_buffer.pop()
 
     def _sobol_designs(self, n: int) -> list[Design]:
