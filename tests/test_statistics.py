@@ -96,9 +96,9 @@ def test_a_proxy_with_statistics_beats_the_same_selection_without(
     assert card["statistics"]["used"] == ["estimate", "x1_squared"]
     assert {c["transform"] for c in t["candidates"]} == {"log", "ratio"}
     assert t["transform"] == "ratio" and t["anchor"] == "estimate"
-    # every candidate is tried with the statistics and on the parameters alone
-    assert {c["features"] for c in t["candidates"]} == {"parameters", "parameters+statistics"}
-    assert t["features"] in ("parameters", "parameters+statistics")
+    # few rows: the statistics are kept (a small validation split can't tell feature sets apart)
+    assert {c["features"] for c in t["candidates"]} == {"parameters+statistics"}
+    assert t["features"] == "parameters+statistics"
     assert t["test"]["mape"] < 0.5 * t["without_statistics"]["test"]["mape"]
     assert t["test"]["kendall_tau"] > t["without_statistics"]["test"]["kendall_tau"]
     # served: the statistics are computed for each design, features and anchor alike
@@ -232,3 +232,28 @@ def test_sor_estimate_follows_youngs_theory(omega: float) -> None:
     young = 2 / (1 + math.sin(math.pi / 17))  # Young's optimum for Poisson
     assert env.statistics({"omega": young})["sor_spectral_radius"] == pytest.approx(young - 1)
     assert gym.make("archgym/SOR-v0").unwrapped.statistic_names == ()  # a varying sequence: none
+
+
+def test_with_enough_rows_each_candidate_is_also_tried_without_statistics(
+    stretched_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archgym.proxy
+
+    monkeypatch.setattr(archgym.proxy, "ROWS_TO_TRY_WITHOUT", 100)
+    card = train(
+        stretched_dataset, ["value"], tmp_path / "m.joblib", kinds=["rf"], compare_without_statistics=False
+    )
+    t = card["targets"]["value"]
+    assert sorted((c["transform"], c["features"]) for c in t["candidates"]) == [
+        ("log", "parameters"),
+        ("log", "parameters+statistics"),
+        ("ratio", "parameters"),
+        ("ratio", "parameters+statistics"),
+    ]
+    chosen = min(t["candidates"], key=lambda c: c["validation"]["rmse"])
+    assert (t["transform"], t["features"]) == (chosen["transform"], chosen["features"])
+    model = load(tmp_path / "m.joblib", trust=True)  # serves the chosen columns
+    design = {"x1": 0.7, "x2": 0.1}
+    assert math.isclose(
+        model.predict([design])["value"][0], model.predict_metrics(design)["value"], rel_tol=1e-6
+    )
