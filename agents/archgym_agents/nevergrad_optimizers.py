@@ -138,6 +138,7 @@ def _quiet() -> Iterator[None]:
         warnings.simplefilter("ignore", ng.errors.NevergradWarning)
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"nevergrad\.")
         warnings.filterwarnings("ignore", category=UserWarning, module=r"(nevergrad|scipy)\.")  # COBYLA's
+        warnings.filterwarnings("ignore", module=r"cma\.")  # pycma's InjectionWarning (orphaned solutions)
         yield
 
 

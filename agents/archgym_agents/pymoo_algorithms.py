@@ -110,7 +110,7 @@ GA_SPEC = _spec(
 DE_SPEC = _spec(
     "pymoo.de",
     "DE",
-    "pymoo DE: differential evolution (DE/rand/1/bin); single-objective.",
+    "pymoo DE: differential evolution (pymoo's DE/best/1/bin; cr 0.5, not pymoo's 0.2); single-objective.",
     _pop(),
     Real("cr", 0.0, 1.0, default=0.5),  # crossover rate,
 )

@@ -38,9 +38,12 @@ Each agent drives one SMAC optimizer through its ``ask()``/``tell()`` with ``Tri
   working directory included.
 * **Quiet**: SMAC's logging is not configured (``logging_level=False``: the user's logging stays as
   it is) and its ``smac`` loggers are held at ``ERROR`` inside the agent's calls only.
-* **Reproducibility**: with the same seed a run repeats exactly; with batch size 1 it reproduces
-  ``smac.optimize()`` on the same configuration space and ``n_trials`` (tested for the HPO
-  facade).
+* **Reproducibility**: with the same seed a run repeats exactly *within one process*; with batch
+  size 1 it reproduces ``smac.optimize()`` on the same configuration space and ``n_trials``
+  (tested for the HPO facade). Across processes ``smac.hpo`` and ``smac.blackbox`` depend on
+  ``PYTHONHASHSEED``: SMAC's local search returns ``list(set(configurations))``, whose order
+  follows string hashing (native SMAC does the same). Set ``PYTHONHASHSEED`` (e.g. ``=0``) before
+  starting Python for runs, campaigns and resumes that must repeat; ``smac.random`` is unaffected.
 * **Resume and warm start** (``tell_history``): each recorded evaluation is told as a trial SMAC
   did not ask for.
 
