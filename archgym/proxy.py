@@ -550,6 +550,7 @@ def _select_and_fit(
     extra_latency_s: float,
     pretrained: Pretrained | None = None,
     parameter_columns: int | None = None,
+    statistics: bool = False,
 ) -> tuple[dict[str, Any], Any, Served]:
     """Fit every (kind, transform, features) candidate on the fit rows, select on the validation
     rows (never the test rows), refit the selected one on all training rows. A positive target
@@ -587,7 +588,7 @@ def _select_and_fit(
                         "kind": kind,
                         "transform": transform,
                         "features": "parameters+statistics"
-                        if width > (parameter_columns or 0)
+                        if statistics and width == x.shape[1]
                         else "parameters",
                         "n_features": width,
                         "pretrained": init is not None and kind == "mlp",
@@ -743,6 +744,7 @@ def train(
             split,
             extra_latency_s=stat_latency,
             pretrained=pretrained,
+            statistics=bool(used),
             parameter_columns=len(plain.columns)
             if used and len(split.train) >= ROWS_TO_TRY_WITHOUT
             else None,
@@ -885,6 +887,7 @@ def learning_curve(
             seed=seed,
             max_predict_s=None,
             extra_latency_s=0.0,
+            statistics=bool(encoder.statistics),
             parameter_columns=n_parameters
             if encoder.statistics and len(train_rows) >= ROWS_TO_TRY_WITHOUT
             else None,

@@ -122,6 +122,7 @@ def test_statistics_false_uses_none_and_unknown_names_are_refused(
 ) -> None:
     card = train(stretched_dataset, ["value"], tmp_path / "m.joblib", statistics=False)
     assert card["statistics"]["used"] == [] and "without_statistics" not in card["targets"]["value"]
+    assert card["targets"]["value"]["features"] == "parameters"
     assert all(c["transform"] != "ratio" for c in card["targets"]["value"]["candidates"])
     with pytest.raises(ValueError, match=r"statistics.*nope"):
         train(stretched_dataset, ["value"], tmp_path / "m.joblib", statistics=["nope"])
