@@ -345,3 +345,11 @@ def test_html_report_has_the_markdown_tables(campaign: dict[str, Any]) -> None:
         assert "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" in campaign["html"]
         for row in rows:
             assert "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" in campaign["html"]
+
+
+def test_agent_colours_stay_distinct_for_a_peers_sized_campaign() -> None:
+    from archgym.report.campaign import _agent_colors
+
+    for n in (3, 10, 14, 20):
+        colours = _agent_colors([f"agent{i}" for i in range(n)])
+        assert len({tuple(c) for c in colours.values()}) == n

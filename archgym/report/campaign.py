@@ -179,10 +179,17 @@ def _regret(runs: Any, refs: dict[str, tuple[float, float]]) -> Any:
 
 # --- figures -------------------------------------------------------------------------------------
 def _agent_colors(agents: Sequence[str]) -> dict[str, Any]:
+    """One colour per agent, distinct for up to 20 agents (tab10, then tab20's lighter shades): a
+    peers campaign compares a dozen or more, and tab10 alone repeats after ten."""
     import matplotlib.pyplot as plt
 
-    cmap = plt.get_cmap("tab10")
-    return {a: cmap(i % 10) for i, a in enumerate(sorted(agents))}
+    names = sorted(agents)
+    if len(names) <= 10:
+        cmap = plt.get_cmap("tab10")
+        return {a: cmap(i) for i, a in enumerate(names)}
+    light = plt.get_cmap("tab20")  # its odd entries are tab10's colours, lightened
+    palette = [plt.get_cmap("tab10")(i) for i in range(10)] + [light(2 * i + 1) for i in range(10)]
+    return {a: palette[i % len(palette)] for i, a in enumerate(names)}
 
 
 def _empty(ax: Any, text: str) -> None:
