@@ -33,6 +33,8 @@ Targets (median over seeds):
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -262,6 +264,11 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
     parser.add_argument("--nas-seeds", type=int, default=30, help="seeds of the NAS-table comparison")
     args = parser.parse_args()
+    # Every run's directory (run_job's mkdtemp) lands under one root, removed when this script
+    # exits: a full benchmark makes ~1,700 runs. Forked pool workers inherit tempfile.tempdir.
+    root = tempfile.mkdtemp(prefix="archgym-bench-")
+    tempfile.tempdir = root
+    atexit.register(shutil.rmtree, root, True)
     chosen = [t for t in targets() if args.only is None or t.name in args.only]
     run_bo_iter = args.only is None or "bo-iter" in args.only
     run_nas = args.only is None or "nas" in args.only
