@@ -411,7 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="what one run found and how it got there",
         description="Print a run's summary, best designs, feasibility, regret against the env's known "
         "optimum and time spent, and write report.html with figures (best so far against evaluations "
-        "and time, the Pareto front, each parameter against the reward). Works on killed runs; never "
+        "and time, the Pareto front, a MAP-Elites archive in the env's units, each parameter against the "
+        "reward; for a fidelity env, the best confirmed at full fidelity). Works on killed runs; never "
         "modifies the run's records.",
     )
     show.add_argument("run_dir", type=_path, metavar="RUN_DIR", help="a run directory")
