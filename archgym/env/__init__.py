@@ -5,6 +5,7 @@ Depends on :mod:`archgym.spaces` only: a plugin author subclassing :class:`Desig
 nothing of the loop, the records or the proxy machinery.
 """
 
+from archgym.env.arguments import env_id_guesses
 from archgym.env.backends import (
     SIMULATOR,
     BackendLadder,
@@ -54,6 +55,7 @@ __all__ = [
     "check_env",
     "codec_for",
     "derive_design_space",
+    "env_id_guesses",
     "parse_scalarize",
     "penalty_of",
     "register_backend",

@@ -76,3 +76,13 @@ def check_values(
                 f"{owner}: {parameter.name}: {value!r} is not legal; legal values: {legal}"
             ) from None
     return checked
+
+
+def env_id_guesses(env_id: str, known: Sequence[str]) -> list[str]:
+    """The registered ids a mistyped ``env_id`` most likely meant: the id with its namespace added
+    (``Branin-v0`` → ``archgym/Branin-v0``), else up to three close spellings. One rule for every
+    place that names an env id (``--env``, ``envs --details``)."""
+    import difflib  # only on the error path: it costs ~10 ms to import
+
+    added = [k for k in known if "/" in k and k.split("/", 1)[1] == env_id]
+    return added or difflib.get_close_matches(env_id, list(known), n=3, cutoff=0.6)

@@ -17,7 +17,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec
 
-from archgym.env import ActionCodec, ScalarizeReward, codec_for, penalty_of
+from archgym.env import ActionCodec, ScalarizeReward, codec_for, env_id_guesses, penalty_of
 from archgym.execution.scratch import EvaluationDirectory
 from archgym.records import result_from_step
 from archgym.search import EvalResult
@@ -51,12 +51,8 @@ def resolve_spec(env_id: str, *, source: str | None = None) -> EnvSpec:
     try:
         return gym.spec(env_id)
     except gym.error.Error as exc:
-        import difflib
-
         known = sorted(k for k in gym.registry if "/" in k)
-        guesses = [k for k in known if k.split("/", 1)[1] == env_id] or difflib.get_close_matches(
-            env_id, known, n=3, cutoff=0.6
-        )
+        guesses = env_id_guesses(env_id, known)
         hint = (
             f" (did you mean {' or '.join(map(repr, guesses))}?)"
             if guesses and "mean" not in str(exc)

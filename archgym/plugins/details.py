@@ -5,11 +5,10 @@ the design space, and its doc page (or the extra it needs, where that is not ins
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any
 
-from archgym.env import backend_specs
+from archgym.env import backend_specs, env_id_guesses
 from archgym.plugins.registry import get_registry
 
 __all__ = ["env_details", "format_env_details"]
@@ -30,9 +29,7 @@ def env_details(env_id: str) -> dict[str, Any]:
     registry = get_registry()
     if env_id not in registry.env_plugins:
         known = sorted(registry.env_plugins)
-        guesses = [k for k in known if k.split("/", 1)[1] == env_id] or difflib.get_close_matches(
-            env_id, known, n=3
-        )
+        guesses = env_id_guesses(env_id, known)
         hint = f" (did you mean {' or '.join(map(repr, guesses))}?)" if guesses else ""
         raise ValueError(f"--details: unknown env {env_id!r}{hint}; registered: {known}")
     about = registry.env_info[env_id]

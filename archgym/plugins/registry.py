@@ -7,7 +7,6 @@ listed in :attr:`Registry.broken`, while the others keep working.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import time
@@ -116,6 +115,8 @@ class Registry:
         prefix, dot, _ = name.lower().partition(".")
         resolver = self.resolvers.get(prefix) if dot else None
         if resolver is None:
+            import difflib  # only on the error path: importing it costs `import archgym` ~10 ms
+
             close = difflib.get_close_matches(name.lower(), list(self.agents), n=3, cutoff=0.6)
             hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             more = "".join(f", or {p}.<name> ({r.description})" for p, r in sorted(self.resolvers.items()))
