@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archgym.loop import hold_directory, meta_from_file, simulator_kwargs, stored_kwargs
+from archgym.loop import FreeStatistics, hold_directory, meta_from_file, simulator_kwargs, stored_kwargs
 from archgym.records import (
     COLUMNS,
     JOURNAL,
@@ -246,10 +246,13 @@ def env_statistics(env_id: str, env_kwargs: Mapping[str, Any]) -> Any:
 def add_statistics(
     table: Any, env_id: str, env_kwargs: Mapping[str, Any], *, source: str = "records"
 ) -> tuple[Any, dict[str, Any]]:
-    """``table`` with a ``stat.<name>`` column per free statistic the env declares, computed from
-    each row's design (deterministic and cheap, so records written before the env declared them
-    get them too), and ``{"names": …, "estimates": …}``. An env that can't be built here keeps
-    the columns the records hold, with a warning naming ``source``."""
+    """``table`` with a ``stat.<name>`` column per free statistic the env declares, and
+    ``{"names": …, "estimates": …}``. What the records hold is kept (the loop records each
+    design's statistics as it runs); only rows lacking some — records written before runs
+    carried them, or before the env declared them — get them computed from their design (they
+    are deterministic and cheap), by the same :class:`~archgym.loop.FreeStatistics` the loop
+    uses. An env that can't be built here keeps the columns the records hold, with a warning
+    naming ``source``."""
     import pyarrow as pa
 
     held = [c[len(STAT) :] for c in table.column_names if c.startswith(STAT)]
@@ -264,16 +267,22 @@ def add_statistics(
             )
         return table, {"names": held, "estimates": {}}
     names = list(env.statistic_names)
-    values: dict[str, list[float | None]] = {n: [] for n in names}
-    for row in table.to_pylist():
+    compute = FreeStatistics(env, names, source)
+    empty = [None] * table.num_rows
+    values = {n: _finite(table[STAT + n].to_pylist()) if n in held else list(empty) for n in names}
+    lacking = [i for i in range(table.num_rows) if any(values[n][i] is None for n in names)]
+    params = table.select([c for c in table.column_names if c.startswith(PARAM)])
+    rows = params.take(pa.array(lacking, pa.int64())).to_pylist()
+    for i, row in zip(lacking, rows, strict=True):
         design = design_of(row)
         try:
-            stats = env.statistics(env.design_space.validate(design)) if design else {}
+            design = env.design_space.validate(design) if design else None
         except ValueError:  # a design the space refuses (a forbidden combination): no statistics
-            stats = {}
+            design = None
+        stats = _finite(compute(design)) if design is not None else {}
         for n in names:
-            v = stats.get(n)
-            values[n].append(None if v is None or not math.isfinite(float(v)) else float(v))
+            if values[n][i] is None:
+                values[n][i] = stats.get(n)
     for n in names:
         column = pa.array(values[n], pa.float64())
         if STAT + n in table.column_names:
@@ -282,6 +291,13 @@ def add_statistics(
             table = table.append_column(STAT + n, column)
     env.close()
     return table, {"names": names, "estimates": dict(env.statistic_estimates)}
+
+
+def _finite(values: Any) -> Any:
+    """``values`` (a list, or a mapping's values) with None for anything not a finite number."""
+    if isinstance(values, Mapping):
+        return {k: v for k, v in zip(values, _finite(list(values.values())), strict=True)}
+    return [None if v is None or not math.isfinite(float(v)) else float(v) for v in values]
 
 
 def scrub_env_kwargs(table: Any, source: str = "records") -> Any:

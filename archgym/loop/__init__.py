@@ -11,12 +11,14 @@ CLI: ``archgym run --env archgym/Branin-v0 --agent random --budget 50 --seed 0 -
 The parts, each its own module: :mod:`~archgym.loop.config` (what defines a run),
 :mod:`~archgym.loop.setup` (env, problem, agent, provenance), :mod:`~archgym.loop.ledger`
 (budget, cost, best), :mod:`~archgym.loop.recorder` (journal and progress),
+:mod:`~archgym.loop.free_statistics` (the records' ``stat.*`` columns),
 :mod:`~archgym.loop.driver` (ask/tell), :mod:`~archgym.loop.interactive` (agents that own the
 interaction), :mod:`~archgym.loop.resume` (replaying a journal), :mod:`~archgym.loop.finish`
 (summary), :mod:`~archgym.loop.runner` (:func:`run`, :func:`resume`).
 """
 
 from archgym.loop.config import SUMMARY, AgentFactory, RunConfig
+from archgym.loop.free_statistics import FreeStatistics
 from archgym.loop.progress import progress_bar
 from archgym.loop.runner import (
     DirectoryLocked,
@@ -42,6 +44,7 @@ __all__ = [
     "AgentFactory",
     "BudgetExhausted",
     "DirectoryLocked",
+    "FreeStatistics",
     "RunConfig",
     "RunInterrupted",
     "StopOnSignals",

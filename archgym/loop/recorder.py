@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from archgym.execution import Completed
+from archgym.loop.free_statistics import FreeStatistics
 from archgym.loop.ledger import Ledger
 from archgym.records import Journal, RecordLayout
 from archgym.search import EvalResult
@@ -29,11 +30,21 @@ class RunClock:
 
 
 class Recorder:
+    """``statistics``: computes each recorded design's free statistics (``stat.*`` columns), in
+    this process, after its evaluation — whether it succeeded, failed or was killed."""
+
     def __init__(
-        self, out: Path, layout: RecordLayout, ledger: Ledger, bar: Any, clock: RunClock | None = None
+        self,
+        out: Path,
+        layout: RecordLayout,
+        ledger: Ledger,
+        bar: Any,
+        clock: RunClock | None = None,
+        statistics: FreeStatistics | None = None,
     ) -> None:
         self.layout, self.ledger, self.bar = layout, ledger, bar
         self.clock = clock or RunClock()
+        self.statistics = statistics
         self.journal = Journal(out)
 
     def record(self, completed: Completed, batch: int, slot: int) -> None:
@@ -50,6 +61,7 @@ class Recorder:
             start_s=self.clock(completed.started),
             finish_s=self.clock(completed.finished),
             cost=self.ledger.cost_of(completed.result),
+            statistics=None if self.statistics is None else self.statistics(completed.result.design),
         )
         self.journal.append([row])
         self.count(completed.result)

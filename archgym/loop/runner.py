@@ -361,6 +361,12 @@ def _resume(
     layout = raw["layout"]
     if not isinstance(layout, Mapping) or not {"parameters", "metrics", "objectives"} <= set(layout):
         raise ValueError(f"{path}: key 'layout' lacks parameters/metrics/objectives; it can't be resumed")
+    names = layout.get("statistics") or []  # runs recorded before runs carried statistics: none
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            f"{path}: layout 'statistics' is {names!r}; legal values: a list of statistic names; "
+            "it can't be resumed"
+        )
     meta, dropped = meta_from_file(raw, str(path))
     try:
         config = RunConfig(**meta["config"])
@@ -465,7 +471,7 @@ def _execute(
     bar = progress_bar(config.budget, progress)
     offset = max((row.get("finish_s") or 0.0 for row in replay.rows.values()), default=0.0)
     clock = RunClock(simulated=config.simulate_time, offset=offset)
-    recorder = Recorder(out, setup.layout, ledger, bar, clock)
+    recorder = Recorder(out, setup.layout, ledger, bar, clock, setup.statistics)
     remove_run_scratch(out)  # we hold the lock: whatever is there, a killed run left behind
     try:
         try:

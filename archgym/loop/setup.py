@@ -25,6 +25,7 @@ from archgym.env import (
 )
 from archgym.execution import EnvRecipe, resolve_spec
 from archgym.loop.config import AgentFactory, RunConfig
+from archgym.loop.free_statistics import FreeStatistics
 from archgym.plugins import get_registry
 from archgym.records import RecordLayout, layout_to_meta
 from archgym.search import Agent, InteractiveAgent, Problem, problem_of
@@ -54,6 +55,9 @@ class RunSetup:
     agent: Agent | InteractiveAgent
     layout: RecordLayout
     meta: dict[str, Any]
+    statistics: FreeStatistics | None = None
+    """Computes each recorded design's free statistics (None: the records have no ``stat.*``
+    columns)."""
 
 
 def set_up(
@@ -81,7 +85,10 @@ def set_up(
         agent = build_agent(config.agent, config.agent_params, problem, config.seed)
     objective_names = None if problem.n_objectives == 1 else problem.objective_names
     constraint_names = tuple(c.name for c in problem.outcome_constraints)
-    layout = RecordLayout(problem.design_space, problem.metric_names, objective_names, constraint_names)
+    statistic_names = _statistic_names(env, meta)
+    layout = RecordLayout(
+        problem.design_space, problem.metric_names, objective_names, constraint_names, statistic_names
+    )
     if meta is None:
         agent_params = (
             {} if factory is not None else get_registry().agent(config.agent).resolve(config.agent_params)
@@ -110,7 +117,18 @@ def set_up(
         agent=agent,
         layout=layout,
         meta=meta,
+        statistics=FreeStatistics(env.unwrapped, statistic_names, env_id) if statistic_names else None,
     )
+
+
+def _statistic_names(env: gym.Env[Any, Any], meta: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The ``stat.*`` columns of the run's records: the free statistics the env declares, for a
+    new run; for a resumed one, those its ``run.json`` names (none for runs recorded before runs
+    carried them), so a run's records keep one set of columns whatever the env declares now."""
+    if meta is not None:
+        return tuple(meta["layout"].get("statistics") or ())
+    inner = env.unwrapped
+    return tuple(inner.statistic_names) if isinstance(inner, DesignEnv) else ()
 
 
 # --- what is stored, what is read back ------------------------------------------------------------
