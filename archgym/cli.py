@@ -110,6 +110,25 @@ def _path(text: str) -> str:
 
 _path.kind = "path"  # type: ignore[attr-defined]
 _SEED = _int_option(0, SEED_MAX)
+PRETRAIN_MIN, PRETRAIN_MAX = 10, 1_000_000
+"""Sampled designs ``proxy train --pretrain`` may pretrain on (besides 0, none): fewer can't fit the
+first stage's network (``archgym.proxy.Pretrained`` refuses them); every design costs its free
+statistics and a row of that network's training."""
+
+
+def _pretrain(text: str) -> int:
+    """An argparse type: 0 (no pretraining) or a number of designs to pretrain on."""
+    legal = f"legal values: 0 (no pretraining) or integers {PRETRAIN_MIN} to {PRETRAIN_MAX}"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; {legal}") from None
+    if value != 0 and not PRETRAIN_MIN <= value <= PRETRAIN_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range; {legal}")
+    return value
+
+
+_pretrain.kind = "int"  # type: ignore[attr-defined]
 _WORKERS = _int_option(1, WORKERS_MAX)
 _TIMEOUT = _float_option(TIMEOUT_MAX)
 
@@ -446,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit, per target metric, random-forest and gradient-boosting models (log target "
         "where it spans two decades or more; the kind picked by validation RMSE) on DATASET's feasible "
         "rows; report test RMSE, relative RMSE, R2, "
-        "Kendall tau against mean and linear baselines, and the speedup over a real evaluation. Writes "
+        "Kendall tau against mean and linear baselines, and the speedup over a real evaluation. The env's "
+        "free statistics are features (--no-statistics: none), and --pretrain N pretrains on them. Writes "
         "MODEL (a joblib pickle of the fitted models, served through ONNX Runtime) and MODEL.card.json.",
     )
     train.add_argument("dataset", type=_path, metavar="DATASET", help="exported dataset or run directory")
@@ -465,6 +485,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="MS",
         help="don't select candidates whose single-row prediction takes longer (ms)",
+    )
+    train.add_argument(
+        "--no-statistics",
+        action="store_true",
+        help="don't use the env's free statistics as features (nor a target's analytic estimate)",
+    )
+    train.add_argument(
+        "--pretrain",
+        type=_pretrain,
+        default=0,
+        metavar="N",
+        help="FBNetV3-style pretraining: fit a network on the free statistics of N designs sampled "
+        "from the space (no simulator call), and add an mlp candidate fine-tuned from it; 0 (default): "
+        f"none; else {PRETRAIN_MIN} to {PRETRAIN_MAX}",
     )
     train.add_argument("--json", action="store_true", help="print the card instead of a table")
     curve = psub.add_parser(
@@ -779,6 +813,8 @@ def _proxy(args: argparse.Namespace) -> int:
         test_fraction=args.test_fraction,
         kinds=kinds,
         max_predict_s=None if args.max_predict_ms is None else args.max_predict_ms / 1e3,
+        statistics=not args.no_statistics,
+        pretrain=args.pretrain,
     )
     print(json.dumps(card, indent=2, default=str) if args.json else proxy.format_report(card))
     return 0

@@ -90,6 +90,7 @@ def test_the_walk_finds_the_options() -> None:
         (("bench",), "--workers"),
         (("proxy", "train"), "--test-fraction"),
         (("proxy", "train"), "--max-predict-ms"),
+        (("proxy", "train"), "--pretrain"),
         (("report",), "directory"),
     ]:
         assert expected in found
