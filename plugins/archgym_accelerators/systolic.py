@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -63,13 +63,24 @@ STATISTICS = (
     "dram_to_compute",
     "worst_layer_dram_to_compute",
     "memory_bound_cycles",
-    "fill_cycles",
-    "drain_cycles",
+    "prefill_cycles",
+    "final_drain_cycles",
+    "stall_estimate",
+    "analytic_cycles",
 )
-LAYER_STATISTICS = ("compute_cycles", "dram_to_compute", "ifmap_over_sram", "filter_over_sram")
-"""The env's free statistics, then these per layer (``compute_cycles.<layer>`` …; the last two:
-the im2col ifmap operand and the filter operand over their SRAM, in words): see
-:meth:`SystolicArray.statistics`."""
+LAYER_STATISTICS = (
+    "compute_cycles",
+    "analytic_cycles",
+    "ifmap_lag",
+    "ifmap_reuse_lag",
+    "filter_lag",
+    "ofmap_lag",
+    "dram_to_compute",
+    "ifmap_over_sram",
+    "filter_over_sram",
+)
+"""The env's free statistics, then these per layer (``compute_cycles.<layer>`` …): see
+:meth:`SystolicArray.statistics` and :func:`layer_cost`."""
 
 
 def area_estimate_mm2(design: Mapping[str, Any]) -> float:
@@ -196,6 +207,211 @@ def dram_traffic(
     )
 
 
+READ_BUFFER_SETS = 100
+"""SCALE-Sim's read buffers hash their prefetch stream into 100 sets of ⌈SRAM words / 100⌉ words
+(``scalesim.memory.read_buffer.prepare_hashed_buffer``): the unit its prefetches move by."""
+
+
+class LayerCost(NamedTuple):
+    """One layer's cycles as SCALE-Sim counts them, from its cost structure (see :func:`layer_cost`).
+
+    SCALE-Sim reports a layer's cycles from the first DRAM read to the last DRAM write:
+    ``prefill`` (filling the ifmap and filter SRAMs' active halves before the first compute
+    cycle), the array's ``compute`` cycles, memory stall cycles, and ``final_drain`` (writing the
+    ofmap buffer's last contents back). The first three terms are exact; the stall is the largest
+    of three lags, each an estimate: how far the ifmap's and the filter's prefetch streams run
+    behind the array's demand, and the ofmap's write-back behind its production (negative: slack).
+    ``ifmap_reuse_lag``: the ifmap's lag were every word the stream holds twice found resident
+    (a lower bound, the same as ``ifmap_lag`` but for a stationary ifmap, ``is``).
+    """
+
+    compute: int
+    prefill: int
+    final_drain: int
+    ifmap_lag: float
+    filter_lag: float
+    ofmap_lag: float
+    ifmap_reuse_lag: float
+
+    @property
+    def stall(self) -> float:
+        return max(0.0, self.ifmap_lag, self.filter_lag, self.ofmap_lag)
+
+    @property
+    def cycles(self) -> float:
+        return self.compute + self.prefill + self.final_drain + self.stall
+
+
+class _ReadBuffer:
+    """SCALE-Sim's double-buffered read SRAM (``scalesim.memory.read_buffer``) at the granularity
+    of its hashed sets ("lines"), without its addresses.
+
+    SCALE-Sim splits the SRAM into an active half and a prefetch half; the operand's prefetch
+    stream is hashed into lines of ``eps`` words, a ring of ``n`` lines of which ``active`` are
+    resident. A demanded word outside that window makes the window advance by ``step`` lines, one
+    prefetch of the prefetch half per step, again and again until the line is in the window
+    (walking backwards means going round the whole ring). Each prefetch is chained on the previous
+    one's completion (never on the demand), so the k-th completes at ``k * period`` and the array
+    stalls by as much as it demands it earlier; ``lag`` is the largest such shortfall. Words the
+    stream holds twice (the im2col ifmap's overlapping windows) are counted once per position,
+    which overstates the walks of stationary ifmaps (``is``) somewhat."""
+
+    __slots__ = ("active", "eps", "lag", "n", "period", "prefetches", "scale", "start", "step")
+
+    def __init__(self, kb: int, valid: int, stream: int, bandwidth: int) -> None:
+        words = 1024 * kb // WORD_BYTES
+        self.eps = -(-words // READ_BUFFER_SETS)
+        active = -(-words // 2)
+        prefetch = words - active
+        self.n = valid // self.eps + 1
+        self.active = min(self.n, -(-active // self.eps))
+        self.step = min(self.n - self.active, -(-prefetch // self.eps))
+        self.scale = valid / stream  # the stream's padding (-1 entries) is not hashed
+        self.start = self.prefetches = 0
+        self.period = -(-prefetch // bandwidth) + 1  # request lines, then one cycle of latency
+        self.lag = -math.inf
+
+    def line(self, position: float) -> int:
+        return int(position * self.scale) // self.eps
+
+    def need(self, line: int, row: float) -> int:
+        """Bring ``line`` into the window at compute row ``row``; its offset in the window."""
+        offset = (line - self.start) % self.n
+        if offset >= self.active:
+            k = -(-(offset - self.active + 1) // self.step)
+            self.start = (self.start + k * self.step) % self.n
+            self.prefetches += k
+            offset -= k * self.step
+            self.lag = max(self.lag, self.prefetches * self.period - row)
+        return offset
+
+    def up(self, first: int, last: int, row: float, span: float) -> None:
+        """Lines ``first``..``last`` demanded in order, evenly over ``span`` rows from ``row``."""
+        if self.step <= 0:  # the whole operand is resident
+            return
+        offset = self.need(first, row)
+        beyond = offset + last - first - self.active + 1
+        if beyond > 0:
+            k = -(-beyond // self.step)
+            per_line = span / max(last - first, 1)
+            first_row = row + per_line * (self.active - offset)
+            last_row = row + per_line * (self.active - offset + (k - 1) * self.step)
+            self.lag = max(
+                self.lag,
+                (self.prefetches + 1) * self.period - first_row,
+                (self.prefetches + k) * self.period - last_row,
+            )
+            self.prefetches += k
+            self.start = (self.start + k * self.step) % self.n
+
+    def down(self, first: int, last: int, row: float) -> None:
+        """Lines ``last`` down to ``first`` demanded at ``row`` (a stationary operand loads its
+        fold's rows flipped, the last row first)."""
+        if self.step <= 0:
+            return
+        line, offset = last, self.need(last, row)
+        while line - offset > first:  # lines below the window: round the ring
+            line -= offset + 1
+            offset = self.need(line, row)
+
+
+def _diagonal_start(d: int, m_rows: int, n_cols: int) -> int:
+    """Elements before anti-diagonal ``d`` of an ``m_rows`` × ``n_cols`` matrix: SCALE-Sim
+    flattens a streamed operand's prefetch matrix (its folds stacked) diagonal by diagonal."""
+    short, long = min(m_rows, n_cols), max(m_rows, n_cols)
+    k = min(d, short)
+    before = k * (k + 1) // 2 + short * min(max(d - short, 0), long - short)
+    if d > long:
+        j = min(d, m_rows + n_cols - 1)
+        before += (j - long) * (m_rows + n_cols - 1) - (j * (j - 1) // 2 - long * (long - 1) // 2)
+    return before
+
+
+def layer_cost(
+    layer: Layer, rows: int, cols: int, dataflow: str, sram_kb: Mapping[str, int], bandwidth: int
+) -> LayerCost:
+    """SCALE-Sim's cycles for ``layer`` from its cost structure, without its simulation (tens of
+    µs): see :class:`LayerCost`. ``sram_kb``: KB of the ``ifmap``, ``filter`` and ``ofmap`` SRAMs.
+
+    The array works through the folds (col folds outer, row folds inner; :func:`compute_cycles`).
+    A streamed operand (both in ``os``; the ifmap in ``ws``, the filter in ``is``) is demanded
+    one anti-diagonal of its fold per cycle, in the order its prefetch stream holds it; the
+    stationary one (the filter in ``ws``, the ifmap in ``is``) is loaded in the fold's first
+    ``rows`` cycles, last row first. :class:`_ReadBuffer` follows each operand's window over its
+    stream fold by fold. The ofmap buffer writes back its inactive half at ``bandwidth`` while the
+    array fills the other: its lag is the write-back of all but the last half beyond the compute."""
+    pixels, window, filters = layer_operands(layer)
+    sr, sc, t = {
+        "os": (pixels, filters, window),
+        "ws": (window, filters, pixels),
+        "is": (window, pixels, filters),
+    }[dataflow]
+    row_folds, col_folds = -(-sr // rows), -(-sc // cols)
+    per_fold = t + rows + cols - 2 + (0 if dataflow == "os" else rows)
+    compute = row_folds * col_folds * per_fold - 1
+    # prefetch matrices (folds stacked, padded): streamed ones are flattened by anti-diagonals
+    if dataflow == "os":
+        ifmap_shape, filter_shape = (row_folds * window, rows), (col_folds * window, cols)
+    elif dataflow == "ws":
+        ifmap_shape, filter_shape = (row_folds * pixels, rows), (col_folds * window, cols)
+    else:
+        ifmap_shape, filter_shape = (col_folds * window, cols), (row_folds * filters, rows)
+    ifmap_words, filter_words = ifmap_shape[0] * ifmap_shape[1], filter_shape[0] * filter_shape[1]
+    ifmap = _ReadBuffer(sram_kb["ifmap"], pixels * window, ifmap_words, bandwidth)
+    reuse = _ReadBuffer(sram_kb["ifmap"], pixels * window, ifmap_words, bandwidth)
+    weights = _ReadBuffer(sram_kb["filter"], window * filters, filter_words, bandwidth)
+    if ifmap.step > 0 or weights.step > 0:
+        row = 0
+        for fc in range(col_folds):
+            for fr in range(row_folds):
+                used_rows = min(rows, sr - fr * rows)
+                if dataflow == "os":
+                    _stream(ifmap, ifmap_shape, fr * window, row, window)
+                    _stream(weights, filter_shape, fc * window, row, window)
+                elif dataflow == "ws":
+                    _stream(ifmap, ifmap_shape, fr * pixels, row + rows, pixels)
+                    first = (fc * window + fr * rows) * cols
+                    weights.down(weights.line(first), weights.line(first + used_rows * cols - 1), row)
+                else:
+                    first = (fc * window + fr * rows) * cols
+                    last = ifmap.line(first + used_rows * cols - 1)
+                    ifmap.down(ifmap.line(first), last, row)
+                    reuse.up(reuse.line(first), last, row, 1)
+                    _stream(weights, filter_shape, fr * filters, row + rows, filters)
+                row += per_fold
+    ofmap_words = 1024 * sram_kb["ofmap"] // WORD_BYTES
+    drain = ofmap_words - -(-ofmap_words // 2)  # the write buffer's inactive half
+    written = pixels * filters * (1 if dataflow == "os" else -(-window // rows))  # partial sums
+    prefill = 0  # each read buffer first fills its active half (or the whole stream, if shorter)
+    for kind, words in (("ifmap", ifmap_words), ("filter", filter_words)):
+        active = -(-(1024 * sram_kb[kind] // WORD_BYTES) // 2)
+        prefill = max(prefill, -(-min(active, words) // bandwidth))
+    return LayerCost(
+        compute=compute,
+        prefill=prefill,
+        final_drain=-(-min(written, drain) // bandwidth) - 1,
+        ifmap_lag=max(ifmap.lag, -compute),
+        filter_lag=max(weights.lag, -compute),
+        ofmap_lag=(written - drain) / bandwidth - compute,
+        ifmap_reuse_lag=max(reuse.lag, -compute) if dataflow == "is" else max(ifmap.lag, -compute),
+    )
+
+
+def _stream(buffer: _ReadBuffer, shape: tuple[int, int], first_diagonal: int, row: int, height: int) -> None:
+    """A streamed fold: anti-diagonals ``first_diagonal`` … ``+ height + cols - 2`` of the prefetch
+    matrix, one per cycle from ``row``."""
+    if buffer.step <= 0:
+        return
+    m_rows, n_cols = shape
+    last_diagonal = first_diagonal + height + n_cols - 2
+    buffer.up(
+        buffer.line(_diagonal_start(first_diagonal, m_rows, n_cols)),
+        buffer.line(_diagonal_start(last_diagonal + 1, m_rows, n_cols) - 1),
+        row,
+        height + n_cols - 1,
+    )
+
+
 class SystolicArray(DesignEnv):
     """Systolic-array accelerator design on SCALE-Sim: minimise the cycles of a DNN layer set.
 
@@ -264,8 +480,8 @@ class SystolicArray(DesignEnv):
             *STATISTICS,
             *(f"{stat}.{layer.name}" for stat in LAYER_STATISTICS for layer in self.layers),
         )
-        self.statistic_estimates = {"cycles": "compute_cycles", "array_cycles": "compute_cycles"} | {
-            f"cycles.{layer.name}": f"compute_cycles.{layer.name}" for layer in self.layers
+        self.statistic_estimates = {"cycles": "analytic_cycles", "array_cycles": "compute_cycles"} | {
+            f"cycles.{layer.name}": f"analytic_cycles.{layer.name}" for layer in self.layers
         }
         if objective == "latency_area":
             # hypervolume reference: one MAC per cycle, and the largest area in the space
@@ -279,47 +495,61 @@ class SystolicArray(DesignEnv):
             self.reference_point = np.array([-float(self.total_macs), -area_estimate_mm2(largest)])
 
     def statistics(self, design: Mapping[str, Any]) -> dict[str, float]:
-        """Free statistics of a design (no SCALE-Sim call; tens of µs): SCALE-Sim's compute cycles
-        per layer and in total (:func:`compute_cycles`, exact), PEs, SRAM, and how memory-bound
-        the design is (:func:`dram_traffic`, an estimate): ``dram_traffic`` in words,
-        ``dram_to_compute`` the cycles moving it at ``dram_bandwidth`` over the compute cycles
-        (above 1 the design must stall), per layer and its worst layer, ``memory_bound_cycles``
-        the sum over layers of the larger of the two. SCALE-Sim's ``cycles`` run from the first
-        DRAM read to the last DRAM write: ``fill_cycles`` is the time to fill the ifmap and filter
-        SRAM (or the whole operand, if smaller) before each layer computes, ``drain_cycles`` that
-        to write the last ofmap buffer back. Per layer: see :data:`LAYER_STATISTICS`."""
+        """Free statistics of a design (no SCALE-Sim call; ~0.1 ms): SCALE-Sim's compute cycles
+        per layer and in total (:func:`compute_cycles`, exact), PEs, SRAM, how memory-bound the
+        design is (:func:`dram_traffic`, an estimate: ``dram_traffic`` in words,
+        ``dram_to_compute`` the cycles moving it at ``dram_bandwidth`` over the compute cycles,
+        per layer and its worst layer, ``memory_bound_cycles`` the sum over layers of the larger
+        of the two), and SCALE-Sim's cost structure (:func:`layer_cost`): ``prefill_cycles`` and
+        ``final_drain_cycles`` (exact where no ofmap write-back ran during the layer), per layer
+        the ifmap, filter and ofmap lags behind the array (``*_lag.<layer>``; > 0: stalls), their
+        largest as ``stall_estimate``, and ``analytic_cycles`` (per layer and in total): compute
+        + prefill + stalls + final drain, SCALE-Sim's ``cycles`` where the stall estimate is
+        right. Per layer: see :data:`LAYER_STATISTICS`."""
         rows, cols, flow = int(design["array_rows"]), int(design["array_cols"]), str(design["dataflow"])
-        bandwidth = float(design["dram_bandwidth"])
-        sram = {k: 1024 * int(design[f"{k}_sram_kb"]) // WORD_BYTES for k in ("ifmap", "filter", "ofmap")}
-        total = traffic = bound = worst = fill = drain = 0.0
+        bandwidth = int(design["dram_bandwidth"])
+        kb = {k: int(design[f"{k}_sram_kb"]) for k in ("ifmap", "filter", "ofmap")}
+        sram = {k: 1024 * v // WORD_BYTES for k, v in kb.items()}
+        total = traffic = bound = worst = prefill = drain = stall = analytic = 0.0
         out: dict[str, float] = {}
         for layer in self.layers:
-            cycles = compute_cycles(layer, rows, cols, flow)
-            words = dram_traffic(layer, rows, cols, flow, sram)
+            cost = layer_cost(layer, rows, cols, flow, kb, bandwidth)
+            cycles = cost.compute
+            words = sum(dram_traffic(layer, rows, cols, flow, sram))
             pixels, window, filters = layer_operands(layer)
-            ratio = sum(words) / bandwidth / cycles
+            ratio = words / bandwidth / cycles
             worst = max(worst, ratio)
-            fill += (min(pixels * window, sram["ifmap"]) + min(window * filters, sram["filter"])) / bandwidth
-            drain += min(pixels * filters, sram["ofmap"]) / bandwidth
-            bound += max(cycles, sum(words) / bandwidth)
-            out[f"compute_cycles.{layer.name}"] = float(cycles)
-            out[f"dram_to_compute.{layer.name}"] = ratio
-            out[f"ifmap_over_sram.{layer.name}"] = pixels * window / sram["ifmap"]
-            out[f"filter_over_sram.{layer.name}"] = window * filters / sram["filter"]
+            bound += max(cycles, words / bandwidth)
+            prefill += cost.prefill
+            drain += cost.final_drain
+            stall += cost.stall
+            analytic += cost.cycles
+            name = layer.name
+            out[f"compute_cycles.{name}"] = float(cycles)
+            out[f"analytic_cycles.{name}"] = float(cost.cycles)
+            out[f"ifmap_lag.{name}"] = float(cost.ifmap_lag)
+            out[f"ifmap_reuse_lag.{name}"] = float(cost.ifmap_reuse_lag)
+            out[f"filter_lag.{name}"] = float(cost.filter_lag)
+            out[f"ofmap_lag.{name}"] = float(cost.ofmap_lag)
+            out[f"dram_to_compute.{name}"] = ratio
+            out[f"ifmap_over_sram.{name}"] = pixels * window / sram["ifmap"]
+            out[f"filter_over_sram.{name}"] = window * filters / sram["filter"]
             total += cycles
-            traffic += sum(words)
+            traffic += words
         pes = rows * cols
         return {
             "compute_cycles": total,
             "pe_count": float(pes),
-            "sram_kb_total": float(sum(int(design[f"{k}_sram_kb"]) for k in ("ifmap", "filter", "ofmap"))),
+            "sram_kb_total": float(sum(kb.values())),
             "mapping_efficiency": self.total_macs / (total * pes),
             "dram_traffic": traffic,
             "dram_to_compute": traffic / bandwidth / total,
             "worst_layer_dram_to_compute": worst,
             "memory_bound_cycles": bound,
-            "fill_cycles": fill,
-            "drain_cycles": drain,
+            "prefill_cycles": prefill,
+            "final_drain_cycles": drain,
+            "stall_estimate": stall,
+            "analytic_cycles": analytic,
         } | out
 
     def simulate(self, design: Mapping[str, Any], workdir: str) -> list[Any]:
