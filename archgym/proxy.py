@@ -103,7 +103,8 @@ class Encoder:
                 out += [float(value == v) for v in p.values_list()]
         if self.statistics:
             stats = self.stats(design) if stats is None else stats
-            out += [math.copysign(math.log1p(abs(v)), v) for v in (float(stats[n]) for n in self.statistics)]
+            values = np.array([stats[n] for n in self.statistics], dtype=np.float64)
+            out += np.copysign(np.log1p(np.abs(values)), values).tolist()
         return out
 
     def __call__(self, designs: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -490,6 +491,39 @@ def _scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
+def _error_concentration(
+    y: np.ndarray, pred: np.ndarray, designs: Sequence[Design], estimate: np.ndarray | None, largest: int = 5
+) -> dict[str, Any]:
+    """What dominates the test RMSE: the share of the squared error carried by the worst 1 % and
+    5 % of test rows, and the ``largest`` worst rows (design, true, predicted, and the analytic
+    estimate where the target has one). A target spanning decades has its RMSE — hence its
+    relative RMSE — set by a few large values; this says how few."""
+    err2 = (pred - y) ** 2
+    order = np.argsort(-err2)
+    total = float(err2.sum()) or 1.0
+
+    def share(fraction: float) -> float:
+        return float(err2[order[: max(1, math.ceil(fraction * len(y)))]].sum()) / total
+
+    rest = order[max(1, math.ceil(0.01 * len(y))) :]
+    return {
+        "top_1pct_share": share(0.01),
+        "top_5pct_share": share(0.05),
+        "relative_rmse_without_top_1pct": float(np.sqrt(np.mean(err2[rest])) / np.mean(np.abs(y[rest])))
+        if len(rest)
+        else math.nan,
+        "largest": [
+            {
+                "design": dict(designs[i]),
+                "true": float(y[i]),
+                "predicted": float(pred[i]),
+                "estimate": None if estimate is None else float(estimate[i]),
+            }
+            for i in order[:largest]
+        ],
+    }
+
+
 def _median_time(fn: Any, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -761,6 +795,9 @@ def train(
         lin_pred = inv(linear.predict(x_test))
         scores = _scores(y_test, pred)
         baselines = {"mean": _scores(y_test, mean_pred), "linear": _scores(y_test, lin_pred)}
+        kept = [d for d, k in zip(designs, keep, strict=True) if k]
+        test_designs = [kept[i] for i in split.test]
+        a_est = None if anchor is None else anchor[split.test]
         single, batched = _predict_times(served, encoder, chosen_anchor, designs[0], x_test, a_test)
         entry: dict[str, Any] = {
             "max_predict_s": max_predict_s,
@@ -779,6 +816,8 @@ def train(
             "test": scores,
             "baselines": baselines,
             "clear_win": {b: bool(scores["rmse"] <= 0.5 * v["rmse"]) for b, v in baselines.items()},
+            "estimate": None if a_est is None else {"statistic": anchor_name, "test": _scores(y_test, a_est)},
+            "error_concentration": _error_concentration(y_test, pred, test_designs, a_est),
             "predict_time_s": {"single_row": single, "batched_per_row": batched, "batch_rows": len(x_test)},
             "speedup": {"single_row": real_time / single, "batched": real_time / batched},
         }
@@ -1049,6 +1088,14 @@ def format_report(card: Mapping[str, Any]) -> str:
             f"{b['linear']['rmse']:>12.4g}{s['rmse']:>12.4g}{t['speedup']['single_row']:>10.0f}"
             f"{t['speedup']['batched']:>10.0f}"
         )
+        e = t.get("estimate")
+        if e:
+            es = e["test"]
+            label = f"  {e['statistic']} alone"
+            lines.append(
+                f"{label[:21]:<22}{'-':<12}{es['relative_rmse'] * 100:>8.2f}%{es['mape'] * 100:>7.2f}%"
+                f"{'':>9}{es['r2']:>8.4f}{es['kendall_tau']:>7.3f}"
+            )
         w = t.get("without_statistics")
         if w:
             ws = w["test"]
@@ -1057,5 +1104,12 @@ def format_report(card: Mapping[str, Any]) -> str:
                 f"{label:<22}{w['model'] + '/' + w['transform']:<12}{ws['relative_rmse'] * 100:>8.2f}%"
                 f"{ws['mape'] * 100:>7.2f}%{'':>9}{ws['r2']:>8.4f}{ws['kendall_tau']:>7.3f}{'':>36}"
                 f"{w['speedup']['single_row']:>10.0f}"
+            )
+        c = t.get("error_concentration")
+        if c:
+            worst = max(1, math.ceil(0.01 * t["n_test"]))
+            lines.append(
+                f"  squared test error: the worst {worst} rows (1 %) carry "
+                f"{c['top_1pct_share'] * 100:.0f} %, the worst 5 % {c['top_5pct_share'] * 100:.0f} %"
             )
     return "\n".join(lines)

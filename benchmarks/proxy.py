@@ -143,6 +143,26 @@ def bench_env(name: str, conf: dict[str, Any], args: argparse.Namespace) -> list
             f"({t['predict_time_s']['single_row'] * 1e6:.0f} us vs "
             f"{pcard['real_eval_time_s'] * 1e3:.1f} ms), batched {t['speedup']['batched']:.0f}x"
         )
+        concentration = t.get("error_concentration")
+        if concentration and "accuracy" in conf:  # what sets the relative RMSE
+            print(
+                f"  what dominates the relative RMSE: the worst 1 % of test rows carry "
+                f"{concentration['top_1pct_share'] * 100:.0f} % of the squared error (relative RMSE without "
+                f"them {concentration['relative_rmse_without_top_1pct'] * 100:.2f} %); the worst rows:"
+            )
+            for row in concentration["largest"]:
+                estimate = "" if row["estimate"] is None else f", analytic estimate {row['estimate']:.6g}"
+                print(
+                    f"    true {row['true']:.6g}, predicted {row['predicted']:.6g}{estimate}: "
+                    f"{json.dumps(row['design'])}"
+                )
+            if t.get("estimate"):
+                e = t["estimate"]["test"]
+                print(
+                    f"  the analytic estimate ({t['estimate']['statistic']}) alone: relative RMSE "
+                    f"{e['relative_rmse'] * 100:.2f} %, MAPE {e['mape'] * 100:.2f} %, "
+                    f"tau {e['kendall_tau']:.4f}"
+                )
         if not tau >= TAU_MIN:
             missed.append(f"{name}.{target}: Kendall tau {tau:.4f} < {TAU_MIN}")
         for base, won in t["clear_win"].items():

@@ -101,6 +101,17 @@ def test_a_proxy_with_statistics_beats_the_same_selection_without(
     assert t["features"] == "parameters+statistics"
     assert t["test"]["mape"] < 0.5 * t["without_statistics"]["test"]["mape"]
     assert t["test"]["kendall_tau"] > t["without_statistics"]["test"]["kendall_tau"]
+    # the analytic estimate alone, scored on the same test rows, and what sets the RMSE
+    assert t["estimate"]["statistic"] == "estimate"
+    assert t["test"]["mape"] < t["estimate"]["test"]["mape"]  # the model corrects the estimate
+    worst = t["error_concentration"]
+    assert 0 < worst["top_1pct_share"] <= worst["top_5pct_share"] <= 1
+    errors = [(row["predicted"] - row["true"]) ** 2 for row in worst["largest"]]
+    assert errors == sorted(errors, reverse=True) and len(errors) == 5
+    assert math.sqrt(errors[0]) <= t["test"]["rmse"] * math.sqrt(t["n_test"])  # one row's share of all
+    for row in worst["largest"]:
+        assert math.isclose(row["estimate"], 1.0 + 1e4 * row["design"]["x1"] ** 4)
+    assert worst["relative_rmse_without_top_1pct"] < t["test"]["relative_rmse"]
     # served: the statistics are computed for each design, features and anchor alike
     model = load(tmp_path / "m.joblib", trust=True)
     design = {"x1": 0.8, "x2": 0.3}

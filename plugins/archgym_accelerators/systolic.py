@@ -358,7 +358,9 @@ def layer_cost(
         ifmap_shape, filter_shape = (col_folds * window, cols), (row_folds * filters, rows)
     ifmap_words, filter_words = ifmap_shape[0] * ifmap_shape[1], filter_shape[0] * filter_shape[1]
     ifmap = _ReadBuffer(sram_kb["ifmap"], pixels * window, ifmap_words, bandwidth)
-    reuse = _ReadBuffer(sram_kb["ifmap"], pixels * window, ifmap_words, bandwidth)
+    reuse = (
+        _ReadBuffer(sram_kb["ifmap"], pixels * window, ifmap_words, bandwidth) if dataflow == "is" else ifmap
+    )
     weights = _ReadBuffer(sram_kb["filter"], window * filters, filter_words, bandwidth)
     if ifmap.step > 0 or weights.step > 0:
         row = 0
@@ -393,7 +395,7 @@ def layer_cost(
         ifmap_lag=max(ifmap.lag, -compute),
         filter_lag=max(weights.lag, -compute),
         ofmap_lag=(written - drain) / bandwidth - compute,
-        ifmap_reuse_lag=max(reuse.lag, -compute) if dataflow == "is" else max(ifmap.lag, -compute),
+        ifmap_reuse_lag=max(reuse.lag, -compute),
     )
 
 
@@ -480,6 +482,9 @@ class SystolicArray(DesignEnv):
             *STATISTICS,
             *(f"{stat}.{layer.name}" for stat in LAYER_STATISTICS for layer in self.layers),
         )
+        self._layer_keys = [
+            (layer, tuple(f"{stat}.{layer.name}" for stat in LAYER_STATISTICS)) for layer in self.layers
+        ]
         self.statistic_estimates = {"cycles": "analytic_cycles", "array_cycles": "compute_cycles"} | {
             f"cycles.{layer.name}": f"analytic_cycles.{layer.name}" for layer in self.layers
         }
@@ -512,9 +517,10 @@ class SystolicArray(DesignEnv):
         sram = {k: 1024 * v // WORD_BYTES for k, v in kb.items()}
         total = traffic = bound = worst = prefill = drain = stall = analytic = 0.0
         out: dict[str, float] = {}
-        for layer in self.layers:
+        for layer, keys in self._layer_keys:
             cost = layer_cost(layer, rows, cols, flow, kb, bandwidth)
-            cycles = cost.compute
+            cycles, layer_stall = cost.compute, cost.stall
+            layer_cycles = cycles + cost.prefill + cost.final_drain + layer_stall
             words = sum(dram_traffic(layer, rows, cols, flow, sram))
             pixels, window, filters = layer_operands(layer)
             ratio = words / bandwidth / cycles
@@ -522,20 +528,27 @@ class SystolicArray(DesignEnv):
             bound += max(cycles, words / bandwidth)
             prefill += cost.prefill
             drain += cost.final_drain
-            stall += cost.stall
-            analytic += cost.cycles
-            name = layer.name
-            out[f"compute_cycles.{name}"] = float(cycles)
-            out[f"analytic_cycles.{name}"] = float(cost.cycles)
-            out[f"ifmap_lag.{name}"] = float(cost.ifmap_lag)
-            out[f"ifmap_reuse_lag.{name}"] = float(cost.ifmap_reuse_lag)
-            out[f"filter_lag.{name}"] = float(cost.filter_lag)
-            out[f"ofmap_lag.{name}"] = float(cost.ofmap_lag)
-            out[f"dram_to_compute.{name}"] = ratio
-            out[f"ifmap_over_sram.{name}"] = pixels * window / sram["ifmap"]
-            out[f"filter_over_sram.{name}"] = window * filters / sram["filter"]
+            stall += layer_stall
+            analytic += layer_cycles
             total += cycles
             traffic += words
+            out.update(  # in LAYER_STATISTICS' order
+                zip(
+                    keys,
+                    (
+                        float(cycles),
+                        float(layer_cycles),
+                        cost.ifmap_lag,
+                        cost.ifmap_reuse_lag,
+                        cost.filter_lag,
+                        cost.ofmap_lag,
+                        ratio,
+                        pixels * window / sram["ifmap"],
+                        window * filters / sram["filter"],
+                    ),
+                    strict=True,
+                )
+            )
         pes = rows * cols
         return {
             "compute_cycles": total,
