@@ -27,11 +27,22 @@ from archgym.spaces import DesignSpace, Real
 
 # isort: split
 # after archgym: importing an agent module first would load the plugins in the middle of it
-from archgym_agents.bo import ACQF_OPTIONS, FIT_OPTIONS, MIN_NOISE, NOISE_PRIOR, SPECS, BayesianOptimization
+from archgym_agents.bo import (
+    ACQF_OPTIONS,
+    FIT_OPTIONS,
+    MIN_NOISE,
+    NOISE_PRIOR,
+    SPECS,
+    BayesianOptimization,
+    default_sampling,
+)
 
 
 def _defaults() -> dict[str, Any]:
-    return {p.name: p.default for p in SPECS[0].hyperparameters}
+    """The agent's defaults for one objective (the samples left at 0 resolved as the agent does)."""
+    settings = {p.name: p.default for p in SPECS[0].hyperparameters}
+    settings["raw_samples"], settings["mc_samples"] = default_sampling(1)
+    return settings
 
 
 def _objective(dim: int) -> Any:

@@ -19,7 +19,7 @@ from archgym.spaces import Categorical, Constraint, DesignSpace, Real, Text
 
 # isort: split
 # after archgym: importing an agent module first would load the plugins in the middle of it
-from archgym_agents.bo import BayesianOptimization
+from archgym_agents.bo import BayesianOptimization, default_sampling
 
 FAULTY = "archgym.testing:archgym-testing/Faulty-v0"
 # Small acquisition effort: these tests check behaviour, benchmarks/bo_iteration.py checks speed.
@@ -273,3 +273,47 @@ def test_the_sobol_sequence_keeps_going_past_64_points() -> None:
     drawn = np.array([agent._next_sobol() for _ in range(300)])
     expected = qmc.Sobol(2, scramble=True, rng=np.random.default_rng(3)).random_base2(9)[:300]
     np.testing.assert_array_equal(drawn, expected)
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_multi_objective_defaults_observed_front_on_real_spaces_and_fewer_samples(categorical: bool) -> None:
+    """Several objectives: ``auto`` is log-EHVI against the observed front on a real space (the
+    noisy form with categoricals), with the several-objective raw and MC sample counts."""
+    params = [Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)]
+    if categorical:
+        params.append(Categorical("c", ["a", "b", "c"]))
+    space = DesignSpace(params)
+    problem = Problem(env_id="t", design_space=space, n_objectives=2)
+    built: list[Any] = []
+
+    class Recording(BayesianOptimization):
+        def _acquisition_function(self, *args: Any, **kwargs: Any) -> Any:
+            built.append(super()._acquisition_function(*args, **kwargs))
+            return built[-1]
+
+    agent = Recording(problem, seed=0, n_init=5)
+    assert (agent.raw_samples, agent.mc_samples) == default_sampling(2) != default_sampling(1)
+    for _ in range(6):
+        designs = agent.ask(1)
+        rewards = [np.array([d["x"], 1.0 - d["x"] * d["y"]]) for d in designs]
+        agent.tell(
+            designs,
+            [
+                EvalResult(design=d, reward=r, metrics={}, feasible=True, eval_time_s=0.0)
+                for d, r in zip(designs, rewards, strict=True)
+            ],
+        )
+    noisy = type(built[-1]).__name__ == "qLogNoisyExpectedHypervolumeImprovement"
+    assert noisy == categorical
+    assert noisy or type(built[-1]).__name__ == "qLogExpectedHypervolumeImprovement"
+    assert built[-1].sampler.sample_shape[0] == default_sampling(2)[1]
+    one = BayesianOptimization(Problem(env_id="t", design_space=space, n_objectives=1), seed=0)
+    assert (one.raw_samples, one.mc_samples) == default_sampling(1)
+
+
+@pytest.mark.parametrize("name", ["raw_samples", "mc_samples"])
+def test_too_few_samples_are_refused_naming_the_parameter(name: str) -> None:
+    problem = Problem(env_id="t", design_space=DesignSpace([Real("x", 0.0, 1.0)]), n_objectives=1)
+    with pytest.raises(ValueError, match=rf"{name}=3 .*legal values: 0 \(default\) or 16"):
+        BayesianOptimization(problem, seed=0, **{name: 3})
+    assert getattr(BayesianOptimization(problem, seed=0, **{name: 16}), name) == 16

@@ -151,5 +151,5 @@ def test_multi_objective_with_a_user_constraint(tmp_path: Path) -> None:
     assert agent.constraint_names == ("f1_max",)
     assert agent.last_training_data[1].shape == (7, 3)  # two objectives, one violation
     acqf = agent.last_acqf
-    assert type(acqf).__name__ == "qLogNoisyExpectedHypervolumeImprovement"
+    assert type(acqf).__name__ == "qLogExpectedHypervolumeImprovement"  # auto on a real space
     assert acqf.constraints is not None and len(acqf.constraints) == 1
