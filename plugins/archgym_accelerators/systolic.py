@@ -252,9 +252,10 @@ class _ReadBuffer:
     prefetch of the prefetch half per step, again and again until the line is in the window
     (walking backwards means going round the whole ring). Each prefetch is chained on the previous
     one's completion (never on the demand), so the k-th completes at ``k * period`` and the array
-    stalls by as much as it demands it earlier; ``lag`` is the largest such shortfall. Words the
-    stream holds twice (the im2col ifmap's overlapping windows) are counted once per position,
-    which overstates the walks of stationary ifmaps (``is``) somewhat."""
+    stalls by as much as it demands it earlier; ``lag`` is the largest such shortfall. SCALE-Sim
+    finds a word wherever the window holds any copy of it (the im2col ifmap holds most words
+    several times); lines here are positions, so :func:`layer_cost` says which walks copies
+    spare."""
 
     __slots__ = ("active", "eps", "lag", "n", "period", "prefetches", "scale", "start", "step")
 
@@ -338,8 +339,13 @@ def layer_cost(
     one anti-diagonal of its fold per cycle, in the order its prefetch stream holds it; the
     stationary one (the filter in ``ws``, the ifmap in ``is``) is loaded in the fold's first
     ``rows`` cycles, last row first. :class:`_ReadBuffer` follows each operand's window over its
-    stream fold by fold. The ofmap buffer writes back its inactive half at ``bandwidth`` while the
-    array fills the other: its lag is the write-back of all but the last half beyond the compute."""
+    stream fold by fold. The stationary ifmap's rows (conv-window positions) walk downwards, and
+    a row below the window costs a trip round the ring, unless its words are also in the next
+    pixel fold's block, just ahead: true of a fold's first pixel (whose words are the furthest
+    back) for window rows from ``shared`` up (the output rows between two folds' first pixels,
+    times stride × filter width × channels); those rows are taken as found, the rest as walked.
+    The ofmap buffer writes back its inactive half at ``bandwidth`` while the array fills the
+    other: its lag is the write-back of all but the last half beyond the compute."""
     pixels, window, filters = layer_operands(layer)
     sr, sc, t = {
         "os": (pixels, filters, window),
@@ -362,6 +368,9 @@ def layer_cost(
         _ReadBuffer(sram_kb["ifmap"], pixels * window, ifmap_words, bandwidth) if dataflow == "is" else ifmap
     )
     weights = _ReadBuffer(sram_kb["filter"], window * filters, filter_words, bandwidth)
+    if dataflow == "is":  # the im2col ifmap holds input words more than once
+        ahead = -(-cols // layer.ofmap_w)  # output rows from a fold's first pixel to the next fold
+        shared = ahead * layer.stride * layer.filter_w * layer.channels
     if ifmap.step > 0 or weights.step > 0:
         row = 0
         for fc in range(col_folds):
@@ -377,7 +386,13 @@ def layer_cost(
                 else:
                     first = (fc * window + fr * rows) * cols
                     last = ifmap.line(first + used_rows * cols - 1)
-                    ifmap.down(ifmap.line(first), last, row)
+                    # window rows from `shared` up are found in the next pixel fold's block
+                    top = fr * rows + used_rows
+                    cut = top if fc == col_folds - 1 else min(max(fr * rows, shared), top)
+                    if cut < top and ifmap.step > 0:
+                        ifmap.need(last, row)
+                    if cut > fr * rows:
+                        ifmap.down(ifmap.line(first), ifmap.line(first + (cut - fr * rows) * cols - 1), row)
                     reuse.up(reuse.line(first), last, row, 1)
                     _stream(weights, filter_shape, fr * filters, row + rows, filters)
                 row += per_fold
