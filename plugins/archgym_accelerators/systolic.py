@@ -257,16 +257,27 @@ class _ReadBuffer:
     several times); lines here are positions, so :func:`layer_cost` says which walks copies
     spare."""
 
-    __slots__ = ("active", "eps", "lag", "n", "period", "prefetches", "scale", "start", "step")
+    __slots__ = (
+        "active",
+        "active_words",
+        "eps",
+        "lag",
+        "n",
+        "period",
+        "prefetches",
+        "scale",
+        "start",
+        "step",
+    )
 
     def __init__(self, kb: int, valid: int, stream: int, bandwidth: int) -> None:
         words = 1024 * kb // WORD_BYTES
-        self.eps = -(-words // READ_BUFFER_SETS)
-        active = -(-words // 2)
+        self.eps = eps = -(-words // READ_BUFFER_SETS)
+        self.active_words = active = -(-words // 2)
         prefetch = words - active
-        self.n = valid // self.eps + 1
-        self.active = min(self.n, -(-active // self.eps))
-        self.step = min(self.n - self.active, -(-prefetch // self.eps))
+        self.n = n = valid // eps + 1
+        self.active = min(n, -(-active // eps))
+        self.step = min(n - self.active, -(-prefetch // eps))
         self.scale = valid / stream  # the stream's padding (-1 entries) is not hashed
         self.start = self.prefetches = 0
         self.period = -(-prefetch // bandwidth) + 1  # request lines, then one cycle of latency
@@ -347,11 +358,12 @@ def layer_cost(
     The ofmap buffer writes back its inactive half at ``bandwidth`` while the array fills the
     other: its lag is the write-back of all but the last half beyond the compute."""
     pixels, window, filters = layer_operands(layer)
-    sr, sc, t = {
-        "os": (pixels, filters, window),
-        "ws": (window, filters, pixels),
-        "is": (window, pixels, filters),
-    }[dataflow]
+    if dataflow == "os":
+        sr, sc, t = pixels, filters, window
+    elif dataflow == "ws":
+        sr, sc, t = window, filters, pixels
+    else:
+        sr, sc, t = window, pixels, filters
     row_folds, col_folds = -(-sr // rows), -(-sc // cols)
     per_fold = t + rows + cols - 2 + (0 if dataflow == "os" else rows)
     compute = row_folds * col_folds * per_fold - 1
@@ -399,10 +411,9 @@ def layer_cost(
     ofmap_words = 1024 * sram_kb["ofmap"] // WORD_BYTES
     drain = ofmap_words - -(-ofmap_words // 2)  # the write buffer's inactive half
     written = pixels * filters * (1 if dataflow == "os" else -(-window // rows))  # partial sums
-    prefill = 0  # each read buffer first fills its active half (or the whole stream, if shorter)
-    for kind, words in (("ifmap", ifmap_words), ("filter", filter_words)):
-        active = -(-(1024 * sram_kb[kind] // WORD_BYTES) // 2)
-        prefill = max(prefill, -(-min(active, words) // bandwidth))
+    # each read buffer first fills its active half (or the whole stream, if shorter)
+    first_fill = max(min(ifmap.active_words, ifmap_words), min(weights.active_words, filter_words))
+    prefill = -(-first_fill // bandwidth)
     return LayerCost(
         compute=compute,
         prefill=prefill,
