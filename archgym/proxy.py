@@ -1,8 +1,9 @@
 """Proxy cost models: train on a dataset, report honest error and speedup, serve proxy envs.
 
 ``archgym proxy train DATASET --target METRIC… -o MODEL`` fits, per target metric, a random
-forest and a gradient-boosting model (scikit-learn) — on the logarithm of the target where it is
-positive and spans two decades or more — and keeps the one with the lowest validation RMSE.
+forest, a gradient-boosting model and extremely randomised trees (scikit-learn) — on the
+logarithm of the target where it is positive and spans two decades or more — and keeps the one
+with the lowest validation RMSE.
 A held-out test split (by ``--seed``) then gives RMSE, relative RMSE (RMSE / mean
 |target|, ArchGym's figure), R² and Kendall τ, beside a mean predictor and a linear model, and the
 speedup of a prediction over a real evaluation (the dataset's measured ``eval_time_s``, or a time
@@ -56,7 +57,7 @@ __all__ = [
 
 CARD_FORMAT = "archgym-proxy"
 TRUST_ENV = "ARCHGYM_TRUST_MODELS"
-KINDS = ("rf", "gbm")
+KINDS = ("rf", "gbm", "et")
 SPAN_FOR_LOG = 100.0
 ROWS_TO_TRY_WITHOUT = 1000
 """Training rows from which each candidate is also tried without the free statistics' columns:
@@ -381,7 +382,7 @@ MLP_HIDDEN = (64, 64)
 
 
 def _estimator(kind: str, seed: int) -> Any:
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, RandomForestRegressor
     from sklearn.neural_network import MLPRegressor
 
     if kind == "mlp":
@@ -391,6 +392,8 @@ def _estimator(kind: str, seed: int) -> Any:
         return RandomForestRegressor(
             n_estimators=60, min_samples_leaf=1, max_features=0.8, n_jobs=1, random_state=seed
         )
+    if kind == "et":  # random split points: smoother than a forest's in a piecewise target
+        return ExtraTreesRegressor(n_estimators=100, max_features=0.8, n_jobs=1, random_state=seed)
     if kind == "gbm":
         return GradientBoostingRegressor(
             n_estimators=800, max_depth=4, learning_rate=0.05, subsample=0.8, random_state=seed

@@ -159,7 +159,7 @@ def test_served_float32_path_keeps_precision_for_a_target_with_a_large_offset() 
     rng = np.random.default_rng(0)
     x = rng.random((600, 3))
     y = 3e8 + 250 * x[:, 0] + 30 * np.sin(6 * x[:, 1])  # spans < 2 decades: no log transform
-    for kind in ("rf", "gbm"):
+    for kind in ("rf", "gbm", "et"):
         estimator, served = _fit_served(kind, 0, x[:500], y[:500], "raw")
         exact = estimator.predict(x[500:]) * served.scale + served.centre  # float64 sklearn
         assert np.max(np.abs(served(x[500:]) - exact)) < 1.0  # float32 at 3e8 alone would be off by ~32
