@@ -207,6 +207,10 @@ def dram_traffic(
     )
 
 
+FOLDS_WALKED = 512
+"""Folds :func:`layer_cost` walks one by one; a layer with more (a large layer on a small array)
+has its remaining col folds extrapolated from the lag's growth over the last walked half (each
+col fold repeats the same walk), so the statistics stay within about a millisecond."""
 READ_BUFFER_SETS = 100
 """SCALE-Sim's read buffers hash their prefetch stream into 100 sets of ⌈SRAM words / 100⌉ words
 (``scalesim.memory.read_buffer.prepare_hashed_buffer``): the unit its prefetches move by."""
@@ -385,7 +389,12 @@ def layer_cost(
         shared = ahead * layer.stride * layer.filter_w * layer.channels
     if ifmap.step > 0 or weights.step > 0:
         row = 0
-        for fc in range(col_folds):
+        buffers = list({id(b): b for b in (ifmap, weights, reuse)}.values())
+        walked = min(col_folds, max(2, FOLDS_WALKED // row_folds))
+        middle = walked // 2
+        for fc in range(walked):
+            if fc == middle:
+                lags = [b.lag for b in buffers]
             for fr in range(row_folds):
                 used_rows = min(rows, sr - fr * rows)
                 if dataflow == "os":
@@ -408,6 +417,9 @@ def layer_cost(
                     reuse.up(reuse.line(first), last, row, 1)
                     _stream(weights, filter_shape, fr * filters, row + rows, filters)
                 row += per_fold
+        for buffer, lag in zip(buffers, lags, strict=True):  # the col folds not walked, as the last ones
+            if col_folds > walked and lag > -math.inf:
+                buffer.lag += max(0.0, (buffer.lag - lag) / (walked - middle)) * (col_folds - walked)
     ofmap_words = 1024 * sram_kb["ofmap"] // WORD_BYTES
     drain = ofmap_words - -(-ofmap_words // 2)  # the write buffer's inactive half
     written = pixels * filters * (1 if dataflow == "os" else -(-window // rows))  # partial sums
