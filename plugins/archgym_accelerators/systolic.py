@@ -358,7 +358,9 @@ def layer_cost(
     a row below the window costs a trip round the ring, unless its words are also in the next
     pixel fold's block, just ahead: true of a fold's first pixel (whose words are the furthest
     back) for window rows from ``shared`` up (the output rows between two folds' first pixels,
-    times stride × filter width × channels); those rows are taken as found, the rest as walked.
+    times stride × filter width × channels); those rows are taken as found, the rest as walked —
+    all of them found where the window holds two pixel folds' blocks and the fold is not a block's
+    first (the previous block, resident, holds copies of the rest).
     The ofmap buffer writes back its inactive half at ``bandwidth`` while the array fills the
     other: its lag is the write-back of all but the last half beyond the compute."""
     pixels, window, filters = layer_operands(layer)
@@ -387,6 +389,7 @@ def layer_cost(
     if dataflow == "is":  # the im2col ifmap holds input words more than once
         ahead = -(-cols // layer.ofmap_w)  # output rows from a fold's first pixel to the next fold
         shared = ahead * layer.stride * layer.filter_w * layer.channels
+        resident = row_folds > 1 and 2 * window * cols <= ifmap.active * ifmap.eps
     if ifmap.step > 0 or weights.step > 0:
         row = 0
         buffers = list({id(b): b for b in (ifmap, weights, reuse)}.values())
@@ -410,6 +413,8 @@ def layer_cost(
                     # window rows from `shared` up are found in the next pixel fold's block
                     top = fr * rows + used_rows
                     cut = top if fc == col_folds - 1 else min(max(fr * rows, shared), top)
+                    if resident and fc > 0:  # the previous block, in the window, holds the rest
+                        cut = fr * rows
                     if cut < top and ifmap.step > 0:
                         ifmap.need(last, row)
                     if cut > fr * rows:
