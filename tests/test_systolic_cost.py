@@ -94,10 +94,11 @@ def test_cost_structure_is_scalesims(design: dict, tmp_path: Path) -> None:
     "design",
     [
         _design(128, 32, "is", 1, 32, 4, 1),  # ifmap prefetches far behind: 96 % stalls
+        _design(16, 16, "is", 2, 1, 2, 1),  # ifmap words found in the previous block's copies
         _design(64, 8, "os", 2, 2, 64, 1),
         _design(8, 64, "ws", 64, 1, 64, 1),
     ],
-    ids=["is", "os", "ws"],
+    ids=["is", "is-copies", "os", "ws"],
 )
 def test_memory_bound_cycles_are_estimated_within_a_few_percent(design: dict, tmp_path: Path) -> None:
     layers = _env().simulate(design, str(tmp_path))

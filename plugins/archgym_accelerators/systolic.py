@@ -359,8 +359,8 @@ def layer_cost(
     pixel fold's block, just ahead: true of a fold's first pixel (whose words are the furthest
     back) for window rows from ``shared`` up (the output rows between two folds' first pixels,
     times stride × filter width × channels); those rows are taken as found, the rest as walked —
-    all of them found where the window holds two pixel folds' blocks and the fold is not a block's
-    first (the previous block, resident, holds copies of the rest).
+    all of them found where the window holds two pixel folds' blocks, the rows fold more than once
+    and the block is not the first (the previous block, resident, holds copies of the rest).
     The ofmap buffer writes back its inactive half at ``bandwidth`` while the array fills the
     other: its lag is the write-back of all but the last half beyond the compute."""
     pixels, window, filters = layer_operands(layer)
