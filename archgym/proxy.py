@@ -201,6 +201,12 @@ class ProxyModel:
                 raise ValueError(
                     f"proxy for {card['env_id']}: uses free statistics, but the env can't be built here"
                 )
+        gone = [n for n in used if n not in getattr(env, "statistic_names", ())]
+        if gone:  # the env's statistics changed since the model was trained
+            raise ValueError(
+                f"proxy for {card['env_id']}: trained on free statistics {gone} that the env no longer "
+                f"declares (it declares {list(getattr(env, 'statistic_names', ()))}); retrain the proxy"
+            )
         self.encoder = Encoder(self.space, env, used)
         self.estimators = dict(estimators)
         self.anchors = {t: card["targets"][t].get("anchor") for t in self.estimators}

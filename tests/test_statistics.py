@@ -112,6 +112,11 @@ def test_a_proxy_with_statistics_beats_the_same_selection_without(
     for row in worst["largest"]:
         assert math.isclose(row["estimate"], 1.0 + 1e4 * row["design"]["x1"] ** 4)
     assert worst["relative_rmse_without_top_1pct"] < t["test"]["relative_rmse"]
+    # a model trained on statistics the env no longer declares is refused, naming them
+    renamed = Stretched()
+    renamed.statistic_names = ("estimate",)
+    with pytest.raises(ValueError, match=r"x1_squared.*no longer declares"):
+        load(tmp_path / "m.joblib", trust=True, env=renamed)
     # served: the statistics are computed for each design, features and anchor alike
     model = load(tmp_path / "m.joblib", trust=True)
     design = {"x1": 0.8, "x2": 0.3}
