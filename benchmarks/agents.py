@@ -62,23 +62,28 @@ class Job:
 
 
 def run_job(job: Job) -> dict[str, Any]:
-    """One run in a fresh directory; returns its summary plus the path of its records."""
+    """One run in a fresh directory; returns its summary plus the path of its records. One thread:
+    torch's, and the BLAS/OpenMP pools numpy and scipy use (two threads each here): in one full
+    run Optuna's GPSampler showed CPU time twice its wall time and wall times that swung with the
+    machine's load, an unequal footing for a timed comparison."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     from archgym.loop import run
 
     torch.set_num_threads(1)
     out = Path(tempfile.mkdtemp(prefix="archgym-bench-"))
-    summary = run(
-        env=job.env,
-        agent=job.agent,
-        budget=job.budget,
-        seed=job.seed,
-        out=out / "run",
-        env_kwargs=dict(job.env_kwargs),
-        agent_params=dict(job.agent_params),
-        progress=False,
-    )
+    with threadpool_limits(limits=1):
+        summary = run(
+            env=job.env,
+            agent=job.agent,
+            budget=job.budget,
+            seed=job.seed,
+            out=out / "run",
+            env_kwargs=dict(job.env_kwargs),
+            agent_params=dict(job.agent_params),
+            progress=False,
+        )
     summary["out"] = str(out / "run")
     return summary
 
