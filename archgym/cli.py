@@ -462,7 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = psub.add_parser(
         "train",
         help="fit proxy models of metrics on a dataset",
-        description="Fit, per target metric, random-forest and gradient-boosting models (log target "
+        description="Fit, per target metric, random-forest, gradient-boosting and extremely randomised "
+        "trees models (log target "
         "where it spans two decades or more; the kind picked by validation RMSE) on DATASET's feasible "
         "rows; report test RMSE, relative RMSE, R2, "
         "Kendall tau against mean and linear baselines, and the speedup over a real evaluation. The env's "
@@ -478,7 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--test-fraction", type=_float_option(below=1), default=0.2, help="held-out share (default 0.2)"
     )
-    train.add_argument("--models", default="rf,gbm", help="comma-separated kinds among rf,gbm")
+    train.add_argument(
+        "--models", default="rf,gbm,et", help="comma-separated kinds among rf,gbm,et (default: all three)"
+    )
     train.add_argument(
         "--max-predict-ms",
         type=_float_option(),
@@ -517,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated training sizes (default 50,100,200,500,1000,2000)",
     )
     curve.add_argument("--seed", type=_SEED, default=0, help="seeds the split, the subsets and the models")
-    curve.add_argument("--models", default="rf,gbm", help="comma-separated kinds among rf,gbm,mlp")
+    curve.add_argument("--models", default="rf,gbm,et", help="comma-separated kinds among rf,gbm,et,mlp")
     curve.add_argument("--no-statistics", action="store_true", help="don't use the env's free statistics")
     curve.add_argument("--plot", type=_path, default=None, metavar="PNG", help="also draw the curve here")
     curve.add_argument("--json", action="store_true", help="print the curve as JSON instead of a table")
