@@ -976,11 +976,11 @@ def format_curve(curve: Mapping[str, Any]) -> str:
     lines = [
         f"learning curve of {curve['target']} on {curve['env_id']} ({curve['n_test']} test rows; "
         f"{len(curve['statistics'])} free statistics)",
-        f"{'n train':>8}  {'model':<12}{'relRMSE':>9}{'MAPE':>8}{'R2':>8}{'tau':>7}",
+        f"{'n train':>8}  {'model':<12}{'relRMSE':>9}{'MAPE':>10}{'R2':>8}{'tau':>7}",
     ]
-    for p in curve["curve"]:
+    for p in curve["curve"]:  # MAPE has no upper bound (targets near 0): a column wide enough apart
         lines.append(
-            f"{p['n']:>8}  {p['model']:<12}{p['relative_rmse'] * 100:>8.2f}%{p['mape'] * 100:>7.2f}%"
+            f"{p['n']:>8}  {p['model']:<12}{p['relative_rmse'] * 100:>8.2f}%{p['mape'] * 100:>9.4g}%"
             f"{p['r2']:>8.3f}{p['kendall_tau']:>7.3f}"
         )
     if curve["by_agent"]:
