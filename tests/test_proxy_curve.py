@@ -58,3 +58,22 @@ def test_bad_sizes_and_targets_are_refused(mixed_dataset: Path, capsys: pytest.C
         learning_curve(mixed_dataset, "nope")
     assert main(["proxy", "curve", str(mixed_dataset), "--target", "value", "--sizes", "a,b"]) != 0
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_curve_table_stays_aligned_for_any_mape() -> None:
+    """MAPE has no upper bound (targets near zero): its column must not run into the next."""
+    from archgym.proxy import format_curve
+
+    point = {"model": "et/log", "relative_rmse": 0.2, "r2": 0.95, "kendall_tau": 0.87}
+    mapes = [0.016, 9.5888, 94.5943, 1e6]
+    curve = {
+        "target": "value",
+        "env_id": "archgym/Hartmann6-v0",
+        "n_test": 10,
+        "statistics": [],
+        "curve": [point | {"n": 50 * (i + 1), "mape": m} for i, m in enumerate(mapes)],
+        "by_agent": [],
+    }
+    header, *rows = format_curve(curve).splitlines()[1:]
+    assert all(len(row) == len(header) for row in rows)
+    assert [row.split()[3] for row in rows] == ["1.6%", "958.9%", "9459%", "1e+08%"]
