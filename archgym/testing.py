@@ -16,10 +16,10 @@ from typing import Any
 import gymnasium as gym
 
 from archgym.env import DesignEnv, EvalContext, Fidelity
-from archgym.search import Agent, EvalResult, Problem
+from archgym.search import Agent, EvalResult, InteractiveAgent, Problem
 from archgym.spaces import Design, DesignSpace, Objective, Objectives, Real
 
-__all__ = ["ConstantAgent", "FaultyEnv", "NullEnv", "SleepEnv", "install_into"]
+__all__ = ["ConstantAgent", "FaultyEnv", "NullEnv", "RandomActionsAgent", "SleepEnv", "install_into"]
 
 
 class NullEnv(DesignEnv):
@@ -129,6 +129,17 @@ class ConstantAgent(Agent):
 
     def _tell(self, designs: list[Design], results: list[EvalResult]) -> None:
         self.told += len(results)
+
+
+class RandomActionsAgent(InteractiveAgent):
+    """A minimal interactive agent: steps random actions of the env it is given until the loop's
+    budget stops it, so tests see what the loop records of an agent that steps the env itself."""
+
+    def run(self, env: gym.Env, budget: int) -> None:
+        env.action_space.seed(self.seed)
+        while True:
+            env.reset()
+            env.step(env.action_space.sample())
 
 
 for _name, _cls in (("Null", NullEnv), ("Sleep", SleepEnv), ("Faulty", FaultyEnv)):

@@ -17,7 +17,7 @@ from archgym import DesignEnv, DesignSpace, EvalContext, Objective, Objectives, 
 from archgym.data import export, load_dataset
 from archgym.loop import resume, run
 from archgym.records import STAT, design_of, read_journal
-from archgym.search import InteractiveAgent
+from archgym.testing import RandomActionsAgent
 
 # one system, known in closed form; a tight iteration cap makes slow omegas infeasible
 SOR = "archgym/SOR-v0"
@@ -116,19 +116,9 @@ def test_an_env_whose_statistics_raise_still_records_every_evaluation(picky: str
     _check_picky(records(tmp_path / "p"), 30)
 
 
-class RandomActions(InteractiveAgent):
-    """An agent that steps the env itself: its steps are recorded by the loop's wrapper."""
-
-    def run(self, env: gym.Env, budget: int) -> None:
-        env.action_space.seed(self.seed)
-        while True:
-            env.reset()
-            env.step(env.action_space.sample())
-
-
 def test_an_agent_stepping_the_env_itself_gets_statistics_recorded_too(picky: str, tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="could not be computed"):
-        run(env=picky, agent=RandomActions, budget=30, seed=1, out=tmp_path / "i", progress=False)
+        run(env=picky, agent=RandomActionsAgent, budget=30, seed=1, out=tmp_path / "i", progress=False)
     _check_picky(records(tmp_path / "i"), 30)
 
 

@@ -21,8 +21,8 @@ import archgym.testing
 from archgym.cli import main as cli
 from archgym.loop import build_agent, resume, run
 from archgym.records import read_journal
-from archgym.search import Agent, AskTellAdapter, EvalResult, InteractiveAgent, Problem, Proposal
-from archgym.testing import ConstantAgent
+from archgym.search import Agent, AskTellAdapter, EvalResult, Problem, Proposal
+from archgym.testing import ConstantAgent, RandomActionsAgent
 
 ANALYTIC = ["archgym/Branin-v0", "archgym/Hartmann6-v0", "archgym/MixedConditional-v0", "archgym/DTLZ2-v0"]
 SLEEP = "archgym.testing:archgym-testing/Sleep-v0"
@@ -302,19 +302,14 @@ def test_ask_tell_adapter_drives_an_outside_optimizer(tmp_path: Path) -> None:
     assert summary["best_reward"] == max(outside.told) == outside.best_value
 
 
-class RandomActions(InteractiveAgent):
-    """A minimal interactive agent: steps random actions until the budget stops it."""
-
-    def run(self, env: gym.Env, budget: int) -> None:
-        env.action_space.seed(self.seed)
-        while True:
-            env.reset()
-            env.step(env.action_space.sample())
-
-
 def test_interactive_agent_runs_on_the_recording_env_until_the_budget(tmp_path: Path) -> None:
     summary = run(
-        env="archgym/Hartmann6-v0", agent=RandomActions, budget=12, seed=0, out=tmp_path / "i", progress=False
+        env="archgym/Hartmann6-v0",
+        agent=RandomActionsAgent,
+        budget=12,
+        seed=0,
+        out=tmp_path / "i",
+        progress=False,
     )
     rows = records(tmp_path / "i")
     assert len(rows) == 12 == summary["n_evaluations"]
