@@ -118,6 +118,9 @@ def _ignores_sigint(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_replacement_workers_ignore_ctrl_c_too(tmp_path: Path) -> None:
+    # the handler this process started with: Python's default, or SIG_IGN where the test run was
+    # launched in the background by a shell without job control (POSIX ignores SIGINT there)
+    ours = signal.getsignal(signal.SIGINT)
     recipe = EnvRecipe(resolve_spec(FAULTY), {"fail_below": 0.0, "hang_above": 0.5, "hang_s": 30.0})
     executor = ProcessExecutor(recipe, workers=1, timeout=0.5, penalty=-10.0, scratch_root=tmp_path / "s")
     try:
@@ -127,7 +130,7 @@ def test_replacement_workers_ignore_ctrl_c_too(tmp_path: Path) -> None:
         assert results[0].result.error.startswith("timeout")  # the first worker was killed and replaced
         replacement = executor._workers[0].process.pid
         assert replacement != first and _ignores_sigint(replacement)
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # ours is untouched
+        assert signal.getsignal(signal.SIGINT) is ours  # ours is untouched
     finally:
         executor.close()
     assert not (tmp_path / "s").exists() or list((tmp_path / "s").iterdir()) == []
