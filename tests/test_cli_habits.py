@@ -5,6 +5,7 @@ install command, and refused with it (the module hidden from import here, no sec
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ import pytest
 
 from archgym.cli import main
 from archgym.plugins import MissingExtra, get_registry, load_plugins
+from archgym.plugins.extras import lean_backend_chosen
 from archgym.search import problem_of
 
 ENV_IDS = sorted(get_registry().env_plugins)
@@ -129,3 +131,48 @@ def test_the_env_is_buildable_again_once_its_extra_is_back(
     env = gym.make("archgym/SystolicArray-v0")
     env.close()
     assert get_registry().env_info["archgym/SystolicArray-v0"].install_hint is None
+
+
+@pytest.fixture
+def without_torch(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """torch and scikit-learn (the nas extra) hidden from import, the plugins loaded again."""
+    for module in ("torch", "sklearn"):
+        monkeypatch.setitem(sys.modules, module, None)
+    load_plugins()
+    yield
+    monkeypatch.undo()
+    load_plugins()
+
+
+def test_the_nas_table_runs_without_the_nas_extra(
+    without_torch: None, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The NAS-Bench-201 table answers without training: a lean install runs it; training live
+    still says what to install."""
+    hint = "needs pip install 'archgym[nas]' (missing: torch, sklearn; backend='table' runs without them)"
+    with pytest.raises(MissingExtra, match=re.escape(hint)):
+        gym.make("archgym/NASBench201-v0")
+    assert main(["envs"]) == 0
+    assert hint in capsys.readouterr().out
+    env = gym.make("archgym/NASBench201-v0", backend="table")
+    try:
+        env.reset(seed=0)
+        _, _, _, _, info = env.step(env.action_space.sample())
+        assert info["backend"] == "table" and 0.0 < info["metrics"]["val_accuracy"] <= 100.0
+        assert env.unwrapped.statistics(info["design"])["params"] > 0  # from the table, not torch
+    finally:
+        env.close()
+    out = tmp_path / "lean"
+    argv = ["run", "--env", "archgym/NASBench201-v0", "--env-kwarg", "backend=table", "--agent", "random"]
+    assert main([*argv, "--budget", "5", "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["n_evaluations"] == 5
+
+
+def test_only_lean_backends_skip_the_env_libraries() -> None:
+    lean = ("table",)
+    assert lean_backend_chosen({"backend": "table"}, lean)
+    assert lean_backend_chosen({"backend": ["table"]}, lean)
+    assert not lean_backend_chosen({}, lean)  # the default backend is the simulator
+    assert not lean_backend_chosen({"backend": "simulator"}, lean)
+    assert not lean_backend_chosen({"backend": ["table", "simulator"]}, lean)  # a ladder needs both
+    assert not lean_backend_chosen({"backend": "table"}, ())

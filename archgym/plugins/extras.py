@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from archgym.entrypoints import load_entry_point
 
-__all__ = ["CheckedEntryPoint", "MissingExtra", "missing_modules", "needs"]
+__all__ = ["CheckedEntryPoint", "MissingExtra", "lean_backend_chosen", "missing_modules", "needs"]
 
 
 class MissingExtra(ImportError):
@@ -43,10 +43,20 @@ def missing_modules(requires: Iterable[str]) -> list[str]:
     return missing
 
 
-def needs(extra: str | None, missing: Sequence[str]) -> str:
-    """``needs pip install 'archgym[solvers]' (missing: pyamg)``: what to install, and why."""
+def needs(extra: str | None, missing: Sequence[str], lean_backends: Sequence[str] = ()) -> str:
+    """``needs pip install 'archgym[solvers]' (missing: pyamg)``: what to install, and why (and the
+    backends that run without it, ``lean_backends``)."""
     how = f"pip install 'archgym[{extra}]'" if extra else f"the module(s) {', '.join(missing)}"
-    return f"needs {how} (missing: {', '.join(missing)})"
+    without = "".join(f"; backend={b!r} runs without them" for b in lean_backends)
+    return f"needs {how} (missing: {', '.join(missing)}{without})"
+
+
+def lean_backend_chosen(kwargs: Mapping[str, Any], lean_backends: Sequence[str]) -> bool:
+    """Whether the ``backend`` argument of an env's constructor names only backends that run
+    without the env's own libraries (a ladder such as ``["table", "simulator"]`` still needs them)."""
+    chosen = kwargs.get("backend")
+    names = [chosen] if isinstance(chosen, str) else list(chosen) if isinstance(chosen, list | tuple) else []
+    return bool(names) and all(name in lean_backends for name in names)
 
 
 @dataclass(frozen=True)
@@ -60,9 +70,12 @@ class CheckedEntryPoint:
     env_id: str
     extra: str | None
     requires: tuple[str, ...]
+    lean_backends: tuple[str, ...] = ()
+    """Backends the env runs on without ``requires`` (NASBench201's ``table``): made with one of
+    them, the env is built whether or not its own libraries are installed."""
 
     def __call__(self, **kwargs: Any) -> Any:
-        missing = missing_modules(self.requires)
+        missing = [] if lean_backend_chosen(kwargs, self.lean_backends) else missing_modules(self.requires)
         if missing:
-            raise MissingExtra(f"{self.env_id} {needs(self.extra, missing)}")
+            raise MissingExtra(f"{self.env_id} {needs(self.extra, missing, self.lean_backends)}")
         return load_entry_point(self.entry_point)(**kwargs)

@@ -56,7 +56,9 @@ def archgym_envs() -> list[dict[str, Any]]:  # type: ignore[empty-body]
       ``archgym envs --details``; ``extra`` and ``requires`` — the ``archgym[extra]`` (or your
       package's extra) that installs the env's libraries and the top-level modules it imports.
       Where one of ``requires`` is missing, the env is still listed, marked with the install
-      command, and ``gymnasium.make`` raises :class:`archgym.plugins.MissingExtra` saying it.
+      command, and ``gymnasium.make`` raises :class:`archgym.plugins.MissingExtra` saying it;
+      ``lean_backends`` names the backends the env runs on without them (NASBench201's
+      ``"table"``: ``gymnasium.make(id, backend="table")`` builds it on a lean install).
 
     The class is a :class:`archgym.DesignEnv` or any plain :class:`gymnasium.Env` whose action
     space is a ``Box``, ``Discrete``, ``MultiDiscrete``, ``MultiBinary`` or a ``Dict`` of those;

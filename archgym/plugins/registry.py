@@ -43,7 +43,7 @@ _REGISTER_KEYS = {
     "kwargs",
 }
 
-_INFO_KEYS = {"doc", "eval_cost", "extra", "requires"}
+_INFO_KEYS = {"doc", "eval_cost", "extra", "requires", "lean_backends"}
 """Keys of an env item that archgym keeps (``archgym envs --details``, missing extras) and
 Gymnasium never sees."""
 
@@ -73,11 +73,12 @@ class EnvInfo:
     extra: str | None = None
     requires: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()  # modules of ``requires`` absent when the plugins were loaded
+    lean_backends: tuple[str, ...] = ()  # backends it runs on without ``requires``
 
     @property
     def install_hint(self) -> str | None:
         """``needs pip install 'archgym[x]' (missing: …)`` where a module is missing, else None."""
-        return needs(self.extra, self.missing) if self.missing else None
+        return needs(self.extra, self.missing, self.lean_backends) if self.missing else None
 
 
 @dataclass
@@ -273,7 +274,9 @@ def _load_one(pm: pluggy.PluginManager, ep: EntryPoint, registry: Registry, thre
     for reg in registrations:
         about = infos[reg["id"]]
         if about.missing:  # listed, and making it says what to install
-            entry = CheckedEntryPoint(reg["entry_point"], reg["id"], about.extra, about.requires)
+            entry = CheckedEntryPoint(
+                reg["entry_point"], reg["id"], about.extra, about.requires, about.lean_backends
+            )
             reg = {**reg, "entry_point": entry}
         current = gymnasium.registry.get(reg["id"])
         if current is not None and current.entry_point != reg["entry_point"]:
@@ -360,11 +363,14 @@ def _env_info(item: Mapping[str, Any], plugin: str) -> EnvInfo:
     for key, value in texts.items():
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise ValueError(f"env {item.get('id')!r}: {key} must be a non-empty string, got {value!r}")
-    requires = item.get("requires", ())
-    if isinstance(requires, str) or not all(isinstance(m, str) and m for m in requires):
-        raise ValueError(f"env {item.get('id')!r}: requires must be a list of module names, got {requires!r}")
-    requires = tuple(requires)
-    return EnvInfo(plugin=plugin, **texts, requires=requires, missing=tuple(missing_modules(requires)))
+    names: dict[str, tuple[str, ...]] = {}
+    for key, what in (("requires", "module names"), ("lean_backends", "backend names")):
+        value = item.get(key, ())
+        if isinstance(value, str) or not all(isinstance(m, str) and m for m in value):
+            raise ValueError(f"env {item.get('id')!r}: {key} must be a list of {what}, got {value!r}")
+        names[key] = tuple(value)
+    missing = tuple(missing_modules(names["requires"]))
+    return EnvInfo(plugin=plugin, **texts, **names, missing=missing)
 
 
 def _backend_spec(item: Any) -> BackendSpec:

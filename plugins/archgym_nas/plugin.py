@@ -16,6 +16,7 @@ def archgym_envs() -> list[dict[str, Any]]:
             "eval_cost": "≈3 s trained live at 3 epochs (torch, CPU); ≈20 µs with backend='table'",
             "extra": "nas",
             "requires": ("torch", "sklearn"),
+            "lean_backends": ("table",),  # the table answers without training: no torch needed
         }
     ]
 
