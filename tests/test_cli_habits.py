@@ -66,16 +66,21 @@ def test_envs_details_of_an_unknown_id_hints_the_namespace(capsys: pytest.Captur
     assert "did you mean 'archgym/Branin-v0'?" in capsys.readouterr().err
 
 
-@pytest.fixture
-def hidden(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """scalesim (the accelerators extra) and botorch (the bo extra) hidden from import, the
-    plugins loaded again as a lean install would load them; restored afterwards."""
-    for module in ("scalesim", "botorch"):
+def _without(monkeypatch: pytest.MonkeyPatch, modules: tuple[str, ...]) -> Iterator[None]:
+    """``modules`` hidden from import, the plugins loaded again as a lean install would load
+    them; restored afterwards."""
+    for module in modules:
         monkeypatch.setitem(sys.modules, module, None)
     load_plugins()
     yield
     monkeypatch.undo()
     load_plugins()
+
+
+@pytest.fixture
+def hidden(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """scalesim (the accelerators extra) and botorch (the bo extra) hidden."""
+    yield from _without(monkeypatch, ("scalesim", "botorch"))
 
 
 def test_a_missing_extra_is_listed_and_refused_with_its_install_command(
@@ -135,13 +140,8 @@ def test_the_env_is_buildable_again_once_its_extra_is_back(
 
 @pytest.fixture
 def without_torch(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """torch and scikit-learn (the nas extra) hidden from import, the plugins loaded again."""
-    for module in ("torch", "sklearn"):
-        monkeypatch.setitem(sys.modules, module, None)
-    load_plugins()
-    yield
-    monkeypatch.undo()
-    load_plugins()
+    """torch and scikit-learn (the nas extra) hidden."""
+    yield from _without(monkeypatch, ("torch", "sklearn"))
 
 
 def test_the_nas_table_runs_without_the_nas_extra(
